@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AudienceConfig(AppConfig):
+    name = "audience"
+    verbose_name = "People"

@@ -1,0 +1,120 @@
+"""Typing of custom attribute values: what a raw value (form, file, API) becomes in the JSON
+column, and how a stored value is shown. One place, used by forms, imports, the API and rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from audience.models import AttributeType
+
+TRUE_WORDS = {"true", "yes", "1", "y", "t"}
+FALSE_WORDS = {"false", "no", "0", "n", "f"}
+TYPE_EXPECTATION = {
+    AttributeType.TEXT: "text",
+    AttributeType.INTEGER: "a whole number",
+    AttributeType.DECIMAL: "a number",
+    AttributeType.BOOLEAN: "true or false",
+    AttributeType.DATE: "a date (YYYY-MM-DD)",
+    AttributeType.DATETIME: "a date and time (YYYY-MM-DDTHH:MM)",
+}
+MAX_TEXT = 4096
+
+
+def _fail(type_: str, raw: Any) -> ValidationError:
+    return ValidationError(f"{raw!r} is not {TYPE_EXPECTATION[type_]}.", code="invalid")
+
+
+def attribute_value_parse(type_: str, raw: Any) -> Any:
+    """Turn `raw` into the stored JSON value for `type_`; None for an empty value."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if type_ == AttributeType.TEXT:
+        text = str(raw).strip()
+        if len(text) > MAX_TEXT:
+            raise ValidationError(f"Text is longer than {MAX_TEXT} characters.", code="too_long")
+        return text
+    if type_ == AttributeType.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise _fail(type_, raw)
+    if type_ == AttributeType.INTEGER:
+        if isinstance(raw, bool):
+            raise _fail(type_, raw)
+        if isinstance(raw, int):
+            return raw
+        try:
+            number = Decimal(str(raw).strip().replace(",", ""))
+        except InvalidOperation:
+            raise _fail(type_, raw) from None
+        if number != number.to_integral_value():
+            raise _fail(type_, raw)
+        return int(number)
+    if type_ == AttributeType.DECIMAL:
+        if isinstance(raw, bool):
+            raise _fail(type_, raw)
+        if isinstance(raw, int | float):
+            return raw
+        try:
+            number = Decimal(str(raw).strip().replace(",", ""))
+        except InvalidOperation:
+            raise _fail(type_, raw) from None
+        if not number.is_finite():
+            raise _fail(type_, raw)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if type_ == AttributeType.DATE:
+        if isinstance(raw, dt.datetime):
+            return raw.date().isoformat()
+        if isinstance(raw, dt.date):
+            return raw.isoformat()
+        parsed = _parse_date_text(str(raw).strip())
+        if parsed is None:
+            raise _fail(type_, raw)
+        return parsed.isoformat()
+    if type_ == AttributeType.DATETIME:
+        if isinstance(raw, dt.datetime):
+            value = raw
+        elif isinstance(raw, dt.date):
+            value = dt.datetime.combine(raw, dt.time())
+        else:
+            try:
+                value = parse_datetime(str(raw).strip().replace(" ", "T", 1))
+            except ValueError:
+                value = None
+            if value is None:
+                day = _parse_date_text(str(raw).strip())
+                if day is None:
+                    raise _fail(type_, raw)
+                value = dt.datetime.combine(day, dt.time())
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, dt.UTC)
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    raise ValueError(f"unknown attribute type {type_!r}")
+
+
+def _parse_date_text(text: str) -> dt.date | None:
+    try:
+        return parse_date(text[:10]) if len(text) >= 10 else parse_date(text)
+    except ValueError:
+        return None
+
+
+def attribute_value_display(type_: str, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if type_ == AttributeType.BOOLEAN:
+        return "Yes" if value else "No"
+    if type_ == AttributeType.DATETIME:
+        parsed = parse_datetime(str(value).replace("Z", "+00:00"))
+        return parsed.strftime("%Y-%m-%d %H:%M UTC") if parsed else str(value)
+    return str(value)

@@ -1,0 +1,59 @@
+"""Normalisation of destinations, the same on the way in (imports, forms, API) and on the way out
+(Do Not Contact checks, sending): `+385 91 …`, `00385 91…` and `38591…` are one destination."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+PHONE_EXAMPLE = "+44 7911 123456"
+_email_validator = EmailValidator()
+_phone_junk = re.compile(r"[\s().\-/]")
+
+
+def normalize_phone(raw: str) -> str:
+    """Return the E.164 form of a phone in international format, or raise ValidationError."""
+    text = _phone_junk.sub("", str(raw or "").strip())
+    if not text:
+        raise ValidationError("Enter a phone number.", code="empty")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif text.startswith("0"):
+        raise ValidationError(
+            f"{raw!s} is not in international format: start with the country code, e.g. {PHONE_EXAMPLE}.",
+            code="not_international",
+        )
+    elif not text.startswith("+"):
+        text = "+" + text
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            f"{raw!s} is not a phone number: use international format, e.g. {PHONE_EXAMPLE}.",
+            code="invalid",
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            f"{raw!s} is not a valid phone number: use international format, e.g. {PHONE_EXAMPLE}.",
+            code="invalid",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str:
+    """Return the lower-cased email, or raise ValidationError."""
+    text = str(raw or "").strip().lower()
+    if not text:
+        raise ValidationError("Enter an email address.", code="empty")
+    try:
+        _email_validator(text)
+    except ValidationError:
+        raise ValidationError(f"{raw!s} is not a valid email address.", code="invalid") from None
+    return text
+
+
+def normalize_contact(kind: str, raw: str) -> str:
+    return normalize_phone(raw) if kind == "phone" else normalize_email(raw)

@@ -1,0 +1,26 @@
+"""The site's URLs: each app mounts its own, namespaced."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from audience.views import base
+
+admin.site.site_header = "Audience administration"
+admin.site.site_title = "Audience admin"
+
+urlpatterns = [
+    path("", base.home, name="home"),
+    path("healthz", base.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("audience.urls")),
+    path("tags/", include("tags.urls")),
+    path("segments/", include("segments.urls")),
+    path("configuration/do-not-contact/", include("dnc.urls")),
+    path("imports/", include("imports.urls")),
+    path("communications/", include("communications.urls")),
+]

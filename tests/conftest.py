@@ -1,0 +1,90 @@
+"""Shared fixtures: an account with an owner (admin), a teammate (marketer) and a viewer, and an
+outsider who is admin of another account. Every view is tested for all of them."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from audience import services
+from audience.celery import app as celery_app
+from audience.models import Account, Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    # Tasks run in-process in tests; tests of the real worker start one explicitly.
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+def _user(django_user_model, username: str):
+    return django_user_model.objects.create_user(username=username, password=PASSWORD)
+
+
+@pytest.fixture
+def account(db) -> Account:
+    return services.account_create(name="Acme", time_zone="Europe/Zagreb")
+
+
+@pytest.fixture
+def other_account(db) -> Account:
+    return services.account_create(name="Globex", time_zone="UTC")
+
+
+@pytest.fixture
+def owner(account, django_user_model):
+    user = _user(django_user_model, "alice")
+    services.membership_set(account=account, user=user, role=Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def teammate(account, django_user_model):
+    user = _user(django_user_model, "bob")
+    services.membership_set(account=account, user=user, role=Role.MARKETER)
+    return user
+
+
+@pytest.fixture
+def viewer(account, django_user_model):
+    user = _user(django_user_model, "vera")
+    services.membership_set(account=account, user=user, role=Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def outsider(other_account, django_user_model):
+    user = _user(django_user_model, "mallory")
+    services.membership_set(account=other_account, user=user, role=Role.ADMIN)
+    return user
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    return _client_for(owner)
+
+
+@pytest.fixture
+def teammate_client(teammate) -> Client:
+    return _client_for(teammate)
+
+
+@pytest.fixture
+def viewer_client(viewer) -> Client:
+    return _client_for(viewer)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    return _client_for(outsider)
