@@ -1,0 +1,96 @@
+"""The People quick filters and search, as one FilterSet.
+
+Other apps add quick filters of their own (tags, contact history) through `register_quick_filter`,
+so every path that resolves "the profiles matching this filter" (the People list, its count, bulk
+actions, exports, broadcasts) applies the same filters through `ProfileFilterSet`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+
+from audience.models import Gender, Profile, ProfileType
+
+
+@dataclass(frozen=True)
+class QuickFilter:
+    """A filter contributed by another app: its form fields and how it narrows the queryset."""
+
+    name: str
+    fields: Callable[[object], dict[str, forms.Field]]  # account -> {param: form field}
+    apply: Callable[[QuerySet, dict], QuerySet]  # (queryset, cleaned_data) -> queryset
+
+
+_quick_filters: dict[str, QuickFilter] = {}
+
+
+def register_quick_filter(quick_filter: QuickFilter) -> None:
+    _quick_filters[quick_filter.name] = quick_filter
+
+
+def quick_filters() -> list[QuickFilter]:
+    return list(_quick_filters.values())
+
+
+def search_profiles(queryset: QuerySet, value: str) -> QuerySet:
+    """Name prefix (case-insensitive), exact contact or external id: served by indexes."""
+    value = value.strip()
+    if not value:
+        return queryset
+    condition = (
+        Q(first_name__istartswith=value)
+        | Q(last_name__istartswith=value)
+        | Q(external_id=value)
+        | Q(contacts__value=value.lower())
+    )
+    if value.startswith("+") or value.replace(" ", "").isdigit():
+        from audience.contacts import normalize_phone
+
+        try:
+            condition |= Q(contacts__value=normalize_phone(value))
+        except Exception:  # not a phone: the other conditions still apply
+            pass
+    parts = value.split()
+    if len(parts) == 2:
+        condition |= Q(first_name__iexact=parts[0], last_name__istartswith=parts[1])
+    return queryset.filter(pk__in=queryset.filter(condition).values("pk"))
+
+
+class ProfileFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(label="Search", method="filter_search")
+    gender = django_filters.ChoiceFilter(choices=Gender.choices, empty_label="Any gender")
+    type = django_filters.ChoiceFilter(choices=ProfileType.choices, empty_label="Any type")
+    country = django_filters.CharFilter(lookup_expr="iexact")
+    city = django_filters.CharFilter(lookup_expr="iexact")
+    address = django_filters.CharFilter(lookup_expr="icontains")
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="Created from"
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="Created until"
+    )
+
+    class Meta:
+        model = Profile
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, account=None, **kwargs) -> None:
+        super().__init__(data, queryset, **kwargs)
+        self.account = account
+        for quick_filter in quick_filters():
+            for name, field in quick_filter.fields(account).items():
+                self.form.fields[name] = field
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return search_profiles(queryset, value)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        for quick_filter in quick_filters():
+            queryset = quick_filter.apply(queryset, self.form.cleaned_data)
+        return queryset
