@@ -7,13 +7,16 @@ actions, exports, broadcasts) applies the same filters through `ProfileFilterSet
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from audience.contacts import normalize_phone
 from audience.models import Gender, Profile, ProfileType
 
 
@@ -49,12 +52,8 @@ def search_profiles(queryset: QuerySet, value: str) -> QuerySet:
         | Q(contacts__value=value.lower())
     )
     if value.startswith("+") or value.replace(" ", "").isdigit():
-        from audience.contacts import normalize_phone
-
-        try:
+        with contextlib.suppress(ValidationError):  # not a phone: the other conditions still apply
             condition |= Q(contacts__value=normalize_phone(value))
-        except Exception:  # not a phone: the other conditions still apply
-            pass
     parts = value.split()
     if len(parts) == 2:
         condition |= Q(first_name__iexact=parts[0], last_name__istartswith=parts[1])

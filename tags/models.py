@@ -38,6 +38,9 @@ class ProfileTag(models.Model):
             models.Index(fields=["tag", "profile"], name="profile_tag_by_tag"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.tag_id} on profile {self.profile_id}"
+
 
 class CompanyTag(models.Model):
     account = models.ForeignKey("audience.Account", on_delete=models.CASCADE, related_name="+")
@@ -48,3 +51,6 @@ class CompanyTag(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "tag"], name="company_tag_unique")]
         indexes = [models.Index(fields=["tag", "company"], name="company_tag_by_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.tag_id} on company {self.company_id}"
