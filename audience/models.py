@@ -317,3 +317,33 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ApiScope(models.TextChoices):
+    READ = "read", "Read only"
+    READ_WRITE = "read_write", "Read and write"
+
+
+class ApiKey(models.Model):
+    """A key for `Authorization: App <key>`. Only a SHA-256 of the key is stored; the key itself is
+    shown once, when it is created. `prefix` (the first characters) identifies it in lists."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=16, choices=ApiScope.choices, default=ApiScope.READ_WRITE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from audience.api import api
 from audience.views import base
 
 admin.site.site_header = "Audience administration"
@@ -17,6 +18,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("", include("audience.urls")),
     path("tags/", include("tags.urls")),
     path("segments/", include("segments.urls")),
