@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from audience.api import api
-from audience.views import base
+from audience.views import auth, base
 
 admin.site.site_header = "Audience administration"
 admin.site.site_title = "Audience admin"
@@ -15,7 +15,7 @@ admin.site.site_title = "Audience admin"
 urlpatterns = [
     path("", base.home, name="home"),
     path("healthz", base.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_pages_carry_a_csp_that_forbids_inline_scripts(owner_client):
+    response = owner_client.get(reverse("audience:people"))
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_templates_hold_no_inline_script_or_event_handler_attributes():
+    offenders = []
+    for path in ROOT.glob("templates/**/*.html"):
+        text = path.read_text()
+        for match in re.finditer(r"<script(?![^>]*\bsrc=)[^>]*>", text):
+            offenders.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
+        for match in re.finditer(r"\son[a-z]+\s*=\s*[\"']", text):
+            offenders.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
+    assert offenders == []
+
+
+def test_user_data_is_escaped_in_pages(owner_client, account):
+    from audience import services
+
+    profile = services.profile_create(
+        account=account, fields={"first_name": "<script>alert(1)</script>", "last_name": "=HYPERLINK(1)"}
+    )
+    response = owner_client.get(reverse("audience:profile", args=[profile.pk]))
+    assert b"<script>alert(1)</script>" not in response.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content
+
+
+def test_it_locks_out_a_username_after_repeated_failures(owner, settings):
+    settings.LOGIN_MAX_FAILURES = 3
+    client = Client()
+    for _ in range(3):
+        response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+        assert response.status_code == 200
+    blocked = client.post(reverse("login"), {"username": "alice", "password": "correct horse battery staple"})
+    assert blocked.status_code == 429
+    assert b"Too many failed sign-ins" in blocked.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_sign_in_clears_the_failures(owner, settings):
+    settings.LOGIN_MAX_FAILURES = 3
+    client = Client()
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    ok = client.post(reverse("login"), {"username": "alice", "password": "correct horse battery staple"})
+    assert ok.status_code == 302
+    client.logout()
+    for _ in range(2):
+        assert client.post(reverse("login"), {"username": "alice", "password": "wrong"}).status_code == 200
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-0123456789",
+        "REQUIRE_SECRET_KEY": "true",
+        "ALLOWED_HOSTS": "audience.example.com",
+        "SECURE_COOKIES": "true",
+        "SECURE_SSL_REDIRECT": "true",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "BEHIND_PROXY": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_required():
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "", "REQUIRE_SECRET_KEY": "true"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_bad_setting_value_stops_start_up_naming_the_variable():
+    env = {**os.environ, "DEBUG": "maybe"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "DEBUG='maybe': expected true or false" in result.stderr
