@@ -122,7 +122,8 @@ class Gender(models.TextChoices):
 class Profile(models.Model):
     """A person. Empty text is stored as "" (never NULL) so that "is empty" has one meaning."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="profiles")
+    # Covered by profile_account_id and the other (account, …) indexes.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="profiles", db_index=False)
     external_id = models.CharField(max_length=256, blank=True, default="")
     type = models.CharField(max_length=16, choices=ProfileType.choices, default=ProfileType.LEAD)
     first_name = models.CharField(max_length=255, blank=True, default="")
@@ -134,6 +135,7 @@ class Profile(models.Model):
     country = models.CharField(max_length=50, blank=True, default="")
     address = models.CharField(max_length=256, blank=True, default="")
     preferred_language = models.CharField(max_length=16, blank=True, default="")
+    # The FK's own index serves the company card (its profiles) and company counts.
     company = models.ForeignKey(
         Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="profiles"
     )
@@ -167,8 +169,6 @@ class Profile(models.Model):
             models.Index(fields=["account", "created_at"], name="profile_account_created"),
             # Relative date rules on the birthday.
             models.Index(fields=["account", "birth_date"], name="profile_account_birth"),
-            # Company card: its profiles.
-            models.Index(fields=["company"], name="profile_company"),
         ]
 
     def __str__(self) -> str:
@@ -192,8 +192,9 @@ class Contact(models.Model):
     """A phone (E.164) or an email (lower-cased) of a profile: the merge key of imports and the key
     of Do Not Contact. Unique per account, so one destination belongs to one profile."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="contacts")
+    # Covered by contact_unique (account first) and contact_profile (profile first).
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts", db_index=False)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="contacts", db_index=False)
     kind = models.CharField(max_length=8, choices=ContactKind.choices)
     value = models.CharField(max_length=255)
     created_at = models.DateTimeField(default=timezone.now)
@@ -268,8 +269,10 @@ class EventDefinition(models.Model):
 
 
 class Event(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    # No single-column FK indexes: event_rule starts with account and event_timeline with profile,
+    # and 10M rows make every extra index a cost on each insert.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", db_index=False)
     name = models.CharField(max_length=100)
     occurred_at = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
