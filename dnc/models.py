@@ -1,1 +1,160 @@
+"""Do Not Contact: entries, the accounts each applies to, and the audit trail.
+
+An entry is one contact (an E.164 phone, a lower-cased email or a whole email domain) with an
+optional sender and channel; blank means "every sender" / "every channel". The same
+contact/sender/channel is one entry whose accounts are merged (`DncEntryAccount`).
+
+`DncEntryAccount` repeats the entry's key (kind, value, sender, channel): the key never changes
+(an entry is added or removed, never edited), and having it on the per-account row lets every
+read (the enforcement check, the screen's sorts and filters) use one index of one table.
+Who added it, how and when is kept per account too, so one account never sees another's
+attribution.
+
+`DncAudit` is written on every add and every removal and is never deleted, not even when the
+entry or the account goes: it copies what it needs.
+"""
+
 from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from audience.models import Account
+
+
+class Channel(models.TextChoices):
+    SMS = "SMS", "SMS"
+    MMS = "MMS", "MMS"
+    EMAIL = "EMAIL", "Email"
+    WHATSAPP = "WHATSAPP", "WhatsApp"
+    VIBER = "VIBER", "Viber"
+    RCS = "RCS", "RCS"
+    VOICE = "VOICE", "Voice"
+    PUSH = "PUSH", "Push notification"
+    APPLE_MB = "APPLE_MB", "Apple Messages for Business"
+
+
+class Kind(models.TextChoices):
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    DOMAIN = "domain", "Email domain"
+
+
+class Source(models.TextChoices):
+    MO = "MO", "Message from the end user"
+    CAMPAIGN = "CAMPAIGN", "Campaign action"
+    URL_OPT_OUT = "URL_OPT_OUT", "URL opt-out"
+    CUSTOM = "CUSTOM", "Added manually"
+    IMPORT = "IMPORT", "Import"
+    API = "API", "API"
+
+
+class How(models.TextChoices):
+    UI = "ui", "Screen"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    SOURCE = "source", "Automatically (from its source)"
+    ADMIN = "admin", "Django admin"
+
+
+class AuditAction(models.TextChoices):
+    ADD = "add", "Added"
+    REMOVE = "remove", "Removed"
+
+
+class DncEntry(models.Model):
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=255)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    accounts = models.ManyToManyField(Account, through="DncEntryAccount", related_name="dnc_entries")
+
+    class Meta:
+        verbose_name = "Do Not Contact entry"
+        verbose_name_plural = "Do Not Contact entries"
+        constraints = [
+            models.UniqueConstraint(fields=["value", "sender", "channel"], name="dnc_entry_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return " · ".join(part for part in (self.value, self.sender, self.channel) if part)
+
+
+class DncEntryAccount(models.Model):
+    """One entry in one account: the row the screen lists and the enforcement check reads."""
+
+    entry = models.ForeignKey(DncEntry, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # Copies of the entry's key, which never changes.
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=255)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True, default="")
+    # How it arrived in this account.
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CUSTOM)
+    campaign = models.CharField(max_length=255, blank=True, default="")
+    added_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "account of an entry"
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "account"], name="dnc_entry_account_unique"),
+        ]
+        indexes = [
+            # Enforcement (value = ANY(batch), channel/sender in ('', x)) answered index-only;
+            # also the sort by contact and the "starts with" search.
+            models.Index(fields=["account", "value", "channel", "sender"], name="dnc_check"),
+            # The screen's other sorts (ties broken by id through an incremental sort).
+            models.Index(fields=["account", "added_at"], name="dnc_account_added"),
+            models.Index(fields=["account", "sender"], name="dnc_account_sender"),
+            models.Index(fields=["account", "channel"], name="dnc_account_channel"),
+            models.Index(fields=["account", "source"], name="dnc_account_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry} in {self.account_id}"
+
+
+class DncAudit(models.Model):
+    """An add or a removal, per account. Never deleted; copies the entry's data."""
+
+    action = models.CharField(max_length=8, choices=AuditAction.choices)
+    at = models.DateTimeField(default=timezone.now)
+    # Not a constraint: the trail outlives the account and the entry.
+    account = models.ForeignKey(
+        Account, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    account_name = models.CharField(max_length=100)
+    entry_id_copy = models.BigIntegerField(null=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=255)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    channel = models.CharField(max_length=16, blank=True, default="")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    campaign = models.CharField(max_length=255, blank=True, default="")
+    how = models.CharField(max_length=8, choices=How.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = "Do Not Contact audit record"
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "at"], name="dnc_audit_account_at"),
+            models.Index(fields=["value"], name="dnc_audit_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.value} ({self.account_name})"
