@@ -1,0 +1,259 @@
+"""Exports: People (a selection of the People screen, or a segment) and Do Not Contact (the
+screen's filter or chosen entries) to CSV or .xlsx, as background jobs.
+
+The rows come from the same selector the screen uses (`audience.selection.selection_queryset`,
+`dnc.selectors.entries_for_account`), read in keyset batches of `.values_list` so memory stays
+flat and no row costs a query of its own. Values a spreadsheet would run as a formula are
+neutralised with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+from audience import services as audience_services
+from audience.jobs import JobStatus, job_claim, job_finish
+from audience.models import Account, AttributeDefinition, Company, Contact
+from audience.selection import Selection, profiles_matching, selection_queryset
+from imports.models import ExportFormat, ExportJob, ExportKind
+
+BATCH = 10_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A plain number (a phone in E.164, a negative amount) can't carry a formula: it stays readable.
+_plain_number = re.compile(r"^[+-]?\d[\d.]*$")
+PEOPLE_COLUMNS = [
+    ("id", "Id"),
+    ("external_id", "External id"),
+    ("type", "Type"),
+    ("first_name", "First name"),
+    ("middle_name", "Middle name"),
+    ("last_name", "Last name"),
+    ("gender", "Gender"),
+    ("birth_date", "Birth date"),
+    ("city", "City"),
+    ("country", "Country"),
+    ("address", "Address"),
+    ("preferred_language", "Preferred language"),
+    ("company_id", "Company"),
+    ("created_at", "Created"),
+    ("modified_at", "Modified"),
+    ("attributes", ""),
+]
+DNC_COLUMNS = [
+    ("id", ""),
+    ("value", "Contact"),
+    ("kind", "Kind"),
+    ("channel", "Channel"),
+    ("sender", "Sender"),
+    ("source", "Source"),
+    ("campaign", "Campaign"),
+    ("added_at", "Added"),
+]
+
+
+def cell_safe(value: Any) -> Any:
+    """A value a spreadsheet will not execute: text starting with = + - @ (or tab, CR) gets a
+    leading apostrophe, unless it is a plain number."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _plain_number.match(value):
+        return "'" + value
+    return value
+
+
+def export_job_create(
+    *,
+    account: Account,
+    user,
+    kind: str,
+    format: str,
+    selection: dict | None = None,
+    segment_id: int | None = None,
+) -> ExportJob:
+    if kind not in ExportKind.values:
+        raise ValidationError(f"{kind!r} is not an export kind.")
+    if format not in ExportFormat.values:
+        raise ValidationError(f"{format!r} is not an export format: csv or xlsx.")
+    if segment_id is not None:
+        _segment_rule(account, segment_id)  # refuse another account's segment now, not in the worker
+    job = ExportJob(
+        account=account,
+        created_by=user,
+        kind=kind,
+        format=format,
+        selection=selection or {},
+        segment_id=segment_id,
+    )
+    with transaction.atomic():
+        job.save()
+        from imports import tasks
+
+        tasks.export_job_run_task.delay_on_commit(job.pk)
+    return job
+
+
+def _segment_rule(account: Account, segment_id: int) -> dict:
+    try:
+        model = apps.get_model("segments", "Segment")
+        segment = model.objects.get(account=account, pk=segment_id)
+    except (LookupError, ValueError):
+        raise ValidationError("Segments can't be exported yet.") from None
+    except model.DoesNotExist:
+        raise ValidationError("There is no such segment.") from None
+    return getattr(segment, "rule", None) or {}
+
+
+def people_queryset(job: ExportJob) -> QuerySet:
+    if job.segment_id is not None:
+        return profiles_matching(
+            account=job.account, filters={}, rule=_segment_rule(job.account, job.segment_id)
+        )
+    return selection_queryset(account=job.account, selection=Selection.from_json(job.selection))
+
+
+def _keyset(queryset: QuerySet, fields: list[str]) -> Iterator[list[tuple]]:
+    """Batches of rows in id order; each batch is one indexed range query (no OFFSET)."""
+    last = 0
+    while True:
+        rows = list(queryset.filter(pk__gt=last).order_by("pk").values_list(*fields)[:BATCH])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def people_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
+    queryset = people_queryset(job)
+    definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
+    header = [label for key, label in PEOPLE_COLUMNS if label] + ["Phones", "Emails", "Tags"] + definitions
+    fields = [key for key, _ in PEOPLE_COLUMNS]
+    from tags.models import ProfileTag
+
+    def batches() -> Iterator[list[list]]:
+        companies: dict[int, str] = {}
+        for rows in _keyset(queryset, fields):
+            ids = [row[0] for row in rows]
+            contacts: dict[int, tuple[list[str], list[str]]] = {}
+            for pid, kind, value in (
+                Contact.objects.filter(profile_id__in=ids)
+                .order_by("id")
+                .values_list("profile_id", "kind", "value")
+            ):
+                contacts.setdefault(pid, ([], []))[0 if kind == "phone" else 1].append(value)
+            tags: dict[int, list[str]] = {}
+            for pid, name in ProfileTag.objects.filter(profile_id__in=ids).values_list(
+                "profile_id", "tag__name"
+            ):
+                tags.setdefault(pid, []).append(name)
+            missing = {row[12] for row in rows if row[12] and row[12] not in companies}
+            if missing:
+                companies.update(Company.objects.filter(pk__in=missing).values_list("pk", "name"))
+            out = []
+            for row in rows:
+                phones, emails = contacts.get(row[0], ((), ()))
+                attributes = row[15] or {}
+                line = list(row[:12]) + [companies.get(row[12], "") if row[12] else "", row[13], row[14]]
+                line += ["; ".join(phones), "; ".join(emails), "; ".join(sorted(tags.get(row[0], ())))]
+                line += [attributes.get(name, "") for name in definitions]
+                out.append(line)
+            yield out
+
+    return header, batches(), queryset.count()
+
+
+def dnc_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
+    from dnc import selectors
+
+    data = QueryDict(job.selection.get("query", ""))
+    queryset = selectors.entries_for_account(account=job.account, filters=data)
+    if job.selection.get("ids"):
+        queryset = queryset.filter(pk__in=[int(i) for i in job.selection["ids"]])
+    header = [label for _, label in DNC_COLUMNS if label]
+    fields = [key for key, _ in DNC_COLUMNS]
+
+    def batches() -> Iterator[list[list]]:
+        for rows in _keyset(queryset, fields):
+            yield [list(row[1:]) for row in rows]
+
+    return header, batches(), queryset.count()
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def export_job_run(*, job_id: int) -> ExportJob | None:
+    """Write the export file from scratch (a re-run overwrites it) and keep it in storage."""
+    if not job_claim(ExportJob, job_id):
+        return None
+    job = ExportJob.objects.select_related("account", "created_by").get(pk=job_id)
+    try:
+        header, batches, total = people_rows(job) if job.kind == ExportKind.PEOPLE else dnc_rows(job)
+    except ValidationError as error:
+        job_finish(job, status=JobStatus.FAILED, message=" ".join(error.messages))
+        return job
+    ExportJob.objects.filter(pk=job.pk).update(total=total)
+    job.total, job.processed = total, 0
+    suffix = f".{job.format}"
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as out:
+        path = out.name
+    try:
+        if job.format == ExportFormat.CSV:
+            with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(header)
+                for rows in batches:
+                    writer.writerows([cell_safe(_text(v)) for v in row] for row in rows)
+                    job.processed += len(rows)
+                    ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+        else:
+            from openpyxl import Workbook
+
+            workbook = Workbook(write_only=True)
+            sheet = workbook.create_sheet("Export")
+            sheet.append(header)
+            for rows in batches:
+                for row in rows:
+                    sheet.append([cell_safe(_xlsx(v)) for v in row])
+                job.processed += len(rows)
+                ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+            workbook.save(path)
+        with open(path, "rb") as saved:
+            job.file_path = default_storage.save(
+                f"exports/{job.account_id}/{job.pk}/{job.download_name}", File(saved)
+            )
+    finally:
+        os.unlink(path)
+    job.save(update_fields=["file_path"])
+    job_finish(job, message=f"{job.processed:,} rows exported.")
+    audience_services.notification_create(
+        account=job.account,
+        user=job.created_by,
+        level="success",
+        message=f"Your {job.get_kind_display()} export is ready: {job.processed:,} rows.",
+        url=job.get_absolute_url(),
+    )
+    return job
+
+
+def _xlsx(value: Any) -> Any:
+    if value is None:
+        return ""
+    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
+        return value.replace(tzinfo=None)  # Excel has no time zones: UTC, as stored
+    return value

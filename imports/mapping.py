@@ -1,0 +1,197 @@
+"""Map your data: which field each column feeds. Field keys are the rule language's attribute keys
+(`phone`, `email`, `first_name`, `custom.<name>`…; `contact`, `sender`, `channel` for Do Not
+Contact), so the screen, the command line and the report speak one vocabulary."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from audience.models import Account, AttributeDefinition, AttributeType
+from imports.models import ImportKind
+
+PEOPLE_STANDARD = {
+    "external_id": "External id",
+    "first_name": "First name",
+    "middle_name": "Middle name",
+    "last_name": "Last name",
+    "gender": "Gender",
+    "birth_date": "Birth date",
+    "city": "City",
+    "country": "Country",
+    "address": "Address",
+    "preferred_language": "Preferred language",
+    "company": "Company",
+    "phone": "Phone",
+    "email": "Email",
+}
+DNC_FIELDS = {"contact": "Contact (phone or email)", "sender": "Sender", "channel": "Channel"}
+REPEATABLE = {"phone", "email"}
+KEYS = {ImportKind.PEOPLE: ("phone", "email", "external_id"), ImportKind.DNC: ("contact",)}
+SYNONYMS = {
+    ImportKind.PEOPLE: {
+        "phone": [
+            "phone",
+            "phonenumber",
+            "mobile",
+            "mobilephone",
+            "mobilenumber",
+            "msisdn",
+            "tel",
+            "telephone",
+            "cell",
+            "cellphone",
+            "gsm",
+            "number",
+            "phone1",
+            "phone2",
+            "phone3",
+        ],
+        "email": ["email", "emailaddress", "mail", "email1", "email2", "email3"],
+        "external_id": [
+            "externalid",
+            "externalpersonid",
+            "customerid",
+            "clientid",
+            "personid",
+            "id",
+            "userid",
+        ],
+        "first_name": ["firstname", "givenname", "first", "forename", "name"],
+        "middle_name": ["middlename", "middle"],
+        "last_name": ["lastname", "surname", "familyname", "last"],
+        "gender": ["gender", "sex"],
+        "birth_date": ["birthdate", "dateofbirth", "dob", "birthday", "born"],
+        "city": ["city", "town"],
+        "country": ["country", "countrycode"],
+        "address": ["address", "street", "streetaddress"],
+        "preferred_language": ["preferredlanguage", "language", "lang", "locale"],
+        "company": ["company", "companyname", "organization", "organisation", "employer"],
+    },
+    ImportKind.DNC: {
+        "contact": [
+            "contact",
+            "destination",
+            "phone",
+            "phonenumber",
+            "email",
+            "msisdn",
+            "address",
+            "to",
+            "number",
+            "mobile",
+        ],
+        "sender": ["sender", "from", "senderid"],
+        "channel": ["channel", "type"],
+    },
+}
+MAX_NAME = 256
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+@dataclass
+class Field:
+    key: str
+    label: str
+    type: str = "text"
+
+
+def fields_for(*, account: Account, kind: str) -> list[Field]:
+    if kind == ImportKind.DNC:
+        return [Field(k, v) for k, v in DNC_FIELDS.items()]
+    found = [Field(k, v, "date" if k == "birth_date" else "text") for k, v in PEOPLE_STANDARD.items()]
+    for definition in AttributeDefinition.objects.for_account(account).order_by("name"):
+        found.append(Field(f"custom.{definition.name}", f"{definition.name} (custom)", definition.type))
+    return found
+
+
+def mapping_suggest(*, account: Account, kind: str, headers: list[str]) -> list[str]:
+    """A field for each header ("" = skip), from header names; a non-repeatable field once."""
+    lookup: dict[str, str] = {}
+    for key, words in SYNONYMS[kind].items():
+        for word in words:
+            lookup.setdefault(word, key)
+    if kind == ImportKind.PEOPLE:
+        for definition in AttributeDefinition.objects.for_account(account):
+            lookup[_norm(definition.name)] = f"custom.{definition.name}"
+        lookup.update({_norm(k): k for k in PEOPLE_STANDARD})
+    used: set[str] = set()
+    suggested = []
+    for header in headers:
+        key = lookup.get(_norm(header)) or lookup.get(_norm(re.sub(r"\d+$", "", header.strip())), "")
+        if key and key not in REPEATABLE and key in used:
+            key = ""
+        used.add(key)
+        suggested.append(key)
+    return suggested
+
+
+def mapping_validate(*, account: Account, kind: str, mapping: list[str]) -> list[str]:
+    """The mapping with unknown fields refused; at least one key field; single fields once."""
+    known = {f.key for f in fields_for(account=account, kind=kind)}
+    lowered = {k.lower(): k for k in known}
+    clean, errors = [], []
+    for key in mapping:
+        key = (key or "").strip()
+        if key and key not in known:
+            if key.lower() in lowered:
+                key = lowered[key.lower()]
+            else:
+                errors.append(f"{key!r} is not a field: choose one of {', '.join(sorted(known))}.")
+        clean.append(key)
+    for key in set(clean) - REPEATABLE - {""}:
+        if clean.count(key) > 1:
+            errors.append(f"{key} is mapped to {clean.count(key)} columns: map it to one column.")
+    if not any(key in KEYS[kind] for key in clean):
+        needed = " or ".join(KEYS[kind]) if kind == ImportKind.PEOPLE else "contact"
+        errors.append(f"Map at least one column to {needed}: it identifies each row.")
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def mapping_from_pairs(*, headers: list[str], pairs: list[str]) -> list[str]:
+    """`Header=field` pairs (the command line's --map) as a mapping; unmentioned headers skipped."""
+    by_header = {h.strip().lower(): i for i, h in enumerate(headers)}
+    mapping = [""] * len(headers)
+    for pair in pairs:
+        header, sep, key = pair.rpartition("=")
+        if not sep:
+            raise ValidationError(f"--map {pair!r} is not Header=field.")
+        index = by_header.get(header.strip().lower())
+        if index is None:
+            raise ValidationError(f"There is no column {header!r}: the columns are {', '.join(headers)}.")
+        mapping[index] = key.strip()
+    return mapping
+
+
+def attribute_field_create(*, account: Account, name: str, type: str) -> str:
+    """ "Add new field": a custom attribute of `type`; an existing one of the same type is reused.
+    Returns the field key."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("Enter the new field's name.")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"A field name has at most {MAX_NAME} characters.")
+    if _norm(name) in {_norm(k) for k in PEOPLE_STANDARD} or "." in name:
+        raise ValidationError(f"{name!r} is a standard field or not a valid name: choose another name.")
+    if type not in AttributeType.values:
+        raise ValidationError(f"{type!r} is not an attribute type.")
+    existing = AttributeDefinition.objects.for_account(account).filter(name__iexact=name).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                existing = AttributeDefinition.objects.create(account=account, name=name, type=type)
+        except IntegrityError:
+            existing = AttributeDefinition.objects.for_account(account).get(name__iexact=name)
+    if existing.type != type:
+        raise ValidationError(
+            f"A custom attribute {existing.name!r} exists with type {existing.get_type_display()}: map the column to it."
+        )
+    return f"custom.{existing.name}"

@@ -1,0 +1,412 @@
+"""The import pipeline: upload → preview → map → analyze → options → import → report, the same for
+the screens, the Celery tasks and `manage.py import_file`. Targets (people, Do Not Contact) parse,
+classify and write rows; this module reads the file, de-duplicates, chunks and counts.
+
+Counting is honest: every non-blank data row is read once and ends as exactly one of created,
+updated, unchanged or rejected. Import chunks commit together with their counters and the row to
+resume from, so a job killed in the middle resumes to the same final state.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audience import services as audience_services
+from audience.jobs import JobStatus, job_claim, job_finish
+from audience.models import Account, Membership, ProfileType, Role
+from imports import files, mapping
+from imports.exports import cell_safe
+from imports.models import ImportJob, ImportKind, ImportStage
+from imports.targets.people import Outcome, PeopleTarget, Record, RowRejected
+
+CHUNK = 5000
+
+
+def import_job_create(
+    *, account: Account, user: AbstractBaseUser | None, kind: str, name: str, stream: IO[bytes], size: int
+) -> ImportJob:
+    """Check and keep an uploaded file; raises files.FileRefused with the reason."""
+    if kind not in ImportKind.values:
+        raise ValidationError(f"{kind!r} is not an import kind.")
+    folder = f"imports/{account.pk}/{uuid.uuid4().hex}"
+    stored = files.upload_store(name=name, stream=stream, size=size, folder=folder)
+    job = ImportJob(
+        account=account,
+        created_by=user,
+        kind=kind,
+        stage=ImportStage.MAP,
+        file_name=stored.name,
+        file_path=stored.path,
+        file_size=stored.size,
+        file_format=stored.file_format,
+        zip_member=stored.zip_member,
+        ignored_files=stored.ignored_files,
+        encoding=stored.encoding,
+        delimiter=stored.delimiter,
+    )
+    job.headers = _headers(job)
+    job.mapping = mapping.mapping_suggest(account=account, kind=kind, headers=job.headers)
+    job.save()
+    return job
+
+
+def _headers(job: ImportJob) -> list[str]:
+    rows = files.preview_rows(
+        path=job.file_path,
+        file_format=job.file_format,
+        encoding=job.encoding,
+        delimiter=job.delimiter,
+        skip_rows=job.skip_rows,
+        limit=0,
+    )
+    if not rows:
+        raise files.FileRefused(f"{job.file_name} has no rows after the {job.skip_rows} skipped.")
+    return [h or f"Column {i + 1}" for i, h in enumerate(rows[0])]
+
+
+def import_job_preview(*, job: ImportJob, limit: int = 10) -> list[list[str]]:
+    try:
+        rows = files.preview_rows(
+            path=job.file_path,
+            file_format=job.file_format,
+            encoding=job.encoding,
+            delimiter=job.delimiter,
+            skip_rows=job.skip_rows,
+            limit=limit,
+        )
+    except (UnicodeDecodeError, LookupError) as error:
+        raise files.FileRefused(
+            f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
+        ) from None
+    width = len(job.headers)
+    return [(row + [""] * width)[:width] for row in rows[1:]]
+
+
+def import_job_configure(*, job: ImportJob, encoding: str, delimiter: str, skip_rows: int) -> ImportJob:
+    """Change how the file is read; the headers and the suggested mapping follow."""
+    if job.stage != ImportStage.MAP:
+        raise ValidationError(
+            "This file has been analyzed already: start a new import to read it differently."
+        )
+    job.encoding, job.delimiter, job.skip_rows = (
+        encoding or job.encoding,
+        delimiter or job.delimiter,
+        skip_rows,
+    )
+    try:
+        job.headers = _headers(job)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise files.FileRefused(
+            f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
+        ) from None
+    job.mapping = mapping.mapping_suggest(account=job.account, kind=job.kind, headers=job.headers)
+    job.save(update_fields=["encoding", "delimiter", "skip_rows", "headers", "mapping"])
+    return job
+
+
+def import_job_map(
+    *,
+    job: ImportJob,
+    fields: list[str],
+    new_fields: dict[int, tuple[str, str]] | None = None,
+    analyze: bool = True,
+) -> ImportJob:
+    """Save the mapping (creating "add new field" attributes) and queue the analysis."""
+    if job.stage != ImportStage.MAP:
+        raise ValidationError("This import is past the mapping step.")
+    fields = list(fields) + [""] * (len(job.headers) - len(fields))
+    with transaction.atomic():
+        for index, (name, type_) in (new_fields or {}).items():
+            fields[index] = mapping.attribute_field_create(account=job.account, name=name, type=type_)
+        job.mapping = mapping.mapping_validate(
+            account=job.account, kind=job.kind, mapping=fields[: len(job.headers)]
+        )
+        job.stage, job.status = ImportStage.ANALYZE, JobStatus.PENDING
+        job.save(update_fields=["mapping", "stage", "status"])
+        if analyze:
+            from imports import tasks
+
+            tasks.import_job_analyze_task.delay_on_commit(job.pk)
+    return job
+
+
+def default_tag_name(job: ImportJob) -> str:
+    return f"Import {job.created_at.astimezone(job.account.tz):%Y-%m-%d %H:%M}"
+
+
+def options_clean(
+    *, job: ImportJob, user: AbstractBaseUser | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    if job.kind == ImportKind.DNC:
+        ids = [int(a) for a in options.get("accounts") or [job.account_id]]
+        # The command line (user None) is trusted with any account; a person with those they edit.
+        members = Membership.objects.filter(role__in=(Role.ADMIN, Role.MARKETER))
+        allowed = set(
+            (members.filter(user=user) if user is not None else Account.objects.all()).values_list(
+                "account_id" if user is not None else "pk", flat=True
+            )
+        )
+        if not ids or not set(ids) <= allowed:
+            raise ValidationError("Choose accounts you can change.")
+        return {"accounts": sorted(set(ids))}
+    type_ = options.get("type") or ProfileType.LEAD
+    existing = options.get("existing") or "keep"
+    if type_ not in ProfileType.values:
+        raise ValidationError(f"{type_!r} is not a profile type: lead or customer.")
+    if existing not in ("keep", "rewrite"):
+        raise ValidationError(f"{existing!r} is not a policy: keep or rewrite.")
+    tags = [t.strip() for t in options.get("tags") or [] if t and t.strip()]
+    for tag in tags:
+        if len(tag) > 256:
+            raise ValidationError("A tag name has at most 256 characters.")
+    return {
+        "type": type_,
+        "existing": existing,
+        "tags": list(dict.fromkeys(tags)),
+        "default_tag": bool(options.get("default_tag", True)),
+    }
+
+
+def import_job_start(
+    *, job: ImportJob, user: AbstractBaseUser | None, options: dict[str, Any], run: bool = True
+) -> ImportJob:
+    """Options chosen after the analysis: queue the import."""
+    if not job.is_analyzed:
+        raise ValidationError("Analyze the file before importing it.")
+    job.options = options_clean(job=job, user=user, options=options)
+    if job.kind == ImportKind.PEOPLE and job.options["default_tag"]:
+        job.options["default_tag_name"] = default_tag_name(job)
+    job.stage, job.status, job.total, job.processed = ImportStage.IMPORT, JobStatus.PENDING, job.rows_read, 0
+    job.rows_read = job.created = job.updated = job.unchanged = job.rejected = job.resume_row = 0
+    with transaction.atomic():
+        job.save()
+        if run:
+            from imports import tasks
+
+            tasks.import_job_run_task.delay_on_commit(job.pk)
+    return job
+
+
+def import_job_cancel(*, job: ImportJob) -> bool:
+    """Stop a queued or running analysis or import after its current chunk; chunks already
+    committed stay imported (the report says how many)."""
+    return bool(
+        ImportJob.objects.filter(pk=job.pk, status__in=(JobStatus.PENDING, JobStatus.RUNNING)).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled."
+        )
+    )
+
+
+def _target(job: ImportJob, options: dict | None = None):
+    if job.kind == ImportKind.DNC:
+        from imports.targets.dnc import DncTarget
+
+        return DncTarget(
+            account=job.account, mapping=job.mapping, options=options or job.options, user=job.created_by
+        )
+    return PeopleTarget(account=job.account, mapping=job.mapping, options=options or job.options)
+
+
+def _data_rows(source: files.RowSource, skip_rows: int) -> Iterator[tuple[int, list[str]]]:
+    """(row number in the file, cells) of every non-blank data row; the header is consumed."""
+    next(source.rows, None)
+    for number, cells in enumerate(source.rows, start=skip_rows + 2):
+        if any(cells):
+            yield number, cells
+
+
+def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parse_chunk(target, chunk, seen: dict[str, int]) -> tuple[list[Record], list[Outcome]]:
+    """Parse rows; a row sharing a key with an earlier row of the file is a duplicate."""
+    records, rejected = [], []
+    for number, cells in chunk:
+        try:
+            record = target.parse(number, cells)
+        except RowRejected as error:
+            rejected.append(
+                Outcome(Record(row_no=number, cells=cells), "rejected", error.code, error.message)
+            )
+            continue
+        keys = target.keys(record)
+        earlier = next((seen[k] for k in keys if k in seen), None)
+        if earlier is not None:
+            key = next(k for k in keys if k in seen)
+            rejected.append(Outcome(record, "rejected", "duplicate", f"Same {key} as row {earlier}."))
+            continue
+        for key in keys:
+            seen[key] = number
+        records.append(record)
+    return records, rejected
+
+
+def _cancelled(job: ImportJob) -> bool:
+    return ImportJob.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists()
+
+
+def _open(job: ImportJob):
+    return files.rows_open(
+        path=job.file_path,
+        file_format=job.file_format,
+        encoding=job.encoding,
+        delimiter=job.delimiter,
+        skip_rows=job.skip_rows,
+    )
+
+
+def _fail(job: ImportJob, error: Exception) -> None:
+    if isinstance(error, UnicodeDecodeError):
+        message = f"The file is not valid {job.encoding} after the first rows: choose its encoding on the mapping step."
+    elif isinstance(error, files.FileRefused):
+        message = error.message
+    else:
+        message = f"The file can't be read: {error}"
+    job.refresh_from_db()
+    job_finish(job, status=JobStatus.FAILED, message=message)
+    _notify(job, f"The import of {job.file_name} failed: {message}", level="danger")
+
+
+def _notify(job: ImportJob, message: str, level: str = "info") -> None:
+    audience_services.notification_create(
+        account=job.account, user=job.created_by, message=message, url=job.get_absolute_url(), level=level
+    )
+
+
+def import_job_analyze(*, job_id: int) -> ImportJob | None:
+    """Validate every row and count what an import would do; write the rejected rows' file."""
+    if not job_claim(ImportJob, job_id):
+        return None
+    job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
+    target = _target(job, {"type": ProfileType.LEAD, "existing": "rewrite"})
+    counts, reasons, seen = Counter(), Counter(), {}
+    with tempfile.NamedTemporaryFile(
+        "w+", newline="", encoding="utf-8-sig", suffix=".csv", delete=False
+    ) as out:
+        writer = csv.writer(out)
+        writer.writerow([cell_safe(h) for h in job.headers] + ["Row", "Reason"])
+        try:
+            with _open(job) as source:
+                job.total = source.size
+                for chunk in _chunks(_data_rows(source, job.skip_rows)):
+                    records, rejected = _parse_chunk(target, chunk, seen)
+                    outcomes = rejected + target.classify(records)
+                    for outcome in outcomes:
+                        counts[outcome.result] += 1
+                        if outcome.result == "rejected":
+                            reasons[outcome.code] += 1
+                            writer.writerow(
+                                [cell_safe(c) for c in outcome.record.cells]
+                                + [outcome.record.row_no, outcome.message]
+                            )
+                    counts["rows"] += len(chunk)
+                    job.processed = source.position()
+                    ImportJob.objects.filter(pk=job.pk).update(processed=job.processed, total=job.total)
+                    if _cancelled(job):
+                        return job
+        except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
+            _fail(job, error)
+            os.unlink(out.name)
+            return job
+    with open(out.name, "rb") as saved:
+        job.rejected_path = default_storage.save(
+            os.path.dirname(job.file_path) + "/rejected.csv", File(saved)
+        )
+    os.unlink(out.name)
+    job.analysis = {
+        "rows": counts["rows"],
+        "valid": counts["rows"] - counts["rejected"],
+        "rejected": counts["rejected"],
+        "reasons": {target.reasons.get(code, code): n for code, n in reasons.most_common()},
+        "duplicates": reasons["duplicate"],
+        "new": counts["new"],
+        "existing": counts["changed"] + counts["same"],
+        "existing_changed": counts["changed"],
+    }
+    job.rows_read = counts["rows"]
+    job.total = job.processed = counts["rows"]
+    job.save(update_fields=["analysis", "rejected_path", "rows_read"])
+    job_finish(job)
+    _notify(
+        job,
+        f"{job.file_name} is analyzed: {job.analysis['valid']:,} valid rows, {job.analysis['rejected']:,} rejected.",
+    )
+    return job
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Import the file in chunks; each chunk commits with the counters and the resume point."""
+    if not job_claim(ImportJob, job_id):
+        return None
+    job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
+    target = _target(job)
+    tags = target.tags_resolve(job) if hasattr(target, "tags_resolve") else []
+    seen: dict[str, int] = {}
+    done = 0
+    try:
+        with _open(job) as source:
+            for chunk in _chunks(_data_rows(source, job.skip_rows)):
+                records, rejected = _parse_chunk(target, chunk, seen)
+                done += len(chunk)
+                if done <= job.resume_row:
+                    continue  # committed before an interruption; its keys are now in `seen`
+                if _cancelled(job):
+                    return job
+                with transaction.atomic():
+                    outcomes = target.classify(records)
+                    counts, ids = target.write([o for o in outcomes])
+                    if tags and ids:
+                        target.tags_apply(tags, ids)
+                    rejected_n = len(rejected) + sum(1 for o in outcomes if o.result == "rejected")
+                    ImportJob.objects.filter(pk=job.pk).update(
+                        rows_read=F("rows_read") + len(chunk),
+                        created=F("created") + counts["created"],
+                        updated=F("updated") + counts["updated"],
+                        unchanged=F("unchanged") + counts["unchanged"],
+                        rejected=F("rejected") + rejected_n,
+                        resume_row=done,
+                        processed=done,
+                    )
+    except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
+        _fail(job, error)
+        return job
+    job.refresh_from_db()
+    if job.status == JobStatus.CANCELLED:
+        return job
+    job.total = job.rows_read
+    job_finish(job, message=import_report_line(job))
+    _notify(job, f"The import of {job.file_name} is complete: {import_report_line(job)}.", level="success")
+    return job
+
+
+def import_report_line(job: ImportJob) -> str:
+    return f"created={job.created} updated={job.updated} unchanged={job.unchanged} rejected={job.rejected}"
+
+
+def tag_names(job: ImportJob) -> list[str]:
+    names = list(job.options.get("tags") or [])
+    if job.options.get("default_tag"):
+        names.insert(0, job.options.get("default_tag_name") or default_tag_name(job))
+    return names

@@ -1,0 +1,486 @@
+"""The people target: a row becomes a profile, matched to an existing one by its contacts (unique
+per account) and its external id.
+
+Rules, the same in analysis and import:
+- a row needs a phone, an email or an external id; every value is validated;
+- a row sharing a phone, email or external id with an earlier row of the file is rejected as a
+  duplicate (naming that row); a row whose keys point to two different profiles is rejected;
+- an empty cell never erases a stored value; "rewrite" sets the file's values, "keep" changes
+  nothing on existing profiles; importing as customer promotes a lead (rewrite only); a customer
+  is never demoted to a lead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from audience.attributes import attribute_value_parse
+from audience.contacts import normalize_email, normalize_phone
+from audience.models import (
+    Account,
+    AttributeDefinition,
+    AttributeType,
+    Company,
+    Contact,
+    Profile,
+    ProfileType,
+)
+
+MAX_CONTACTS = 100
+TEXT_FIELDS = (
+    "external_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "city",
+    "country",
+    "address",
+    "preferred_language",
+)
+GENDERS = {"male": "male", "m": "male", "man": "male", "female": "female", "f": "female", "woman": "female"}
+REASONS = {
+    "no_key": "No phone, email or external id",
+    "phone": "Invalid phone",
+    "email": "Invalid email",
+    "value": "Invalid value",
+    "duplicate": "Duplicate inside the file",
+    "conflict": "Matches two different profiles",
+    "too_many_contacts": f"More than {MAX_CONTACTS} contacts",
+}
+
+
+class RowRejected(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class Record:
+    row_no: int
+    cells: list[str]
+    external_id: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    company: str = ""
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    profile_id: int | None = None  # the existing profile it matches
+
+
+@dataclass
+class Outcome:
+    record: Record
+    result: str  # new, changed, same, rejected
+    code: str = ""
+    message: str = ""
+
+
+def _max_length(name: str) -> int:
+    return Profile._meta.get_field(name).max_length
+
+
+class PeopleTarget:
+    reasons = REASONS
+
+    def __init__(self, *, account: Account, mapping: list[str], options: dict | None = None):
+        self.account = account
+        self.options = options or {}
+        self.type = self.options.get("type", ProfileType.LEAD)
+        self.rewrite = self.options.get("existing", "keep") == "rewrite"
+        types = {d.name: d.type for d in AttributeDefinition.objects.for_account(account)}
+        self.columns: list[tuple[int, str, str]] = []  # (index, key, attribute type)
+        for index, key in enumerate(mapping):
+            if key.startswith("custom."):
+                self.columns.append((index, key, types.get(key[7:], AttributeType.TEXT)))
+            elif key:
+                self.columns.append((index, key, ""))
+        self._companies: dict[str, int] = {}
+
+    # Parsing and validation of one row -------------------------------------------------------
+    def parse(self, row_no: int, cells: list[str]) -> Record:
+        record = Record(row_no=row_no, cells=cells)
+        for index, key, type_ in self.columns:
+            raw = cells[index].strip() if index < len(cells) else ""
+            if not raw:
+                continue
+            if key == "phone":
+                try:
+                    value = normalize_phone(raw)
+                except ValidationError as error:
+                    raise RowRejected("phone", error.messages[0]) from None
+                if value not in record.phones:
+                    record.phones.append(value)
+            elif key == "email":
+                try:
+                    value = normalize_email(raw)
+                except ValidationError as error:
+                    raise RowRejected("email", error.messages[0]) from None
+                if value not in record.emails:
+                    record.emails.append(value)
+            elif key == "company":
+                if len(raw) > 255:
+                    raise RowRejected("value", "Company is longer than 255 characters.")
+                record.company = raw
+            elif key.startswith("custom."):
+                try:
+                    record.attributes[key[7:]] = attribute_value_parse(type_, raw)
+                except ValidationError as error:
+                    raise RowRejected("value", f"{key[7:]}: {error.messages[0]}") from None
+            else:
+                record.fields[key] = self._standard(key, raw)
+        record.external_id = record.fields.pop("external_id", "")
+        if not (record.phones or record.emails or record.external_id):
+            raise RowRejected("no_key", "The row has no phone, email or external id.")
+        if len(record.phones) + len(record.emails) > MAX_CONTACTS:
+            raise RowRejected("too_many_contacts", f"The row has more than {MAX_CONTACTS} contacts.")
+        return record
+
+    def _standard(self, key: str, raw: str) -> Any:
+        if key == "gender":
+            gender = GENDERS.get(raw.lower())
+            if gender is None:
+                raise RowRejected("value", f"Gender: {raw!r} is not male or female.")
+            return gender
+        if key == "birth_date":
+            try:
+                return dt.date.fromisoformat(attribute_value_parse(AttributeType.DATE, raw))
+            except ValidationError:
+                raise RowRejected("value", f"Birth date: {raw!r} is not a date (YYYY-MM-DD).") from None
+        limit = _max_length(key)
+        if len(raw) > limit:
+            raise RowRejected(
+                "value", f"{key.replace('_', ' ').capitalize()} is longer than {limit} characters."
+            )
+        return raw
+
+    @staticmethod
+    def keys(record: Record) -> list[str]:
+        return (
+            [f"phone {p}" for p in record.phones]
+            + [f"email {e}" for e in record.emails]
+            + ([f"external id {record.external_id}"] if record.external_id else [])
+        )
+
+    # Matching a chunk against the database ----------------------------------------------------
+    def classify(self, records: list[Record]) -> list[Outcome]:
+        """Match each record to its profile and say whether importing it would create, change or
+        leave the profile as it is (under the job's options)."""
+        values = {v for r in records for v in r.phones + r.emails}
+        by_contact = (
+            dict(
+                Contact.objects.filter(account=self.account, value__in=values).values_list(
+                    "value", "profile_id"
+                )
+            )
+            if values
+            else {}
+        )
+        external = {r.external_id for r in records if r.external_id}
+        by_external = (
+            dict(
+                Profile.objects.filter(account=self.account, external_id__in=external).values_list(
+                    "external_id", "pk"
+                )
+            )
+            if external
+            else {}
+        )
+        outcomes: list[Outcome] = []
+        matched: dict[int, Record] = {}
+        for record in records:
+            found = {by_contact[v] for v in record.phones + record.emails if v in by_contact}
+            if record.external_id in by_external:
+                found.add(by_external[record.external_id])
+            if len(found) > 1:
+                outcomes.append(
+                    Outcome(
+                        record,
+                        "rejected",
+                        "conflict",
+                        "The row's phone, email or external id belong to different profiles.",
+                    )
+                )
+                continue
+            record.profile_id = found.pop() if found else None
+            if record.profile_id:
+                matched[record.profile_id] = record
+            outcomes.append(Outcome(record, "new" if record.profile_id is None else "same"))
+        if matched:
+            current = {
+                row["pk"]: row
+                for row in Profile.objects.filter(pk__in=list(matched)).values(
+                    "pk",
+                    "type",
+                    "company__name",
+                    "attributes",
+                    "external_id",
+                    *{k for r in matched.values() for k in r.fields},
+                )
+            }
+            contacts: dict[int, set[str]] = {}
+            for pid, value in Contact.objects.filter(profile_id__in=list(matched)).values_list(
+                "profile_id", "value"
+            ):
+                contacts.setdefault(pid, set()).add(value)
+            for outcome in outcomes:
+                record = outcome.record
+                if outcome.result != "same":
+                    continue
+                have = contacts.get(record.profile_id, set())
+                added = [v for v in record.phones + record.emails if v not in have]
+                if len(have) + len(added) > MAX_CONTACTS:
+                    outcome.result, outcome.code = "rejected", "too_many_contacts"
+                    outcome.message = f"The profile would have more than {MAX_CONTACTS} contacts."
+                elif self._changes(record, current[record.profile_id], added):
+                    outcome.result = "changed"
+        return outcomes
+
+    def _changes(self, record: Record, current: dict, added_contacts: list[str]) -> dict[str, Any]:
+        changes = {k: v for k, v in record.fields.items() if current.get(k) != v}
+        if record.external_id and current["external_id"] != record.external_id:
+            changes["external_id"] = record.external_id
+        if record.company and (current["company__name"] or "").lower() != record.company.lower():
+            changes["company"] = record.company
+        attributes = current["attributes"] or {}
+        if any(attributes.get(k) != v for k, v in record.attributes.items() if v is not None):
+            changes["attributes"] = {
+                **attributes,
+                **{k: v for k, v in record.attributes.items() if v is not None},
+            }
+        if self.type == ProfileType.CUSTOMER and current["type"] == ProfileType.LEAD:
+            changes["type"] = ProfileType.CUSTOMER
+        if added_contacts:
+            changes["contacts"] = added_contacts
+        return changes
+
+    # Tags -------------------------------------------------------------------------------------
+    def tags_resolve(self, job) -> list:
+        from imports.services import tag_names
+        from tags import services as tag_services
+
+        return [tag_services.tag_get_or_create(account=self.account, name=name) for name in tag_names(job)]
+
+    def tags_apply(self, tags: list, profile_ids: list[int]) -> None:
+        from tags import services as tag_services
+
+        tag_services.tags_add(account=self.account, tags=tags, profile_ids=profile_ids)
+
+    # Writing a chunk ---------------------------------------------------------------------------
+    def write(self, outcomes: list[Outcome]) -> tuple[dict[str, int], list[int]]:
+        """Write a classified chunk; returns the counts and the ids of every valid row's profile."""
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        new = [o.record for o in outcomes if o.result == "new"]
+        changed = [o.record for o in outcomes if o.result == "changed"]
+        self._companies_resolve({r.company for r in new + changed if r.company})
+        if new:
+            self._create(new)
+            counts["created"] = len(new)
+        if changed and self.rewrite:
+            self._update(changed)
+            counts["updated"] = len(changed)
+        else:
+            counts["unchanged"] += len(changed)
+        counts["unchanged"] += sum(1 for o in outcomes if o.result == "same")
+        ids = [o.record.profile_id for o in outcomes if o.result != "rejected"]
+        return counts, ids
+
+    def _companies_resolve(self, names: set[str]) -> None:
+        wanted = {n.lower(): n for n in names if n.lower() not in self._companies}
+        if not wanted:
+            return
+
+        def lookup() -> None:
+            rows = (
+                Company.objects.for_account(self.account)
+                .annotate(lname=Lower("name"))
+                .filter(lname__in=list(wanted))
+            )
+            self._companies.update({lname: pk for lname, pk in rows.values_list("lname", "pk")})
+
+        lookup()
+        missing = [
+            Company(account=self.account, name=n) for ln, n in wanted.items() if ln not in self._companies
+        ]
+        if missing:
+            Company.objects.bulk_create(missing, ignore_conflicts=True)
+            lookup()
+
+    def _company_id(self, name: str) -> int | None:
+        return self._companies.get(name.lower()) if name else None
+
+    def _create(self, records: list[Record]) -> None:
+        now = timezone.now()
+        if connection.vendor == "postgresql":
+            self._create_copy(records, now)
+            return
+        profiles = [
+            Profile(
+                account=self.account,
+                external_id=r.external_id,
+                type=self.type,
+                company_id=self._company_id(r.company),
+                attributes={k: v for k, v in r.attributes.items() if v is not None},
+                created_at=now,
+                modified_at=now,
+                **r.fields,
+            )
+            for r in records
+        ]
+        Profile.objects.bulk_create(profiles, batch_size=1000)
+        for record, profile in zip(records, profiles, strict=True):
+            record.profile_id = profile.pk
+        Contact.objects.bulk_create(self._contacts(records, now), batch_size=2000)
+
+    def _contacts(
+        self, records: Iterable[Record], now: dt.datetime, only: dict[int, list[str]] | None = None
+    ) -> list[Contact]:
+        made = []
+        for r in records:
+            for kind, values in (("phone", r.phones), ("email", r.emails)):
+                for value in values:
+                    if only is None or value in only.get(r.profile_id, ()):
+                        made.append(
+                            Contact(
+                                account=self.account,
+                                profile_id=r.profile_id,
+                                kind=kind,
+                                value=value,
+                                created_at=now,
+                            )
+                        )
+        return made
+
+    def _create_copy(self, records: list[Record], now: dt.datetime) -> None:
+        """PostgreSQL: ids from the sequence, COPY into temporary staging tables, then merge
+        de-duplicated rows into the real tables."""
+        columns = [
+            "id",
+            "account_id",
+            "external_id",
+            "type",
+            "first_name",
+            "middle_name",
+            "last_name",
+            "gender",
+            "birth_date",
+            "city",
+            "country",
+            "address",
+            "preferred_language",
+            "company_id",
+            "attributes",
+            "created_at",
+            "modified_at",
+        ]
+        profile_table, contact_table = Profile._meta.db_table, Contact._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS import_profile_stage (LIKE {profile_table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS import_contact_stage "
+                "(row_no bigint, account_id bigint, profile_id bigint, kind varchar(8), value varchar(255), created_at timestamptz) "
+                "ON COMMIT DELETE ROWS"
+            )
+            # ON COMMIT empties them; a chunk inside a longer transaction must not see the last one's rows.
+            cursor.execute("TRUNCATE import_profile_stage, import_contact_stage")
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [profile_table, len(records)],
+            )
+            for record, (pk,) in zip(records, cursor.fetchall(), strict=True):
+                record.profile_id = pk
+            with cursor.cursor.copy(f"COPY import_profile_stage ({', '.join(columns)}) FROM STDIN") as copy:
+                for r in records:
+                    f = r.fields
+                    copy.write_row(
+                        (
+                            r.profile_id,
+                            self.account.pk,
+                            r.external_id,
+                            self.type,
+                            f.get("first_name", ""),
+                            f.get("middle_name", ""),
+                            f.get("last_name", ""),
+                            f.get("gender", ""),
+                            f.get("birth_date"),
+                            f.get("city", ""),
+                            f.get("country", ""),
+                            f.get("address", ""),
+                            f.get("preferred_language", ""),
+                            self._company_id(r.company),
+                            json.dumps({k: v for k, v in r.attributes.items() if v is not None}),
+                            now,
+                            now,
+                        )
+                    )
+            with cursor.cursor.copy(
+                "COPY import_contact_stage (row_no, account_id, profile_id, kind, value, created_at) FROM STDIN"
+            ) as copy:
+                for r in records:
+                    for kind, values in (("phone", r.phones), ("email", r.emails)):
+                        for value in values:
+                            copy.write_row((r.row_no, self.account.pk, r.profile_id, kind, value, now))
+            cols = ", ".join(columns)
+            cursor.execute(
+                f"INSERT INTO {profile_table} ({cols}) SELECT DISTINCT ON (id) {cols} FROM import_profile_stage ORDER BY id"
+            )
+            cursor.execute(
+                f"INSERT INTO {contact_table} (account_id, profile_id, kind, value, created_at) "
+                "SELECT DISTINCT ON (kind, value) account_id, profile_id, kind, value, created_at "
+                "FROM import_contact_stage ORDER BY kind, value, row_no "
+                "ON CONFLICT (account_id, kind, value) DO NOTHING"
+            )
+
+    def _update(self, records: list[Record]) -> None:
+        now = timezone.now()
+        current = {
+            row["pk"]: row
+            for row in Profile.objects.filter(pk__in=[r.profile_id for r in records]).values(
+                "pk",
+                "type",
+                "company_id",
+                "company__name",
+                "attributes",
+                "external_id",
+                *{k for r in records for k in r.fields},
+            )
+        }
+        have: dict[int, set[str]] = {}
+        for pid, value in Contact.objects.filter(profile_id__in=list(current)).values_list(
+            "profile_id", "value"
+        ):
+            have.setdefault(pid, set()).add(value)
+        planned, touched, new_contacts = [], set(), {}
+        for r in records:
+            added = [v for v in r.phones + r.emails if v not in have.get(r.profile_id, set())]
+            changes = self._changes(r, current[r.profile_id], added)
+            if added:
+                new_contacts[r.profile_id] = added
+            changes.pop("contacts", None)
+            if "company" in changes:
+                changes["company_id"] = self._company_id(changes.pop("company"))
+            touched.update(changes)
+            planned.append((r, changes))
+        profiles = []
+        for r, changes in planned:
+            # bulk_update writes every touched column of every row: start from the stored values.
+            row = current[r.profile_id]
+            profile = Profile(pk=r.profile_id, modified_at=now)
+            for key in touched:
+                setattr(profile, key, changes.get(key, row[key]))
+            profiles.append(profile)
+        Profile.objects.bulk_update(profiles, sorted(touched | {"modified_at"}), batch_size=1000)
+        Contact.objects.bulk_create(
+            self._contacts(records, now, only=new_contacts), batch_size=2000, ignore_conflicts=True
+        )
