@@ -152,7 +152,7 @@ class DncAudit(models.Model):
         verbose_name = "Do Not Contact audit record"
         ordering = ["-at", "-id"]
         indexes = [
-            models.Index(fields=["account", "at"], name="dnc_audit_account_at"),
+            models.Index(fields=["account", "id"], name="dnc_audit_account_id"),
             models.Index(fields=["value"], name="dnc_audit_value"),
         ]
 

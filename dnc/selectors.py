@@ -13,7 +13,7 @@ from django.db.models.functions import StrIndex, Substr
 
 from audience.models import Account, Contact, ContactKind, Profile
 from dnc.filters import DncEntryFilterSet
-from dnc.models import Channel, DncEntryAccount, Kind
+from dnc.models import Channel, DncAudit, DncEntryAccount, Kind
 
 SORTS = {
     "contact": "value",
@@ -135,3 +135,18 @@ def profiles_blocked(*, account: Account, channel: str) -> QuerySet:
     return contacts.filter(Q(Exists(exact)) | (Q(kind=ContactKind.EMAIL) & Q(Exists(domain)))).values(
         "profile_id"
     )
+
+
+@dataclass
+class AuditPage:
+    rows: list[DncAudit]
+    next_before: int | None
+
+
+def audit_page(*, account: Account, before: str = "", size: int = 50) -> AuditPage:
+    """The account's audit trail, newest first, in keyset pages by id."""
+    queryset = DncAudit.objects.filter(account_id=account.pk)
+    if before.isdigit():
+        queryset = queryset.filter(pk__lt=int(before))
+    rows = list(queryset.order_by("-pk")[: size + 1])
+    return AuditPage(rows=rows[:size], next_before=rows[size - 1].pk if len(rows) > size else None)

@@ -16,10 +16,10 @@ from itertools import islice
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from audience.models import Account
+from audience.models import Account, Contact, ContactKind
 from dnc.destinations import (
     contact_parse,
     destination_normalize,
@@ -359,3 +359,29 @@ def dnc_entries_remove(
         DncEntry.objects.filter(pk__in=[row.entry_id for row in rows], memberships__isnull=True).delete()
         removed += len(rows)
     return removed
+
+
+def dnc_profiles_add(
+    *,
+    account: Account,
+    profiles: QuerySet,
+    channel: str = "",
+    sender: str = "",
+    added_by: AbstractBaseUser | None = None,
+    how: str = How.UI,
+) -> DncAddReport:
+    """Put the contacts of these profiles on the list of `account`: phones and emails for a blank
+    channel, emails only for Email, phones only for the others. Reads contacts in chunks."""
+    contacts = Contact.objects.filter(account=account, profile__in=profiles.values("pk"))
+    if channel == Channel.EMAIL:
+        contacts = contacts.filter(kind=ContactKind.EMAIL)
+    elif channel:
+        contacts = contacts.filter(kind=ContactKind.PHONE)
+    values = contacts.values_list("value", flat=True).iterator(chunk_size=ADD_BATCH)
+    return dnc_entries_add(
+        accounts=[account],
+        entries=({"contact": value, "sender": sender, "channel": channel} for value in values),
+        source=Source.CUSTOM,
+        added_by=added_by,
+        how=how,
+    )

@@ -1,0 +1,218 @@
+"""People > Configuration > Do Not Contact: the list, "Add new", remove, export, profile panel."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from audience import access
+from audience.htmx import render_page, wants_partial
+from audience.models import Membership
+from audience.selection import Selection, selection_queryset
+from dnc import exports, selectors, services
+from dnc.forms import DncBulkAddForm, DncEntryForm
+from dnc.models import How, Source
+
+LIST = "dnc/entry_list.html"
+
+
+def _memberships(request: HttpRequest) -> list[Membership]:
+    return list(
+        Membership.objects.filter(user=request.user).select_related("account").order_by("account__name")
+    )
+
+
+def _account_choices(request: HttpRequest, *, editable: bool = False) -> list[tuple[int, str]]:
+    """The user's accounts (those where they may change data, if `editable`), current first."""
+    found = [(m.account_id, m.account.name) for m in _memberships(request) if m.can_edit or not editable]
+    return sorted(found, key=lambda choice: choice[0] != request.account.pk)
+
+
+def _entry_form(request: HttpRequest, data=None) -> DncEntryForm:
+    return DncEntryForm(
+        data,
+        initial={"accounts": [request.account.pk]},
+        account_choices=_account_choices(request, editable=True),
+        prefix="new",
+    )
+
+
+def _list_context(request: HttpRequest, form: DncEntryForm | None = None) -> dict:
+    choices = _account_choices(request)
+    filterset = selectors.entry_filterset(
+        account=request.account,
+        data=request.GET,
+        account_choices=[c for c in choices if c[0] != request.account.pk],
+    )
+    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    page = selectors.entries_page(
+        queryset, sort=request.GET.get("sort", ""), after=request.GET.get("after", "")
+    )
+    accounts = selectors.entry_accounts(
+        entry_ids=[r.entry_id for r in page.rows], account_ids=[c[0] for c in choices]
+    )
+    for row in page.rows:
+        row.shown_accounts = accounts.get(row.entry_id, [])
+    query = request.GET.copy()
+    query.pop("after", None)
+    return {
+        "nav": "configuration",
+        "filterset": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "filter_query": _without(query, "sort"),
+        "filtered": any(k not in ("sort",) for k in query),
+        "form": form if form is not None else (_entry_form(request) if request.GET.get("new") else None),
+        "can_edit": request.membership.can_edit,
+    }
+
+
+def _without(query: QueryDict, *names: str) -> str:
+    copy = query.copy()
+    for name in names:
+        copy.pop(name, None)
+    return copy.urlencode()
+
+
+@require_GET
+@access.member_required
+def entry_list(request: HttpRequest) -> HttpResponse:
+    return render_page(request, LIST, _list_context(request), partial="results")
+
+
+@require_http_methods(["GET", "POST"])
+@access.editor_required
+def entry_add(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        if not wants_partial(request):
+            return redirect(reverse("dnc:list") + "?new=1")
+        return render_page(request, LIST, {"form": _entry_form(request)}, partial="new_row")
+    form = _entry_form(request, request.POST)
+    if form.is_valid():
+        allowed = {m.account_id: m.account for m in _memberships(request) if m.can_edit}
+        try:
+            entry = services.dnc_entry_add(
+                accounts=[allowed[pk] for pk in form.cleaned_data["accounts"]],
+                contact=form.cleaned_data["contact"],
+                sender=form.cleaned_data["sender"],
+                channel=form.cleaned_data["channel"],
+                source=Source.CUSTOM,
+                added_by=request.user,
+                how=How.UI,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+    if not form.is_valid():
+        if wants_partial(request):
+            return render_page(request, LIST, {"form": form}, partial="new_row")
+        return render_page(request, LIST, _list_context(request, form=form), status=422)
+    if not wants_partial(request):
+        messages.success(request, f"{entry.value} is on the Do Not Contact list.")
+        return redirect("dnc:list")
+    row = (
+        selectors.entries_for_account(account=request.account, filters={})
+        .select_related("added_by")
+        .get(entry=entry)
+    )
+    row.shown_accounts = selectors.entry_accounts(
+        entry_ids=[entry.pk], account_ids=[c[0] for c in _account_choices(request)]
+    ).get(entry.pk, [])
+    context = {"form": _entry_form(request), "row": row, "can_edit": True, "just_added": True}
+    return render_page(request, LIST, context, partial="added")
+
+
+@require_POST
+@access.editor_required
+def entry_remove(request: HttpRequest) -> HttpResponse:
+    try:
+        ids = [int(pk) for pk in request.POST.getlist("ids")]
+    except ValueError:
+        ids = []
+    if not ids:
+        messages.warning(request, "Select at least one entry to remove.")
+    else:
+        removed = services.dnc_entries_remove(
+            entry_ids=ids, account=request.account, removed_by=request.user, how=How.UI
+        )
+        messages.success(
+            request, f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the Do Not Contact list."
+        )
+    query = QueryDict(request.POST.get("query", ""))
+    return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+
+
+@require_http_methods(["GET", "POST"])
+@access.member_required
+def entry_export(request: HttpRequest) -> HttpResponse:
+    """GET: every entry matching the filter in the querystring; POST: the selected ones."""
+    data = QueryDict(request.POST.get("query", "")) if request.method == "POST" else request.GET
+    choices = _account_choices(request)
+    try:
+        queryset = selectors.entries_for_account(
+            account=request.account,
+            filters=data,
+            account_choices=[c for c in choices if c[0] != request.account.pk],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("dnc:list")
+    if request.method == "POST":
+        queryset = queryset.filter(entry_id__in=[int(i) for i in request.POST.getlist("ids") if i.isdigit()])
+    response = StreamingHttpResponse(
+        exports.entries_csv(queryset, account_ids=[c[0] for c in choices]),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="do-not-contact-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@access.member_required
+def profile_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = access.get_profile(request, pk)
+    blocks = selectors.profile_blocks(account=request.account, profile=profile)
+    return render_page(request, "dnc/profile_panel.html", {"profile": profile, "blocks": blocks})
+
+
+@require_POST
+@access.editor_required
+def bulk_add(request: HttpRequest) -> HttpResponse:
+    """Put the contacts of a People selection on the list (for the current account)."""
+    form = DncBulkAddForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(" ".join(e for errors in form.errors.values() for e in errors))
+        profiles = selection_queryset(account=request.account, selection=Selection.from_post(request.POST))
+        report = services.dnc_profiles_add(
+            account=request.account,
+            profiles=profiles,
+            channel=form.cleaned_data["channel"],
+            sender=form.cleaned_data["sender"],
+            added_by=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"Do Not Contact: {report.created} added, {report.merged + report.unchanged} already there, "
+            f"{len(report.rejected)} refused.",
+        )
+    return redirect(
+        reverse("audience:people") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
+    )
+
+
+@require_GET
+@access.admin_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    page = selectors.audit_page(account=request.account, before=request.GET.get("before", ""))
+    return render_page(
+        request, "dnc/audit_list.html", {"nav": "configuration", "page": page}, partial="results"
+    )
