@@ -379,7 +379,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                     counts, ids = target.write([o for o in outcomes])
                     if tags and ids:
                         target.tags_apply(tags, ids)
-                    rejected_n = len(rejected) + sum(1 for o in outcomes if o.result == "rejected")
+                    rejected_n = len(rejected) + counts.get("rejected", 0)
+                    rejected_n += sum(1 for o in outcomes if o.result == "rejected")
                     ImportJob.objects.filter(pk=job.pk).update(
                         rows_read=F("rows_read") + len(chunk),
                         created=F("created") + counts["created"],

@@ -34,6 +34,8 @@ def run(job, user=None, options=None, fields=None, new_fields=None):
             job=job, fields=fields if fields is not None else job.mapping, new_fields=new_fields
         )
     job = ImportJob.objects.get(pk=job.pk)
+    if not job.is_analyzed:
+        return job
     with TestCase.captureOnCommitCallbacks(execute=True):
         services.import_job_start(job=job, user=user, options=options or {})
     return ImportJob.objects.get(pk=job.pk)
