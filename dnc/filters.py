@@ -33,9 +33,13 @@ class DncEntryFilterSet(django_filters.FilterSet):
     contact = MultipleTextFilter(label="Contact information contains", method="filter_contact")
     sender = MultipleTextFilter(label="Sender", method="filter_sender")
     channel = django_filters.MultipleChoiceFilter(
-        choices=[(BLANK, "Every channel (none set)"), *Channel.choices], method="filter_channel"
+        choices=[(BLANK, "Every channel (none set)"), *Channel.choices],
+        method="filter_channel",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
-    source = django_filters.MultipleChoiceFilter(choices=Source.choices)
+    source = django_filters.MultipleChoiceFilter(
+        choices=Source.choices, widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
+    )
     account = django_filters.MultipleChoiceFilter(
         choices=[], label="Also applies to", method="filter_account"
     )

@@ -66,7 +66,7 @@ def _list_context(request: HttpRequest, form: DncEntryForm | None = None) -> dic
         "page": page,
         "query": query.urlencode(),
         "filter_query": _without(query, "sort"),
-        "filtered": any(k not in ("sort",) for k in query),
+        "filtered": any(k != "sort" and any(query.getlist(k)) for k in query),
         "form": form if form is not None else (_entry_form(request) if request.GET.get("new") else None),
         "can_edit": request.membership.can_edit,
     }

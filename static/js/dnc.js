@@ -54,3 +54,15 @@
     }
   });
 })();
+
+// Filters: leave out the empty inputs of filters not in use, so the address stays readable.
+document.addEventListener("htmx:configRequest", function (event) {
+  if (!event.detail.elt || event.detail.elt.id !== "dnc-filters") return;
+  const data = event.detail.formData;
+  if (!data) return;
+  Array.from(new Set(Array.from(data.keys()))).forEach(function (key) {
+    const values = data.getAll(key).filter(function (value) { return value !== ""; });
+    data.delete(key);
+    values.forEach(function (value) { data.append(key, value); });
+  });
+});
