@@ -1,1 +1,198 @@
+"""Broadcasts and flows: the targets of "Add to communication" (stand-ins for Infobip's Broadcast
+and Moments), and the message rows a broadcast leaves, one per recipient.
+
+An audience (a broadcast's recipients, a flow's Predefined Audience entry point) is a set of
+`AudienceItem` rows: tags, segments and companies by id, and People selections as JSON. Ids are
+plain integers, not foreign keys, so a communication outlives what it once named (a deleted tag
+simply matches nobody) and the lock checks ("is this tag used by an active flow?") are one
+indexed lookup on (kind, object_id).
+"""
+
 from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from audience.jobs import Job, JobStatus
+from audience.models import AccountScopedQuerySet
+from dnc.models import Channel
+
+# The channels a broadcast can go out on, and the contact kind that reaches a person on each.
+CHANNEL_CONTACT = {
+    Channel.SMS: "phone",
+    Channel.MMS: "phone",
+    Channel.WHATSAPP: "phone",
+    Channel.VIBER: "phone",
+    Channel.RCS: "phone",
+    Channel.VOICE: "phone",
+    Channel.EMAIL: "email",
+}
+BROADCAST_CHANNELS = [(value, label) for value, label in Channel.choices if value in CHANNEL_CONTACT]
+
+
+class Broadcast(Job):
+    """A one-off message to an audience. A draft until someone sends it (`queued_at`); then the
+    job fields (status, total, processed) track the send and the counters its outcomes."""
+
+    name = models.CharField(max_length=255)
+    channel = models.CharField(max_length=16, choices=BROADCAST_CHANNELS)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    text = models.TextField(max_length=4000)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Keyset cursor of the send: the last profile id handled, committed with each chunk.
+    cursor = models.BigIntegerField(default=0)
+    sent = models.PositiveBigIntegerField(default=0)
+    blocked_dnc = models.PositiveBigIntegerField(default=0)
+    no_destination = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta(Job.Meta):
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="broadcast_list")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("communications:broadcast", args=[self.pk])
+
+    @property
+    def is_draft(self) -> bool:
+        return self.queued_at is None
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_draft and self.status in (JobStatus.PENDING, JobStatus.RUNNING)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.blocked_dnc + self.no_destination + self.failed
+
+    @property
+    def state_label(self) -> str:
+        if self.is_draft:
+            return "Draft"
+        return {JobStatus.PENDING: "Queued", JobStatus.RUNNING: "Sending", JobStatus.DONE: "Sent"}.get(
+            self.status, self.get_status_display()
+        )
+
+
+class FlowStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    FINISHED = "finished", "Finished"
+
+
+class Flow(models.Model):
+    """A stand-in for a Moments flow: its Predefined Audience entry point is its AudienceItems."""
+
+    account = models.ForeignKey("audience.Account", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=FlowStatus.choices, default=FlowStatus.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    modified_at = models.DateTimeField(default=timezone.now)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "status"], name="flow_account_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("communications:flow", args=[self.pk])
+
+
+class ItemKind(models.TextChoices):
+    TAG = "tag", "Tag"
+    SEGMENT = "segment", "Segment"
+    COMPANY = "company", "Company"
+    SELECTION = "selection", "People selection"
+
+
+class AudienceItem(models.Model):
+    """One part of an audience: a tag, a segment, a company (by id) or a People selection."""
+
+    account = models.ForeignKey("audience.Account", on_delete=models.CASCADE, related_name="+")
+    broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="items"
+    )
+    flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=16, choices=ItemKind.choices)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    selection = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(broadcast__isnull=False, flow__isnull=True)
+                | Q(broadcast__isnull=True, flow__isnull=False),
+                name="audience_item_one_owner",
+            ),
+        ]
+        indexes = [
+            # "Currently used": the communications that name this tag / segment.
+            models.Index(fields=["kind", "object_id"], name="audience_item_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id or ''}".strip()
+
+
+class MessageStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    BLOCKED_DNC = "blocked_dnc", "Blocked by Do Not Contact"
+    NO_DESTINATION = "no_destination", "No destination"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    """What happened for one recipient of one broadcast. Unique per (broadcast, profile): a send
+    that is retried or resumed never handles a recipient twice."""
+
+    account = models.ForeignKey(
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    broadcast = models.ForeignKey(
+        Broadcast, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    profile = models.ForeignKey(
+        "audience.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    channel = models.CharField(max_length=16, choices=BROADCAST_CHANNELS)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    destination = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "profile"], name="message_once_per_recipient"),
+        ]
+        indexes = [
+            # Profile card: the messages a profile received, newest first.
+            models.Index(fields=["profile", "created_at"], name="message_profile"),
+            # Quick filters "contacted within" and "reached over channel": profile ids, index-only.
+            models.Index(fields=["account", "status", "created_at", "profile"], name="message_contacted"),
+            models.Index(fields=["account", "status", "channel", "profile"], name="message_reached"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} to {self.destination or self.profile_id}"

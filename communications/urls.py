@@ -1,5 +1,24 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from communications import views
+
 app_name = "communications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.communication_list, name="list"),
+    path("add/", views.add_audience, name="add_audience"),
+    path("audience/count/", views.audience_count, name="audience_count"),
+    path("broadcasts/new/", views.broadcast_new, name="broadcast_new"),
+    path("broadcasts/<int:pk>/", views.broadcast_detail, name="broadcast"),
+    path("broadcasts/<int:pk>/count/", views.broadcast_count, name="broadcast_count"),
+    path("broadcasts/<int:pk>/send/", views.broadcast_send, name="broadcast_send"),
+    path("broadcasts/<int:pk>/delete/", views.broadcast_delete, name="broadcast_delete"),
+    path("flows/add/", views.add_to_flow, name="add_to_flow"),
+    path("flows/<int:pk>/", views.flow_detail, name="flow"),
+    path("flows/<int:pk>/count/", views.flow_count, name="flow_count"),
+    path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
+    path("flows/<int:pk>/items/<int:item_pk>/remove/", views.flow_item_remove, name="flow_item_remove"),
+    path("profile/<int:pk>/", views.profile_panel, name="profile_panel"),
+]

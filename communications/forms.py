@@ -1,0 +1,158 @@
+"""Forms of the communications screens, and reading an audience from a request.
+
+An audience travels between the steps of "Add to communication" as plain fields: `tag`,
+`segment`, `company` (ids, repeatable) and `selection` (a People selection as JSON), or the People
+bulk-action fields themselves (`ids` repeated, or `all=1` with `query`)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from django import forms
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.http import Http404, QueryDict
+
+from audience.models import Account, Company
+from audience.selection import Selection
+from communications.models import BROADCAST_CHANNELS, FlowStatus
+from communications.services import AudienceSpec
+
+
+def _ids(values: list[str]) -> list[int]:
+    try:
+        return sorted({int(value) for value in values if value})
+    except ValueError:
+        raise Http404("No such item.") from None
+
+
+def _require_own(account: Account, model, ids: list[int]) -> None:
+    # Another account's tag, segment or company answers as one that does not exist.
+    if ids and model.objects.filter(account=account, pk__in=ids).count() != len(ids):
+        raise Http404(f"No such {model._meta.verbose_name}.")
+
+
+def audience_from_data(account: Account, data: QueryDict) -> AudienceSpec:
+    """The audience named by these fields; Http404 for ids that are not this account's,
+    ValidationError for a selection that can't be read."""
+    spec = AudienceSpec(
+        tag_ids=_ids(data.getlist("tag")),
+        segment_ids=_ids(data.getlist("segment")),
+        company_ids=_ids(data.getlist("company")),
+    )
+    _require_own(account, apps.get_model("tags", "Tag"), spec.tag_ids)
+    _require_own(account, Company, spec.company_ids)
+    if spec.segment_ids:
+        try:
+            _require_own(account, apps.get_model("segments", "Segment"), spec.segment_ids)
+        except LookupError:
+            raise Http404("No such segment.") from None
+    if data.get("selection"):
+        try:
+            spec.selections = [Selection.from_json(json.loads(data["selection"]))]
+        except (ValueError, TypeError, AttributeError):
+            raise ValidationError("The selection of profiles can't be read.") from None
+    elif data.getlist("ids") or data.get("all") == "1":
+        spec.selections = [Selection.from_post(data)]
+    return spec
+
+
+def audience_fields(spec: AudienceSpec) -> list[tuple[str, str]]:
+    """The hidden fields that carry `spec` to the next step."""
+    fields = [("tag", str(pk)) for pk in spec.tag_ids]
+    fields += [("segment", str(pk)) for pk in spec.segment_ids]
+    fields += [("company", str(pk)) for pk in spec.company_ids]
+    if spec.selections:
+        fields.append(("selection", json.dumps(spec.selections[0].to_json(), separators=(",", ":"))))
+    return fields
+
+
+def audience_query(spec: AudienceSpec) -> str:
+    return urlencode(audience_fields(spec))
+
+
+class StyledForm(forms.Form):
+    """Bootstrap classes on every widget, and `is-invalid` on those whose value was refused."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+
+def _style(form: forms.Form) -> None:
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxSelectMultiple):
+            continue
+        widget.attrs.setdefault(
+            "class", "form-select" if isinstance(widget, forms.Select) else "form-control"
+        )
+
+
+class BroadcastForm(StyledForm):
+    name = forms.CharField(label="Broadcast name", max_length=255)
+    channel = forms.ChoiceField(label="Channel", choices=BROADCAST_CHANNELS)
+    sender = forms.CharField(
+        label="Sender",
+        max_length=100,
+        required=False,
+        help_text="The number, name or address it comes from. Do Not Contact entries for this sender apply too.",
+    )
+    text = forms.CharField(label="Message", max_length=4000, widget=forms.Textarea(attrs={"rows": 5}))
+    add_tag = forms.TypedMultipleChoiceField(
+        label="Profiles with any of these tags", coerce=int, required=False, choices=[]
+    )
+    add_segment = forms.TypedMultipleChoiceField(
+        label="Profiles in any of these segments", coerce=int, required=False, choices=[]
+    )
+
+    def __init__(self, *args, account: Account, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        Tag = apps.get_model("tags", "Tag")
+        self.fields["add_tag"].choices = list(
+            Tag.objects.for_account(account).values_list("pk", "name")[:1000]
+        )
+        try:
+            Segment = apps.get_model("segments", "Segment")
+            segments = list(Segment.objects.filter(account=account).values_list("pk", "name")[:1000])
+        except LookupError:
+            segments = []
+        self.fields["add_segment"].choices = segments
+        _style(self)
+
+
+class FlowChoiceForm(StyledForm):
+    """New flow (with a name) or one of the account's active flows."""
+
+    target = forms.ChoiceField(
+        label="Add to",
+        choices=[("new", "A new flow"), ("existing", "An existing active flow")],
+        initial="new",
+        widget=forms.RadioSelect,
+    )
+    name = forms.CharField(label="Name of the new flow", max_length=255, required=False)
+    flow = forms.TypedChoiceField(label="Active flow", coerce=int, required=False, choices=[])
+
+    def __init__(self, *args, flows=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["flow"].choices = [("", "Choose a flow…"), *[(f.pk, f.name) for f in flows]]
+        for name in ("name", "flow"):
+            widget = self.fields[name].widget
+            widget.attrs["class"] = "form-select" if name == "flow" else "form-control"
+        self.fields["target"].widget.attrs["class"] = "form-check-input"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("target") == "new" and not (data.get("name") or "").strip():
+            self.add_error("name", "Give the new flow a name.")
+        if data.get("target") == "existing" and not data.get("flow"):
+            self.add_error("flow", "Choose the flow to add to.")
+        return data
+
+
+class FlowStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=FlowStatus.choices)

@@ -1,0 +1,204 @@
+"""Reads of communications: who is in an audience, what a profile received, what uses a tag or a
+segment ("Currently used").
+
+An audience's profiles always come from the other apps' own querysets: People selections from
+`audience.selection.selection_queryset`, segments from the segments engine, tags from their
+profile links, companies from the profile's company. Never a second copy of those queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from audience.counting import count_cached
+from audience.models import Account, Company, Profile
+from audience.selection import Selection, selection_queryset
+from communications.models import AudienceItem, Broadcast, Flow, FlowStatus, ItemKind, Message
+
+PAGE_SIZE = 50
+
+
+# --- Audiences -----------------------------------------------------------------------------------
+
+
+def _tag_profiles(account: Account, tag_ids: list[int]) -> QuerySet:
+    ProfileTag = apps.get_model("tags", "ProfileTag")
+    links = ProfileTag.objects.filter(account=account, tag_id__in=tag_ids).values("profile_id")
+    return Profile.objects.for_account(account).filter(pk__in=links)
+
+
+def segment_profiles(account: Account, segment_id: int) -> QuerySet:
+    """The profiles of a saved segment, through the segments app's own selector."""
+    try:
+        from segments import selectors as segment_selectors
+    except ImportError:
+        raise ValidationError("Segments are not available.") from None
+    Segment = apps.get_model("segments", "Segment")
+    try:
+        segment = Segment.objects.get(account=account, pk=segment_id)
+    except Segment.DoesNotExist:
+        return Profile.objects.none()
+    return segment_selectors.segment_profiles(segment=segment)
+
+
+def _item_queryset(account: Account, item: AudienceItem) -> QuerySet:
+    if item.kind == ItemKind.TAG:
+        return _tag_profiles(account, [item.object_id])
+    if item.kind == ItemKind.SEGMENT:
+        return segment_profiles(account, item.object_id)
+    if item.kind == ItemKind.COMPANY:
+        return Profile.objects.for_account(account).filter(company_id=item.object_id)
+    return selection_queryset(account=account, selection=Selection.from_json(item.selection or {}))
+
+
+def audience_queryset(*, account: Account, items: list[AudienceItem]) -> QuerySet:
+    """The account's profiles in any of `items` (an empty audience has no profiles)."""
+    items = list(items)
+    if not items:
+        return Profile.objects.none()
+    if len(items) == 1:
+        return _item_queryset(account, items[0])
+    condition = Q()
+    tag_ids = [item.object_id for item in items if item.kind == ItemKind.TAG]
+    if tag_ids:  # one semi-join for all the tags
+        condition |= Q(pk__in=_tag_profiles(account, tag_ids).values("pk"))
+    for item in items:
+        if item.kind != ItemKind.TAG:
+            condition |= Q(pk__in=_item_queryset(account, item).values("pk"))
+    return Profile.objects.for_account(account).filter(condition)
+
+
+def broadcast_recipients(*, broadcast: Broadcast) -> QuerySet:
+    return audience_queryset(account=broadcast.account, items=list(broadcast.items.all()))
+
+
+def flow_audience(*, flow: Flow) -> QuerySet:
+    return audience_queryset(account=flow.account, items=list(flow.items.all()))
+
+
+def audience_count(*, account: Account, items: list[AudienceItem], key: tuple) -> int | None:
+    """The audience's size, or None while the database is still counting (see audience.counting)."""
+    return count_cached(audience_queryset(account=account, items=items), key=("communications", *key))
+
+
+@dataclass
+class ItemLabel:
+    kind: str
+    label: str
+    url: str = ""
+
+
+def _describe_selection(data: dict) -> str:
+    selection = Selection.from_json(data or {})
+    if selection.ids is not None:
+        count = len(selection.ids)
+        return f"{count} selected profile{'s' if count != 1 else ''}"
+    parts = [
+        f"{key}: {', '.join(values)}" for key, values in sorted(selection.filters.items()) if any(values)
+    ]
+    if selection.rule:
+        parts.append("an advanced filter")
+    return "All profiles matching " + ("; ".join(parts) if parts else "no filter (everyone)")
+
+
+def items_describe(*, account: Account, items: list[AudienceItem]) -> list[ItemLabel]:
+    """Human labels for audience items, with the names of their tags, segments and companies."""
+    ids: dict[str, list[int]] = {}
+    for item in items:
+        if item.object_id is not None:
+            ids.setdefault(item.kind, []).append(item.object_id)
+    names: dict[tuple[str, int], str] = {}
+    if ids.get(ItemKind.TAG):
+        Tag = apps.get_model("tags", "Tag")
+        for pk, name in Tag.objects.filter(account=account, pk__in=ids[ItemKind.TAG]).values_list(
+            "pk", "name"
+        ):
+            names[(ItemKind.TAG, pk)] = name
+    if ids.get(ItemKind.SEGMENT) and apps.is_installed("segments"):
+        try:
+            Segment = apps.get_model("segments", "Segment")
+        except LookupError:
+            Segment = None
+        if Segment is not None:
+            rows = Segment.objects.filter(account=account, pk__in=ids[ItemKind.SEGMENT]).values_list(
+                "pk", "name"
+            )
+            for pk, name in rows:
+                names[(ItemKind.SEGMENT, pk)] = name
+    if ids.get(ItemKind.COMPANY):
+        rows = (
+            Company.objects.for_account(account)
+            .filter(pk__in=ids[ItemKind.COMPANY])
+            .values_list("pk", "name")
+        )
+        for pk, name in rows:
+            names[(ItemKind.COMPANY, pk)] = name
+    labels = []
+    for item in items:
+        if item.kind == ItemKind.SELECTION:
+            labels.append(ItemLabel("People", _describe_selection(item.selection)))
+            continue
+        name = names.get((item.kind, item.object_id))
+        labels.append(
+            ItemLabel(ItemKind(item.kind).label, name or f"(deleted {item.get_kind_display().lower()})")
+        )
+    return labels
+
+
+# --- Lists and pages -----------------------------------------------------------------------------
+
+
+def broadcasts_page(*, account: Account, before: str | None = None) -> tuple[list[Broadcast], int | None]:
+    """Newest first, keyset-paged by id; (rows, id to continue before or None)."""
+    queryset = Broadcast.objects.for_account(account).order_by("-id")
+    if before and str(before).isdigit():
+        queryset = queryset.filter(pk__lt=int(before))
+    rows = list(queryset[: PAGE_SIZE + 1])
+    older = rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None
+    return rows[:PAGE_SIZE], older
+
+
+def flows_list(*, account: Account, status: str | None = None) -> QuerySet:
+    queryset = Flow.objects.for_account(account)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-id")
+
+
+def flows_active(*, account: Account) -> QuerySet:
+    return flows_list(account=account, status=FlowStatus.ACTIVE)
+
+
+def profile_messages(*, profile: Profile, limit: int = PAGE_SIZE) -> list[Message]:
+    return list(
+        Message.objects.filter(account_id=profile.account_id, profile=profile)
+        .select_related("broadcast")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+# --- "Currently used" ----------------------------------------------------------------------------
+
+
+def communications_using(*, account: Account, kind: str, object_id: int) -> list[str]:
+    """The active flows, and the broadcasts queued or sending, whose audience names this tag or
+    segment: what must not change under them."""
+    items = AudienceItem.objects.filter(account=account, kind=kind, object_id=object_id)
+    flows = Flow.objects.filter(pk__in=items.values("flow_id"), status=FlowStatus.ACTIVE).order_by("name")
+    broadcasts = Broadcast.objects.filter(
+        pk__in=items.values("broadcast_id"), queued_at__isnull=False, status__in=("pending", "running")
+    ).order_by("name")
+    return [f"Flow “{flow.name}” (active)" for flow in flows] + [
+        f"Broadcast “{broadcast.name}” (sending)" for broadcast in broadcasts
+    ]
+
+
+def period_start(days: int) -> dt.datetime:
+    from django.utils import timezone
+
+    return timezone.now() - dt.timedelta(days=days)

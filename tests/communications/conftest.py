@@ -1,0 +1,71 @@
+"""Fixtures of the communications tests: profiles with contacts, the in-memory channel backend,
+and helpers to add Do Not Contact entries through the dnc services."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import TestCase
+
+from audience.models import Contact, Profile
+from communications import services
+from communications.backends import MemoryBackend
+from communications.models import Broadcast
+from dnc import services as dnc_services
+from dnc.models import Source
+
+
+@pytest.fixture(autouse=True)
+def memory_backend(settings):
+    settings.COMMUNICATIONS_BACKEND = "communications.backends.MemoryBackend"
+    MemoryBackend.outbox = []
+    MemoryBackend.failing = set()
+    yield MemoryBackend
+    MemoryBackend.outbox = []
+    MemoryBackend.failing = set()
+
+
+def make_profile(account, name="Ana", phones=(), emails=(), **fields) -> Profile:
+    profile = Profile.objects.create(account=account, first_name=name, **fields)
+    Contact.objects.bulk_create(
+        [Contact(account=account, profile=profile, kind="phone", value=p) for p in phones]
+        + [Contact(account=account, profile=profile, kind="email", value=e) for e in emails]
+    )
+    return profile
+
+
+def block(accounts, contact, channel="", sender=""):
+    report = dnc_services.dnc_entries_add(
+        accounts=accounts,
+        entries=[{"contact": contact, "channel": channel, "sender": sender}],
+        source=Source.CUSTOM,
+    )
+    assert not report.rejected, report.rejected
+
+
+def broadcast_for(account, profiles, channel="SMS", sender="", user=None) -> Broadcast:
+    from audience.selection import Selection
+
+    return services.broadcast_create(
+        account=account,
+        user=user,
+        name="Spring sale",
+        channel=channel,
+        sender=sender,
+        text="20% off everything",
+        audience=services.AudienceSpec(selections=[Selection(ids=[p.pk for p in profiles])]),
+    )
+
+
+def send(broadcast, user=None) -> Broadcast:
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the task is queued on commit
+        services.broadcast_send(broadcast=broadcast, user=user)
+    broadcast.refresh_from_db()
+    return broadcast
+
+
+def assert_adds_up(broadcast: Broadcast) -> None:
+    assert (
+        broadcast.total
+        == broadcast.sent + broadcast.blocked_dnc + broadcast.no_destination + broadcast.failed
+    )
+    assert broadcast.messages.count() == broadcast.total
