@@ -8,6 +8,7 @@ actions, exports, broadcasts) applies the same filters through `ProfileFilterSet
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,17 +62,31 @@ def search_profiles(queryset: QuerySet, value: str) -> QuerySet:
 
 
 class ProfileFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(label="Search", method="filter_search")
+    q = django_filters.CharFilter(
+        label="Search",
+        method="filter_search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, phone, email or external ID"}),
+    )
     gender = django_filters.ChoiceFilter(choices=Gender.choices, empty_label="Any gender")
     type = django_filters.ChoiceFilter(choices=ProfileType.choices, empty_label="Any type")
-    country = django_filters.CharFilter(lookup_expr="iexact")
-    city = django_filters.CharFilter(lookup_expr="iexact")
-    address = django_filters.CharFilter(lookup_expr="icontains")
+    country = django_filters.CharFilter(
+        lookup_expr="iexact", widget=forms.TextInput(attrs={"placeholder": "Any"})
+    )
+    city = django_filters.CharFilter(
+        lookup_expr="iexact", widget=forms.TextInput(attrs={"placeholder": "Any"})
+    )
+    address = django_filters.CharFilter(
+        lookup_expr="icontains", widget=forms.TextInput(attrs={"placeholder": "Contains…"})
+    )
     created_after = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="Created from"
+        method="filter_created_after",
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     created_before = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="Created until"
+        method="filter_created_before",
+        label="Created until",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     class Meta:
@@ -84,12 +99,32 @@ class ProfileFilterSet(django_filters.FilterSet):
         for quick_filter in quick_filters():
             for name, field in quick_filter.fields(account).items():
                 self.form.fields[name] = field
+        for field in self.form.fields.values():
+            widget = field.widget
+            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+                css = "form-check-input"
+            widget.attrs.setdefault("class", css)
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return search_profiles(queryset, value)
 
+    def _day_start(self, day: dt.date) -> dt.datetime:
+        # Days are the account's days; comparing the column itself (not its date) uses the index.
+        tz = self.account.tz if self.account is not None else dt.UTC
+        return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+
+    def filter_created_after(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__gte=self._day_start(value))
+
+    def filter_created_before(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__lt=self._day_start(value + dt.timedelta(days=1)))
+
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
+        # The form also holds other apps' quick-filter fields, which are not FilterSet filters.
+        for name, value in self.form.cleaned_data.items():
+            if name in self.filters:
+                queryset = self.filters[name].filter(queryset, value)
         for quick_filter in quick_filters():
             queryset = quick_filter.apply(queryset, self.form.cleaned_data)
         return queryset

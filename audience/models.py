@@ -164,9 +164,13 @@ class Profile(models.Model):
             models.Index("account", Upper("first_name"), name="profile_account_ufirst"),
             # Quick filters city / country (and their combination), type, gender.
             models.Index(fields=["account", "country", "city"], name="profile_account_country"),
-            models.Index(fields=["account", "city"], name="profile_account_city"),
-            # "Created between" filter and the created sort.
-            models.Index(fields=["account", "created_at"], name="profile_account_created"),
+            # The People list's sorts, keyset paged on (column, id): one index each, so every page
+            # is an index range scan however deep. They also serve the city and created filters.
+            models.Index(fields=["account", "city", "id"], name="profile_sort_city"),
+            models.Index(fields=["account", "created_at", "id"], name="profile_sort_created"),
+            models.Index(fields=["account", "last_name", "first_name", "id"], name="profile_sort_name"),
+            models.Index(fields=["account", "country", "id"], name="profile_sort_country"),
+            models.Index(fields=["account", "type", "id"], name="profile_sort_type"),
             # Relative date rules on the birthday.
             models.Index(fields=["account", "birth_date"], name="profile_account_birth"),
         ]

@@ -16,6 +16,7 @@ from audience.contacts import normalize_contact
 from audience.models import (
     Account,
     AttributeDefinition,
+    Company,
     Contact,
     ContactKind,
     EventDefinition,
@@ -202,3 +203,167 @@ def notifications_mark_read(*, account: Account, user: AbstractBaseUser, pk: int
     if pk is not None:
         unread = unread.filter(pk=pk)
     return unread.update(read_at=timezone.now())
+
+
+# --- Companies -------------------------------------------------------------------------------
+
+
+def _company_save(company: Company) -> Company:
+    company.full_clean(exclude=["account"], validate_constraints=False)
+    duplicate = Company.objects.filter(account=company.account, name__iexact=company.name)
+    if duplicate.exclude(pk=company.pk).exists():
+        raise ValidationError({"name": ["Another company has this name."]})
+    company.save()
+    return company
+
+
+@transaction.atomic
+def company_create(*, account: Account, fields: dict[str, Any]) -> Company:
+    return _company_save(Company(account=account, **fields))
+
+
+@transaction.atomic
+def company_update(*, company: Company, fields: dict[str, Any]) -> Company:
+    for name, value in fields.items():
+        setattr(company, name, value)
+    return _company_save(company)
+
+
+# --- Custom attributes and event definitions ---------------------------------------------------
+
+
+def attribute_definition_create(*, account: Account, name: str, type: str) -> AttributeDefinition:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["Enter a name."]})
+    if AttributeDefinition.objects.for_account(account).filter(name__iexact=name).exists():
+        raise ValidationError({"name": [f"There is already a custom attribute named {name!r}."]})
+    definition = AttributeDefinition(account=account, name=name, type=type)
+    definition.full_clean(exclude=["account"], validate_constraints=False)
+    definition.save()
+    return definition
+
+
+def attribute_definition_delete(*, definition: AttributeDefinition) -> None:
+    """Delete a custom attribute nobody uses: no profile holds the key and no registered user
+    (segments, imports…) depends on it. Otherwise ValidationError saying who uses it."""
+    from audience import usage
+
+    holders = Profile.objects.filter(account_id=definition.account_id, attributes__has_key=definition.name)
+    reasons = (["profiles have a value for it"] if holders.exists() else []) + usage.attribute_usages(
+        definition
+    )
+    if reasons:
+        raise ValidationError(f"{definition.name} is in use ({'; '.join(reasons)}), so it can't be deleted.")
+    definition.delete()
+
+
+def _event_properties_clean(properties: dict[str, str]) -> dict[str, str]:
+    from audience.models import AttributeType
+
+    cleaned: dict[str, str] = {}
+    for name, type_ in properties.items():
+        name = str(name).strip()
+        if not name:
+            continue
+        if type_ not in AttributeType.values:
+            raise ValidationError({"properties": [f"{type_!r} is not a property type."]})
+        if name.lower() in {n.lower() for n in cleaned}:
+            raise ValidationError({"properties": [f"The property {name!r} is listed twice."]})
+        cleaned[name] = type_
+    return cleaned
+
+
+def event_definition_create(
+    *, account: Account, name: str, description: str = "", properties: dict[str, str] | None = None
+) -> EventDefinition:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["Enter a name."]})
+    if EventDefinition.objects.for_account(account).filter(name__iexact=name).exists():
+        raise ValidationError({"name": [f"There is already an event named {name!r}."]})
+    definition = EventDefinition(
+        account=account,
+        name=name,
+        description=description.strip(),
+        properties=_event_properties_clean(properties or {}),
+    )
+    definition.full_clean(exclude=["account"], validate_constraints=False)
+    definition.save()
+    return definition
+
+
+def event_definition_update(
+    *, definition: EventDefinition, description: str, new_properties: dict[str, str] | None = None
+) -> EventDefinition:
+    """Change the description and add properties. Existing properties keep their type: events
+    already stored were typed by it, so a property is never retyped nor removed."""
+    added = _event_properties_clean(new_properties or {})
+    existing = {n.lower() for n in definition.properties}
+    clash = [n for n in added if n.lower() in existing]
+    if clash:
+        raise ValidationError(
+            {"properties": [f"{', '.join(clash)} already exists; a property's type never changes."]}
+        )
+    definition.description = description.strip()
+    definition.properties = {**definition.properties, **added}
+    definition.save(update_fields=["description", "properties"])
+    return definition
+
+
+def event_definition_delete(*, definition: EventDefinition) -> None:
+    if definition.is_predefined:
+        raise ValidationError(f"{definition.name} is predefined and can't be deleted.")
+    definition.delete()
+
+
+# --- The account and its members ---------------------------------------------------------------
+
+
+def account_update(*, account: Account, name: str, time_zone: str) -> Account:
+    account.name = name.strip()
+    account.time_zone = time_zone
+    account.full_clean(validate_constraints=False)
+    if Account.objects.filter(name__iexact=account.name).exclude(pk=account.pk).exists():
+        raise ValidationError({"name": ["Another account has this name."]})
+    account.save(update_fields=["name", "time_zone"])
+    return account
+
+
+def membership_add(*, account: Account, username: str, role: str) -> Membership:
+    """Add an existing user to the account."""
+    User = get_user_model()
+    user = User.objects.filter(**{f"{User.USERNAME_FIELD}__iexact": username.strip()}).first()
+    if user is None:
+        raise ValidationError({"username": [f"There is no user named {username.strip()!r}."]})
+    if Membership.objects.filter(account=account, user=user).exists():
+        raise ValidationError({"username": [f"{user.get_username()} is already a member."]})
+    return membership_set(account=account, user=user, role=role)
+
+
+def _admins_left(membership: Membership) -> int:
+    # Lock the admins' rows so that two admins demoting each other can't both succeed.
+    others = (
+        Membership.objects.select_for_update()
+        .filter(account_id=membership.account_id, role=Role.ADMIN)
+        .exclude(pk=membership.pk)
+    )
+    return len(others.values_list("pk", flat=True))
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError(f"{role!r} is not a role.")
+    if membership.role == Role.ADMIN and role != Role.ADMIN and _admins_left(membership) == 0:
+        raise ValidationError("An account must keep at least one admin.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    if membership.role == Role.ADMIN and _admins_left(membership) == 0:
+        raise ValidationError("An account must keep at least one admin.")
+    membership.delete()

@@ -1,0 +1,49 @@
+// People list: the selection bar. Rows are checkboxes named "ids" that belong to #bulk-form;
+// "Select all N matching" is a checkbox named "all" (value 1) in the summary card. Without
+// JavaScript the same form posts the same fields; this only keeps the bar's text and buttons honest.
+(function () {
+  "use strict";
+
+  function update() {
+    const form = document.getElementById("bulk-form");
+    if (!form) return;
+    const rows = document.querySelectorAll('input[type=checkbox][name="ids"][form="bulk-form"]');
+    const matching = document.querySelector("input[data-select-matching]");
+    const allMatching = matching && matching.checked;
+    let checked = 0;
+    rows.forEach(function (box) {
+      if (allMatching) box.checked = true;
+      box.disabled = !!allMatching;
+      if (box.checked) checked += 1;
+    });
+    const pageBox = document.querySelector('input[data-select-all="ids"]');
+    if (pageBox) {
+      pageBox.disabled = !!allMatching;
+      pageBox.checked = rows.length > 0 && checked === rows.length;
+      pageBox.indeterminate = checked > 0 && checked < rows.length;
+    }
+    const status = form.querySelector("[data-selection-status]");
+    if (status) {
+      if (allMatching) {
+        const count = document.querySelector("[data-count]");
+        status.textContent = "All " + (count ? count.textContent : "") + " matching persons selected";
+      } else {
+        status.textContent = checked ? checked + " selected on this page" : "No rows selected";
+      }
+    }
+    form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
+      button.disabled = !(allMatching || checked);
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    const box = event.target;
+    if (box.name === "ids" || box.name === "all" || (box.dataset && box.dataset.selectAll === "ids")) {
+      // app.js checks the page's rows for data-select-all; let it run first.
+      setTimeout(update, 0);
+    }
+  });
+  document.addEventListener("selection-changed", update);
+  document.addEventListener("htmx:afterSettle", update);
+  document.addEventListener("DOMContentLoaded", update);
+})();
