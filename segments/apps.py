@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SegmentsConfig(AppConfig):
+    name = "segments"
+    verbose_name = "Segments"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from audience import selection, usage
+        from segments import selectors
+
+        selection.register_rule_compiler(lambda account, rule: selectors.rule_queryset(account, rule))
+        usage.register_attribute_usage(selectors.attribute_usage)
+        try:
+            from tags.usage import register_tag_usage
+        except ImportError:  # the Tags engineer adds tags/usage.py; registered when it exists
+            return
+        register_tag_usage(selectors.tag_usage)

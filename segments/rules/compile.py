@@ -1,0 +1,285 @@
+"""Compiling a normalised rule to ONE queryset over the account's profiles.
+
+Every condition becomes a `Q` on `Profile`; special keys (tags, contacts, company, Do Not Contact)
+and event clauses become `pk IN (subquery)` semi-joins, never per-profile correlated counts.
+Negative operators are built as the complement of their positive (`~positive | empty`), so a
+profile with an empty value matches `is_not`, `not_in` and `not_contains`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audience.models import Account, Contact, Event, Profile
+from segments.rules import operators as ops
+from segments.rules.catalog import Catalog
+from segments.rules.operators import AttributeSpec
+
+NOTHING = Q(pk__in=[])
+EVERYTHING = Q()
+_TEXT_LOOKUP = {
+    "is": "iexact",
+    "starts_with": "istartswith",
+    "ends_with": "iendswith",
+    "contains": "icontains",
+}
+_ORDER_LOOKUP = {
+    "lt": "lt",
+    "lte": "lte",
+    "gte": "gte",
+    "gt": "gt",
+    "before": "lt",
+    "until": "lte",
+    "since": "gte",
+    "after": "gt",
+}
+
+
+def shift(day: dt.date, amount: int, unit: str) -> dt.date:
+    """`day` moved by `amount` days, weeks or calendar months (Jan 31 + 1 month = Feb 28/29)."""
+    if unit == "months":
+        return day + relativedelta(months=amount)
+    return day + dt.timedelta(days=amount * (7 if unit == "weeks" else 1))
+
+
+def relative_range(operator: str, value: dict, today: dt.date) -> tuple[dt.date | None, dt.date | None, bool]:
+    """The date range a relative operator means, as (first, last, strict) where None is open;
+    `strict` marks the "more than" operators whose bound is exclusive."""
+    amount, unit = value["amount"], value["unit"]
+    future, past = shift(today, amount, unit), shift(today, -amount, unit)
+    return {
+        "will_be_in": (future, future, False),
+        "will_be_within": (today, future, False),
+        "will_be_more_than": (future + dt.timedelta(days=1), None, False),
+        "was": (past, past, False),
+        "was_within": (past, today, False),
+        "was_more_than": (None, past - dt.timedelta(days=1), False),
+    }[operator]
+
+
+class Compiler:
+    def __init__(self, account: Account, catalog: Catalog | None = None, *, now: dt.datetime | None = None):
+        self.account = account
+        self.catalog = catalog or Catalog(account)
+        self.now = now or timezone.now()
+        self.today = self.now.astimezone(account.tz).date()
+
+    # -- the whole rule ---------------------------------------------------------------------
+    def rule_q(self, rule: dict) -> Q:
+        q = EVERYTHING
+        if rule.get("attributes"):
+            q &= self.group_q(rule["attributes"])
+        for clause in rule.get("events") or []:
+            q &= self.event_q(clause)
+        return q
+
+    def queryset(self, rule: dict) -> QuerySet:
+        return Profile.objects.for_account(self.account).filter(self.rule_q(rule))
+
+    def group_q(self, group: dict) -> Q:
+        parts = [self.group_q(c) if "conditions" in c else self.condition_q(c) for c in group["conditions"]]
+        if not parts:
+            return EVERYTHING
+        q = parts[0]
+        for part in parts[1:]:
+            q = (q | part) if group["match"] == "any" else (q & part)
+        return q
+
+    # -- one condition ----------------------------------------------------------------------
+    def condition_q(self, condition: dict) -> Q:
+        spec = self.catalog.attribute(condition["attribute"])
+        operator, value = condition["operator"], condition.get("value")
+        if operator in ops.NEGATIONS:
+            positive = self.positive_q(spec, ops.NEGATIONS[operator], value)
+            return ~positive
+        return self.positive_q(spec, operator, value)
+
+    def positive_q(self, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        """The positive operators; `~` of the result is its exact complement because every
+        positive Q is false (never NULL) for an empty value — see `_field_q`."""
+        if spec.source == "tags":
+            return self._tags_q(operator, value)
+        if spec.source == "contact":
+            return self._subquery_q(self._contacts(spec.key), "value", spec, operator, value)
+        if spec.source == "company":
+            return self._company_q(spec, operator, value)
+        if spec.source == "dnc":
+            return self._dnc_q(value)
+        field = spec.key if spec.source == "column" else f"attributes__{spec.label}"
+        return self._field_q(
+            field, spec, operator, value, nullable=spec.source == "custom" or spec.kind == ops.DATE
+        )
+
+    def _field_q(self, field: str, spec: AttributeSpec, operator: str, value: Any, *, nullable: bool) -> Q:
+        empty = self._empty_q(field, spec, nullable=nullable)
+        if operator == "is_empty":
+            return empty
+        positive = self._value_q(field, spec, operator, value)
+        # SQL comparisons with NULL are unknown, and NOT unknown is still unknown: guard with
+        # "not empty" so that the negation of this Q includes the empty rows.
+        return (positive & ~empty) if nullable else positive
+
+    def _empty_q(self, field: str, spec: AttributeSpec, *, nullable: bool) -> Q:
+        if field.startswith("attributes__"):
+            return Q(**{f"{field}__isnull": True}) | Q(**{field: None})
+        if spec.kind == ops.DATETIME:  # created_at / modified_at are never empty
+            return NOTHING
+        if nullable:
+            return Q(**{f"{field}__isnull": True})
+        return Q(**{field: ""})
+
+    def _value_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        if operator == "in":
+            q = NOTHING
+            for item in value:
+                q |= self._value_q(field, spec, "is", item)
+            return q
+        if spec.kind in (ops.DATE, ops.DATETIME):
+            return self._date_q(field, spec, operator, value)
+        if operator in _TEXT_LOOKUP and spec.kind in (ops.TEXT, ops.CHOICE):
+            return Q(**{f"{field}__{_TEXT_LOOKUP[operator]}": value})
+        if operator == "is":
+            return Q(**{field: value})
+        return Q(**{f"{field}__{_ORDER_LOOKUP[operator]}": value})
+
+    def _date_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        is_custom = field.startswith("attributes__")
+        if operator in ("is", *_ORDER_LOOKUP):
+            if spec.kind == ops.DATE:
+                bound = value if is_custom else dt.date.fromisoformat(value)
+                return Q(**{field if operator == "is" else f"{field}__{_ORDER_LOOKUP[operator]}": bound})
+            moment = parse_datetime(value.replace("Z", "+00:00"))
+            bound = value if is_custom else moment
+            return Q(**{field if operator == "is" else f"{field}__{_ORDER_LOOKUP[operator]}": bound})
+        first, last, _ = relative_range(operator, value, self.today)
+        q = Q()
+        if spec.kind == ops.DATE:
+            fmt = (lambda d: d.isoformat()) if is_custom else (lambda d: d)
+            if first is not None:
+                q &= Q(**{f"{field}__gte": fmt(first)})
+            if last is not None:
+                q &= Q(**{f"{field}__lte": fmt(last)})
+            return q
+
+        # Date-times: the date part in the account's time zone, as a half-open range of moments.
+        def moment(day: dt.date) -> Any:
+            start = dt.datetime.combine(day, dt.time(), tzinfo=self.account.tz).astimezone(dt.UTC)
+            return start.isoformat().replace("+00:00", "Z") if is_custom else start
+
+        if first is not None:
+            q &= Q(**{f"{field}__gte": moment(first)})
+        if last is not None:
+            q &= Q(**{f"{field}__lt": moment(last + dt.timedelta(days=1))})
+        return q
+
+    # -- special keys -----------------------------------------------------------------------
+    def _contacts(self, kind: str) -> QuerySet:
+        return Contact.objects.filter(account=self.account, kind=kind)
+
+    def _subquery_q(self, rows: QuerySet, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        if operator == "is_empty":
+            return ~Q(pk__in=rows.values("profile_id"))
+        matching = rows.filter(self._value_q(field, spec, operator, value))
+        return Q(pk__in=matching.values("profile_id"))
+
+    def _tags_q(self, operator: str, value: Any) -> Q:
+        from tags.models import ProfileTag, Tag
+
+        links = ProfileTag.objects.filter(account=self.account)
+        if operator == "is_empty":
+            return ~Q(pk__in=links.values("profile_id"))
+        names = value if operator == "in" else [value]
+        name_q = NOTHING
+        for name in names:
+            name_q |= Q(name__iexact=name)
+        tags = Tag.objects.filter(name_q, account=self.account)
+        return Q(pk__in=links.filter(tag__in=tags).values("profile_id"))
+
+    def _company_q(self, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        from audience.models import Company
+
+        if operator == "is_empty":
+            return Q(company__isnull=True)
+        companies = Company.objects.filter(self._value_q("name", spec, operator, value), account=self.account)
+        return Q(company__in=companies.values("pk")) & Q(company__isnull=False)
+
+    def _dnc_q(self, channel: str) -> Q:
+        from dnc import selectors as dnc_selectors
+
+        return Q(pk__in=dnc_selectors.profiles_blocked(account=self.account, channel=channel))
+
+    # -- events -----------------------------------------------------------------------------
+    def event_q(self, clause: dict) -> Q:
+        events = Event.objects.filter(account=self.account, name=clause["event"]).filter(
+            self._time_q(clause["time"])
+        )
+        prop_spec = {
+            name: type_ for name, type_ in (self.catalog.event(clause["event"]).properties or {}).items()
+        }
+        for prop in clause.get("properties") or []:
+            type_ = prop_spec.get(prop["property"], ops.TEXT)
+            spec = AttributeSpec(prop["property"], prop["property"], type_, source="custom")
+            field = f"properties__{prop['property']}"
+            operator = prop["operator"]
+            if operator in ops.NEGATIONS:
+                positive = self._field_q(
+                    field, spec, ops.NEGATIONS[operator], prop.get("value"), nullable=True
+                )
+                events = events.filter(~positive)
+            else:
+                events = events.filter(self._field_q(field, spec, operator, prop.get("value"), nullable=True))
+        occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
+        q = self._occurrence_q(events.order_by(), occurrence["operator"], occurrence["count"])
+        return q if clause.get("performed", True) else ~q
+
+    def _occurrence_q(self, events: QuerySet, operator: str, count: int) -> Q:
+        def at_least(n: int) -> Q:
+            if n <= 0:
+                return EVERYTHING
+            if n == 1:
+                return Q(pk__in=events.values("profile_id"))
+            grouped = events.values("profile_id").annotate(n=Count("*")).filter(n__gte=n).values("profile_id")
+            return Q(pk__in=grouped)
+
+        if operator == "gte":
+            return at_least(count)
+        if operator == "gt":
+            return at_least(count + 1)
+        # Comparisons that admit zero are complements, so profiles with no event are included.
+        if operator == "lt":
+            return ~at_least(count) if count > 0 else NOTHING
+        if operator == "lte":
+            return ~at_least(count + 1)
+        if count == 0:  # equals 0
+            return ~at_least(1)
+        exactly = events.values("profile_id").annotate(n=Count("*")).filter(n=count).values("profile_id")
+        return Q(pk__in=exactly)
+
+    def _time_q(self, time: dict) -> Q:
+        operator = time["operator"]
+        if operator == "any_time":
+            return Q()
+
+        def ago(amount: int) -> dt.datetime:
+            return self.now - dt.timedelta(**{time["unit"]: amount})
+
+        def moment(text: str) -> dt.datetime:
+            return parse_datetime(text.replace("Z", "+00:00"))
+
+        if operator == "within_last":
+            return Q(occurred_at__gte=ago(time["amount"]))
+        if operator == "before_last":
+            return Q(occurred_at__lt=ago(time["amount"]))
+        if operator == "between_last":
+            return Q(occurred_at__gte=ago(time["to"]), occurred_at__lte=ago(time["from"]))
+        if operator == "after":
+            return Q(occurred_at__gt=moment(time["value"]))
+        if operator == "before":
+            return Q(occurred_at__lt=moment(time["value"]))
+        return Q(occurred_at__gte=moment(time["start"]), occurred_at__lte=moment(time["end"]))

@@ -1,0 +1,162 @@
+"""Reads of the segments app: the rule engine's public face (validate, queryset, count, explain)
+and saved segments. Other apps (People's advanced filter, communications, the API) call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from audience import counting
+from audience.models import Account, AttributeDefinition, Profile
+from segments.models import Segment, SegmentSize
+from segments.rules.catalog import Catalog
+from segments.rules.compile import Compiler
+from segments.rules.explain import explain
+from segments.rules.validate import RuleErrors, rule_normalize
+
+SORTS = {
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "updated": ("modified_at", "id"),
+    "-updated": ("-modified_at", "-id"),
+}
+DEFAULT_SORT = "name"
+
+
+# -- the rule engine -------------------------------------------------------------------------
+def rule_validate(rule: Any, account: Account) -> list[str]:
+    """The rule's errors, each naming its path (`attributes.conditions[3].value: expected a
+    date`); empty when the rule is valid."""
+    return rule_normalize(rule, Catalog(account))[1]
+
+
+def rule_clean(rule: Any, account: Account) -> dict:
+    """The rule in its normalised form, or RuleErrors (a ValidationError) listing its errors."""
+    normalised, errors = rule_normalize(rule, Catalog(account))
+    if errors:
+        raise RuleErrors(errors)
+    return normalised
+
+
+def rule_queryset(account: Account, rule: Any, *, now: dt.datetime | None = None) -> QuerySet:
+    """The account's profiles matching `rule`: one queryset (raises RuleErrors when invalid)."""
+    catalog = Catalog(account)
+    normalised, errors = rule_normalize(rule, catalog)
+    if errors:
+        raise RuleErrors(errors)
+    return Compiler(account, catalog, now=now).queryset(normalised)
+
+
+def rule_count(
+    account: Account, rule: Any, *, cached: bool = True, timeout_ms: int | None = None
+) -> int | None:
+    """How many profiles match; None when counting took longer than the count timeout."""
+    queryset = rule_queryset(account, rule)
+    if not cached:
+        return counting.count_with_timeout(queryset, timeout_ms=timeout_ms)
+    key = ("rule", account.pk, json.dumps(rule_clean(rule, account), sort_keys=True))
+    return counting.count_cached(queryset, key=key, timeout_ms=timeout_ms)
+
+
+def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:
+    """For one profile: {"matches", "attributes": node, "events": [node]}, a node being
+    {"path", "label", "holds", "children"}."""
+    catalog = Catalog(account)
+    normalised, errors = rule_normalize(rule, catalog)
+    if errors:
+        raise RuleErrors(errors)
+    return explain(Compiler(account, catalog), normalised, profile)
+
+
+def rule_sample(account: Account, rule: Any, *, size: int = 5) -> list[Profile]:
+    """A few matching profiles (the newest), for the editor's live preview."""
+    return list(rule_queryset(account, rule).order_by("-id")[:size])
+
+
+# -- saved segments -------------------------------------------------------------------------
+def segments_for_account(*, account: Account, search: str = "", sort: str = DEFAULT_SORT) -> QuerySet:
+    queryset = Segment.objects.for_account(account)
+    if search:
+        queryset = queryset.filter(name__icontains=search)
+    return queryset.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+
+
+def segment_profiles(*, segment: Segment) -> QuerySet:
+    """The profiles in a saved segment right now."""
+    return rule_queryset(segment.account, segment.rule)
+
+
+@dataclass
+class ProfilePage:
+    profiles: list[Profile]
+    next_after: int | None
+
+
+def segment_profiles_page(*, segment: Segment, after: str = "", size: int = 50) -> ProfilePage:
+    """Newest first, keyset-paged on id (no OFFSET however deep)."""
+    queryset = segment_profiles(segment=segment).order_by("-id")
+    if after.isdigit():
+        queryset = queryset.filter(pk__lt=int(after))
+    rows = list(queryset.prefetch_related("contacts")[: size + 1])
+    return ProfilePage(rows[:size], rows[size - 1].pk if len(rows) > size else None)
+
+
+def segment_sizes(*, segment: Segment, days: int = 90) -> list[SegmentSize]:
+    return list(segment.sizes.filter(date__gte=dt.date.today() - dt.timedelta(days=days)).order_by("date"))
+
+
+def segments_containing(*, account: Account, profile: Profile) -> list[Segment]:
+    """The saved segments this profile is in (one query per segment; for one profile's card)."""
+    found = []
+    for segment in Segment.objects.for_account(account)[:100]:
+        try:
+            if segment_profiles(segment=segment).filter(pk=profile.pk).exists():
+                found.append(segment)
+        except RuleErrors:
+            continue
+    return found
+
+
+def _rules_mentioning(account_id: int, q: Q) -> list[Segment]:
+    return list(Segment.objects.filter(q, account_id=account_id))
+
+
+def _conditions(rule: dict):
+    stack = [rule.get("attributes") or {}]
+    while stack:
+        node = stack.pop()
+        for child in node.get("conditions", []) if isinstance(node, dict) else []:
+            if isinstance(child, dict) and "conditions" in child:
+                stack.append(child)
+            elif isinstance(child, dict):
+                yield child
+
+
+def tag_usage(tag) -> list[str]:
+    """Segments whose rule names this tag (for the Tags screen's "Currently used")."""
+    name = tag.name.lower()
+    found = []
+    for segment in Segment.objects.filter(account_id=tag.account_id, rule__icontains=tag.name):
+        for condition in _conditions(segment.rule):
+            values = condition.get("value")
+            values = values if isinstance(values, list) else [values]
+            if condition.get("attribute") == "tags" and name in [str(v).lower() for v in values]:
+                found.append(f"Segment “{segment.name}”")
+                break
+    return found
+
+
+def attribute_usage(definition: AttributeDefinition) -> list[str]:
+    """Segments whose rule names this custom attribute (Configuration refuses to delete it)."""
+    key = f"custom.{definition.name}".lower()
+    found = []
+    for segment in Segment.objects.filter(account_id=definition.account_id, rule__icontains=definition.name):
+        if any(str(c.get("attribute", "")).lower() == key for c in _conditions(segment.rule)):
+            found.append(f"Segment “{segment.name}”")
+    return found
