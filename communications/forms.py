@@ -14,7 +14,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.http import Http404, QueryDict
 
-from audience.models import Account, Company
+from audience.models import Account, Company, Profile
 from audience.selection import Selection
 from communications.models import BROADCAST_CHANNELS, FlowStatus
 from communications.services import AudienceSpec
@@ -55,6 +55,9 @@ def audience_from_data(account: Account, data: QueryDict) -> AudienceSpec:
             raise ValidationError("The selection of profiles can't be read.") from None
     elif data.getlist("ids") or data.get("all") == "1":
         spec.selections = [Selection.from_post(data)]
+    for selection in spec.selections:
+        if selection.ids is not None:
+            _require_own(account, Profile, sorted(set(selection.ids)))
     return spec
 
 
