@@ -175,15 +175,8 @@ class PeopleTarget:
     def classify(self, records: list[Record]) -> list[Outcome]:
         """Match each record to its profile and say whether importing it would create, change or
         leave the profile as it is (under the job's options)."""
-        values = {v for r in records for v in r.phones + r.emails}
-        by_contact = (
-            dict(
-                Contact.objects.filter(account=self.account, value__in=values).values_list(
-                    "value", "profile_id"
-                )
-            )
-            if values
-            else {}
+        by_contact = self._contact_owners(
+            sorted({p for r in records for p in r.phones}), sorted({e for r in records for e in r.emails})
         )
         external = {r.external_id for r in records if r.external_id}
         by_external = (
@@ -244,6 +237,30 @@ class PeopleTarget:
                 elif self._changes(record, current[record.profile_id], added):
                     outcome.result = "changed"
         return outcomes
+
+    def _contact_owners(self, phones: list[str], emails: list[str]) -> dict[str, int]:
+        """{value: profile id} of the chunk's contacts that exist, by the unique (account, kind,
+        value) index; on PostgreSQL one array parameter instead of thousands of IN parameters."""
+        found: dict[str, int] = {}
+        for kind, values in (("phone", phones), ("email", emails)):
+            if not values:
+                continue
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT value, profile_id FROM {Contact._meta.db_table} "
+                        "WHERE account_id = %s AND kind = %s AND value = ANY(%s)",
+                        [self.account.pk, kind, values],
+                    )
+                    found.update(cursor.fetchall())
+            else:
+                for start in range(0, len(values), 900):
+                    found.update(
+                        Contact.objects.filter(
+                            account=self.account, kind=kind, value__in=values[start : start + 900]
+                        ).values_list("value", "profile_id")
+                    )
+        return found
 
     def _changes(self, record: Record, current: dict, added_contacts: list[str]) -> dict[str, Any]:
         changes = {k: v for k, v in record.fields.items() if current.get(k) != v}

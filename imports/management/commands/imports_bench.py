@@ -1,0 +1,125 @@
+"""`manage.py imports_bench`: generate a 15 MB Do Not Contact CSV (~300,000 rows) and 100,000
+people rows as .xlsx, import both through the pipeline into a fresh account, export the people to
+CSV, and print the time of each step. Run it against PostgreSQL for the figures in docs/imports.md."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import tempfile
+import time
+
+from django.core.management.base import BaseCommand
+
+from audience import services as audience_services
+from imports import exports, services
+
+
+class Command(BaseCommand):
+    help = "Measure imports and exports on generated files."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dnc-rows", type=int, default=300_000)
+        parser.add_argument("--people-rows", type=int, default=100_000)
+        parser.add_argument("--account", default=f"Bench {int(time.time())}")
+
+    def handle(self, *args, **options):
+        account, user, _ = audience_services.account_create_with_admin(
+            name=options["account"], username=f"bench-{int(time.time())}"
+        )
+        rng = random.Random(7)
+        with tempfile.TemporaryDirectory() as folder:
+            if options["dnc_rows"]:
+                path = os.path.join(folder, "dnc.csv")
+                self._dnc_file(path, options["dnc_rows"], rng)
+                self._import(path, "dnc", account, user)
+            if options["people_rows"]:
+                path = os.path.join(folder, "people.xlsx")
+                started = time.perf_counter()
+                self._people_file(path, options["people_rows"], rng)
+                self.stdout.write(f"  (writing the .xlsx took {time.perf_counter() - started:.1f} s)")
+                self._import(path, "people", account, user)
+                self._export(account, user)
+
+    def _dnc_file(self, path: str, rows: int, rng: random.Random) -> None:
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["Contact", "Sender", "Channel", "Comment"])
+            for i in range(rows):
+                if i % 10 == 0:
+                    writer.writerow([f"user{i}@example{i % 97}.com", "", "EMAIL", "unsubscribed via link"])
+                else:
+                    writer.writerow(
+                        [
+                            f"+385 9{rng.choice('1578')} {rng.randrange(1000000, 9999999)}",
+                            rng.choice(["", "InfoSMS", "Shop"]),
+                            rng.choice(["SMS", "", "WHATSAPP"]),
+                            "opt-out",
+                        ]
+                    )
+        self.stdout.write(f"DNC file: {rows:,} rows, {os.path.getsize(path) / 1e6:.1f} MB")
+
+    def _people_file(self, path: str, rows: int, rng: random.Random) -> None:
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("People")
+        sheet.append(["External id", "First name", "Last name", "Phone", "Email", "City", "Country"])
+        cities = ["Zagreb", "Split", "Rijeka", "Osijek", "Pula"]
+        for i in range(rows):
+            sheet.append(
+                [
+                    f"X{i}",
+                    f"First{i}",
+                    f"Last{i}",
+                    f"+38591{1000000 + i}",
+                    f"person{i}@example.com",
+                    rng.choice(cities),
+                    "Croatia",
+                ]
+            )
+        workbook.save(path)
+        self.stdout.write(f"People file: {rows:,} rows, {os.path.getsize(path) / 1e6:.1f} MB")
+
+    def _import(self, path: str, kind: str, account, user) -> None:
+        started = time.perf_counter()
+        with open(path, "rb") as stream:
+            job = services.import_job_create(
+                account=account,
+                user=user,
+                kind=kind,
+                name=os.path.basename(path),
+                stream=stream,
+                size=os.path.getsize(path),
+            )
+        services.import_job_map(job=job, fields=job.mapping, analyze=False)
+        uploaded = time.perf_counter()
+        job = services.import_job_analyze(job_id=job.pk)
+        analyzed = time.perf_counter()
+        services.import_job_start(job=job, user=user, options={"accounts": [account.pk]}, run=False)
+        job = services.import_job_run(job_id=job.pk)
+        done = time.perf_counter()
+        job.refresh_from_db()
+        self.stdout.write(
+            f"{kind} import: upload+checks {uploaded - started:.1f} s, analyze {analyzed - uploaded:.1f} s, "
+            f"import {done - analyzed:.1f} s, total {done - started:.1f} s — {services.import_report_line(job)}"
+        )
+
+    def _export(self, account, user) -> None:
+        from imports.models import ExportJob
+
+        job = ExportJob.objects.create(
+            account=account,
+            created_by=user,
+            kind="people",
+            format="csv",
+            selection={"ids": None, "filters": {}},
+        )
+        started = time.perf_counter()
+        exports.export_job_run(job_id=job.pk)
+        elapsed = time.perf_counter() - started
+        job.refresh_from_db()
+        self.stdout.write(
+            f"people export to CSV: {job.processed:,} rows in {elapsed:.2f} s = {job.processed / elapsed:,.0f} rows/s"
+        )
