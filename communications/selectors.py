@@ -8,7 +8,6 @@ profile links, companies from the profile's company. Never a second copy of thos
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -196,9 +195,3 @@ def communications_using(*, account: Account, kind: str, object_id: int) -> list
     return [f"Flow “{flow.name}” (active)" for flow in flows] + [
         f"Broadcast “{broadcast.name}” (sending)" for broadcast in broadcasts
     ]
-
-
-def period_start(days: int) -> dt.datetime:
-    from django.utils import timezone
-
-    return timezone.now() - dt.timedelta(days=days)

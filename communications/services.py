@@ -4,7 +4,6 @@ audience, change status). Views, tasks and other apps call these."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -334,13 +333,3 @@ def flow_status_set(*, flow: Flow, status: str) -> Flow:
     flow.modified_at = timezone.now()
     flow.save(update_fields=["status", "modified_at"])
     return flow
-
-
-def flows_using(*, account: Account, kind: str, object_ids: Iterable[int]) -> list[Flow]:
-    return list(
-        Flow.objects.filter(
-            account=account,
-            status=FlowStatus.ACTIVE,
-            pk__in=AudienceItem.objects.filter(kind=kind, object_id__in=list(object_ids)).values("flow_id"),
-        )
-    )
