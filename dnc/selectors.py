@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import StrIndex, Substr
+from django.http import QueryDict
 
 from audience.models import Account, Contact, ContactKind, Profile
 from dnc.filters import DncEntryFilterSet
@@ -35,6 +36,11 @@ def entry_filterset(*, account: Account, data, account_choices=()) -> DncEntryFi
 def entries_for_account(*, account: Account, filters, account_choices=()) -> QuerySet:
     """The entries (`DncEntryAccount` rows, one per entry) that apply to `account`, filtered as the
     screen filters (a QueryDict or {name: [values]}); ValidationError for a bad filter."""
+    if not isinstance(filters, QueryDict):
+        data = QueryDict(mutable=True)
+        for key, values in (filters or {}).items():
+            data.setlist(key, values if isinstance(values, list | tuple) else [values])
+        filters = data
     filterset = entry_filterset(account=account, data=filters, account_choices=account_choices)
     if not filterset.is_valid():
         raise ValidationError("; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))

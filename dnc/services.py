@@ -9,9 +9,10 @@ by entries without a sender.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -23,12 +24,12 @@ from audience.models import Account, Contact, ContactKind
 from dnc.destinations import (
     contact_parse,
     destination_normalize,
-    destination_normalize_fast,
+    destinations_normalize_fast,
     sender_normalize,
 )
 from dnc.models import AuditAction, Channel, DncAudit, DncEntry, DncEntryAccount, How, Kind, Source
 
-CHECK_BATCH = 10_000
+SMALL_CHECK = 2_000  # up to this many destinations, one indexed query
 ADD_BATCH = 5_000
 
 
@@ -61,8 +62,10 @@ def dnc_is_blocked(*, account: Account, channel: str, sender: str, destination: 
 def dnc_blocked_destinations(
     *, account: Account, channel: str, sender: str, destinations: Iterable[str]
 ) -> set[str]:
-    """The destinations (normalised) that are blocked: one query per 10,000 destinations, plus
-    one for the account's domain entries. Destinations that are not valid are never returned."""
+    """The destinations (normalised) that are blocked. Destinations that are not valid are never
+    returned. Up to 2,000 destinations take one indexed query; more take, on PostgreSQL, one
+    COPY into a temporary table and one hash join (1,000,000 against 1,000,000 entries in
+    about 2 s, see docs/dnc.md), elsewhere one query per 900."""
     channel = _channel_check(channel)
     sender = sender_normalize(sender)
     domains = set(
@@ -71,17 +74,25 @@ def dnc_blocked_destinations(
         ).values_list("value", flat=True)
     )
     blocked: set[str] = set()
-    iterator = iter(destinations)
-    while batch := list(islice(iterator, CHECK_BATCH)):
-        values = set()
-        for raw in batch:
-            value = destination_normalize_fast(str(raw).strip())
-            if value is None:
-                continue
-            values.add(value)
-            if domains and "@" in value and value.rsplit("@", 1)[1] in domains:
+
+    def exact(values: Iterator[str]) -> Iterator[str]:
+        for value in values:
+            if "@" in value and value.rsplit("@", 1)[1] in domains:
                 blocked.add(value)
-        blocked.update(_blocked_values(account.pk, channel, sender, list(values - blocked)))
+            else:
+                yield value
+
+    values = destinations_normalize_fast(destinations)
+    if domains:
+        values = exact(values)
+    first = list(islice(values, SMALL_CHECK))
+    if len(first) < SMALL_CHECK:
+        blocked.update(_blocked_values(account.pk, channel, sender, first))
+    elif connection.vendor == "postgresql":
+        blocked.update(_blocked_values_copy(account.pk, channel, sender, chain(first, values)))
+    else:
+        for batch in chain([first], iter(lambda: list(islice(values, SMALL_CHECK)), [])):
+            blocked.update(_blocked_values(account.pk, channel, sender, batch))
     return blocked
 
 
@@ -89,10 +100,10 @@ def _blocked_values(account_id: int, channel: str, sender: str, values: list[str
     if not values:
         return []
     if connection.vendor == "postgresql":
-        # One array parameter: no statement with 10,000 placeholders to parse; index-only scan.
+        # One array parameter: no statement with thousands of placeholders; index-only scan.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT DISTINCT value FROM dnc_dncentryaccount WHERE account_id = %s"
+                f"SELECT DISTINCT value FROM {DncEntryAccount._meta.db_table} WHERE account_id = %s"
                 " AND value = ANY(%s) AND channel IN ('', %s) AND sender IN ('', %s)",
                 [account_id, values, channel, sender],
             )
@@ -108,6 +119,36 @@ def _blocked_values(account_id: int, channel: str, sender: str, values: list[str
             ).values_list("value", flat=True)
         )
     return found
+
+
+_copy_unsafe = re.compile(r"[\\\t\n\r]")
+
+
+@transaction.atomic
+def _blocked_values_copy(account_id: int, channel: str, sender: str, values: Iterable[str]) -> list[str]:
+    """PostgreSQL, many destinations: stream them into a temporary table with COPY and join once.
+    Index probes per destination would cost more than one pass over the account's entries."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE dnc_check (value text) ON COMMIT DROP")
+        with cursor.copy("COPY dnc_check (value) FROM STDIN") as copy:
+            while chunk := list(islice(values, 50_000)):
+                text = "\n".join(chunk)
+                if _copy_unsafe.search(text.replace("\n", "")) or text.count("\n") != len(chunk) - 1:
+                    # No entry holds a tab, a newline or a backslash: leave such values out.
+                    text = "\n".join(value for value in chunk if not _copy_unsafe.search(value))
+                copy.write(text + "\n")
+        cursor.execute("ANALYZE dnc_check")
+        # Both sides hashed in memory, not in 16 batches on disk; JIT costs more than it saves here.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            f"SELECT c.value FROM dnc_check c JOIN {DncEntryAccount._meta.db_table} e"
+            " ON e.value = c.value WHERE e.account_id = %s AND e.channel IN ('', %s) AND e.sender IN ('', %s)",
+            [account_id, channel, sender],
+        )
+        found = [row[0] for row in cursor.fetchall()]
+        cursor.execute("DROP TABLE dnc_check")
+        return found
 
 
 # --- Adding --------------------------------------------------------------------------------------
@@ -221,8 +262,103 @@ def _entries_by_key(keys: list[_Key]) -> dict[_Key, DncEntry]:
     return found
 
 
-@transaction.atomic
+_ADD_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(%(kinds)s::text[], %(values)s::text[], %(senders)s::text[], %(channels)s::text[])
+        AS t(kind, value, sender, channel)
+), inserted AS (
+    INSERT INTO {entry} (kind, value, sender, channel, created_at)
+    SELECT kind, value, sender, channel, %(now)s FROM input
+    ON CONFLICT (value, sender, channel) DO NOTHING
+    RETURNING id, kind, value, sender, channel
+), entries AS (
+    SELECT id, kind, value, sender, channel, true AS is_new FROM inserted
+    UNION ALL
+    SELECT e.id, e.kind, e.value, e.sender, e.channel, false FROM {entry} e
+    JOIN input i ON e.value = i.value AND e.sender = i.sender AND e.channel = i.channel
+), added AS (
+    INSERT INTO {row} (entry_id, account_id, kind, value, sender, channel, source, campaign, added_at, added_by_id)
+    SELECT e.id, a.id, e.kind, e.value, e.sender, e.channel, %(source)s, %(campaign)s, %(now)s, %(user)s
+    FROM entries e CROSS JOIN unnest(%(accounts)s::bigint[]) AS a(id)
+    ON CONFLICT (entry_id, account_id) DO NOTHING
+    RETURNING entry_id, account_id, kind, value, sender, channel
+), audited AS (
+    INSERT INTO {audit} (action, at, account_id, account_name, entry_id_copy, kind, value, sender, channel,
+                         source, campaign, how, user_id, username)
+    SELECT 'add', %(now)s, a.account_id, acc.name, a.entry_id, a.kind, a.value, a.sender, a.channel,
+           %(source)s, %(campaign)s, %(how)s, %(user)s, %(username)s
+    FROM added a JOIN {account} acc ON acc.id = a.account_id
+)
+SELECT count(*),
+       count(*) FILTER (WHERE e.is_new),
+       count(*) FILTER (WHERE NOT e.is_new AND n.added IS NOT NULL)
+FROM entries e LEFT JOIN (SELECT entry_id, count(*) AS added FROM added GROUP BY entry_id) n ON n.entry_id = e.id
+"""
+
+
 def _add_batch(
+    keys: list[_Key],
+    accounts: list[Account],
+    source: str,
+    added_by: AbstractBaseUser | None,
+    campaign: str,
+    how: str,
+    report: DncAddReport,
+) -> None:
+    if connection.vendor == "postgresql" and _add_batch_postgres(
+        keys, accounts, source, added_by, campaign, how, report
+    ):
+        return
+    _add_batch_generic(keys, accounts, source, added_by, campaign, how, report)
+
+
+@transaction.atomic
+def _add_batch_postgres(
+    keys: list[_Key],
+    accounts: list[Account],
+    source: str,
+    added_by: AbstractBaseUser | None,
+    campaign: str,
+    how: str,
+    report: DncAddReport,
+) -> bool:
+    """The whole batch in one statement (insert entries, merge accounts, audit). False, with
+    nothing written, when an entry added concurrently was not seen: the generic path then runs."""
+    sql = _ADD_SQL.format(
+        entry=DncEntry._meta.db_table,
+        row=DncEntryAccount._meta.db_table,
+        audit=DncAudit._meta.db_table,
+        account=Account._meta.db_table,
+    )
+    params = {
+        "kinds": [k.kind for k in keys],
+        "values": [k.value for k in keys],
+        "senders": [k.sender for k in keys],
+        "channels": [k.channel for k in keys],
+        "now": timezone.now(),
+        "source": source,
+        "campaign": campaign,
+        "how": how,
+        "accounts": [a.pk for a in accounts],
+        "user": added_by.pk if added_by is not None else None,
+        "username": added_by.get_username() if added_by is not None else "",
+    }
+    sid = transaction.savepoint()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seen, created, merged = cursor.fetchone()
+    if seen != len(keys):
+        transaction.savepoint_rollback(sid)
+        return False
+    transaction.savepoint_commit(sid)
+    report.created += created
+    report.merged += merged
+    report.unchanged += len(keys) - created - merged
+    return True
+
+
+@transaction.atomic
+def _add_batch_generic(
     keys: list[_Key],
     accounts: list[Account],
     source: str,

@@ -191,7 +191,7 @@ def test_it_keeps_the_audit_when_the_account_is_deleted(account, owner):
 
 
 def test_it_checks_a_batch_larger_than_one_query(account, monkeypatch):
-    monkeypatch.setattr(services, "CHECK_BATCH", 3)
+    monkeypatch.setattr(services, "SMALL_CHECK", 3)
     services.dnc_entries_add(
         accounts=[account],
         entries=[{"contact": f"+38591234{n:04d}"} for n in range(0, 20, 2)],
