@@ -21,13 +21,43 @@ def _describe_value(value: Any) -> str:
     return str(value)
 
 
-def explain(compiler: Compiler, rule: dict, profile: Profile) -> dict:
-    """{"matches": bool, "attributes": node | None, "events": [node]} where a node is
-    {"path", "label", "holds", "children"}; evaluated in the database, one query per node."""
-    base = Profile.objects.filter(pk=profile.pk, account=compiler.account)
+_OCCURRENCE = {
+    "equals": "exactly",
+    "lt": "fewer than",
+    "lte": "at most",
+    "gte": "at least",
+    "gt": "more than",
+}
 
-    def holds(q: Q) -> bool:
-        return base.filter(q).exists()
+
+def _occurrence(occurrence: dict) -> str:
+    count = occurrence["count"]
+    return f"{_OCCURRENCE[occurrence['operator']]} {count} time{'' if count == 1 else 's'}"
+
+
+def _time(time: dict) -> str:
+    operator = time["operator"]
+    if operator == "any_time":
+        return "at any time"
+    if operator == "within_last":
+        return f"in the last {time['amount']} {time['unit']}"
+    if operator == "before_last":
+        return f"more than {time['amount']} {time['unit']} ago"
+    if operator == "between_last":
+        return f"between {time['from']} and {time['to']} {time['unit']} ago"
+    if operator == "between":
+        return f"between {time['start']} and {time['end']}"
+    return f"{operator} {time['value']}"
+
+
+def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
+    """{"matches": bool, "attributes": node | None, "events": [node]} where a node is
+    {"path", "label", "holds", "children"}; evaluated in the database, one query per condition.
+    Without a profile it only describes the rule (every `holds` is None)."""
+    base = Profile.objects.filter(pk=profile.pk, account=compiler.account) if profile else None
+
+    def holds(q: Q) -> bool | None:
+        return base.filter(q).exists() if base is not None else None
 
     def group(node: dict, path: str) -> dict:
         children = []
@@ -47,7 +77,10 @@ def explain(compiler: Compiler, rule: dict, profile: Profile) -> dict:
                     }
                 )
         verdicts = [c["holds"] for c in children]
-        result = (any(verdicts) if node["match"] == "any" else all(verdicts)) if verdicts else True
+        if base is None:
+            result = None
+        else:
+            result = (any(verdicts) if node["match"] == "any" else all(verdicts)) if verdicts else True
         label = "Any of these" if node["match"] == "any" else "All of these"
         return {"path": path, "label": label, "holds": result, "children": children}
 
@@ -56,7 +89,9 @@ def explain(compiler: Compiler, rule: dict, profile: Profile) -> dict:
     for index, clause in enumerate(rule.get("events") or []):
         occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
         verb = "performed" if clause.get("performed", True) else "did not perform"
-        label = f"{verb} {clause['event']} ({occurrence['operator']} {occurrence['count']} times, {clause['time']['operator'].replace('_', ' ')})"
+        label = f"{verb} {clause['event']} {_occurrence(occurrence)}, {_time(clause['time'])}"
+        for prop in clause.get("properties") or []:
+            label += f"; {prop['property']} {ops.LABELS[prop['operator']]} {_describe_value(prop.get('value'))}".rstrip()
         events.append(
             {
                 "path": f"events[{index}]",
@@ -65,5 +100,7 @@ def explain(compiler: Compiler, rule: dict, profile: Profile) -> dict:
                 "children": [],
             }
         )
+    if base is None:
+        return {"matches": None, "attributes": attributes, "events": events}
     matches = (attributes is None or attributes["holds"]) and all(e["holds"] for e in events)
     return {"matches": matches, "attributes": attributes, "events": events}
