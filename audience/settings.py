@@ -208,6 +208,9 @@ BULK_SYNC_LIMIT = env_int("BULK_SYNC_LIMIT", 1000)
 COUNT_TIMEOUT_MS = env_int("COUNT_TIMEOUT_MS", 3000)
 COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 30)
 
+# The API: requests a second per key before 429.
+API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 20)
+
 # Production hardening; the README's production section sets these.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

@@ -1,0 +1,187 @@
+"""Do Not Contact API: `/platform/1/blocklists` (Infobip's Blocklist API shapes) and a batch check."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.dateparse import parse_datetime
+from ninja import Field, Router, Schema
+
+from audience.api_errors import ApiError
+from dnc import services
+from dnc.destinations import destination_normalize, sender_normalize
+from dnc.models import Channel, DncEntryAccount, How, Source
+
+router = Router(tags=["Do Not Contact (blocklist)"])
+ADD_LIMIT = 50_000
+CHECK_LIMIT = 100_000
+
+
+class Destination(Schema):
+    to: str = Field(..., min_length=1, max_length=255)
+
+
+class BlocklistItem(Schema):
+    destinations: list[Destination]
+    sender: str = Field("", max_length=100)
+    channel: str = ""
+    accountKey: str | None = None
+    campaign: str = Field("", max_length=255)
+
+
+class BlocklistIn(Schema):
+    blocklist: list[BlocklistItem]
+
+
+class CheckIn(Schema):
+    destinations: list[str]
+    channel: str
+    sender: str = ""
+
+
+def _account_key(request: HttpRequest, key: str | None, path: str) -> None:
+    if key not in (None, "", request.auth.account.name, str(request.auth.account.pk)):
+        raise ApiError(400, "Bad request", {path: ["a key acts on its own account only"]})
+
+
+def _out(row: DncEntryAccount) -> dict:
+    body = {
+        "destination": row.value,
+        "sender": row.sender,
+        "channel": row.channel or None,
+        "sourceType": row.source,
+        "accountKey": str(row.account_id),
+        "createdDate": row.added_at.isoformat().replace("+00:00", "Z"),
+    }
+    if row.campaign:
+        body["campaign"] = row.campaign
+    return body
+
+
+@router.get("", summary="List Do Not Contact entries (page is 0-based)")
+def blocklist_list(
+    request: HttpRequest,
+    sender: str | None = None,
+    destination: str | None = None,
+    channel: str | None = None,
+    sourceType: str | None = None,
+    campaign: str | None = None,
+    createdDateFrom: str | None = None,
+    createdDateTo: str | None = None,
+    page: int = 0,
+    size: int = 100,
+):
+    if page < 0 or not 1 <= size <= 1000:
+        raise ApiError(400, "Bad request", {"size": ["must be less than or equal to 1000"]})
+    rows = DncEntryAccount.objects.filter(account=request.auth.account)
+    if sender is not None:
+        rows = rows.filter(sender=sender_normalize(sender))
+    if destination:
+        rows = rows.filter(value=destination_normalize(destination) or destination.strip().lower())
+    if channel:
+        rows = rows.filter(channel=channel.upper())
+    if sourceType:
+        rows = rows.filter(source=sourceType.upper())
+    if campaign:
+        rows = rows.filter(campaign=campaign)
+    for name, raw, lookup in (
+        ("createdDateFrom", createdDateFrom, "gte"),
+        ("createdDateTo", createdDateTo, "lte"),
+    ):
+        if raw:
+            when = parse_datetime(raw.replace("Z", "+00:00"))
+            if when is None:
+                raise ApiError(400, "Bad request", {name: ["expected an ISO 8601 date-time"]})
+            rows = rows.filter(**{f"added_at__{lookup}": when})
+    rows = rows.order_by("-added_at", "-id")
+    total = rows.count()
+    return {
+        "results": [_out(r) for r in rows[page * size : (page + 1) * size]],
+        "paging": {
+            "page": page,
+            "size": size,
+            "totalPages": (total + size - 1) // size,
+            "totalResults": total,
+        },
+    }
+
+
+@router.post("", summary="Add destinations (at most 50,000 a request)", response={202: dict})
+def blocklist_add(request: HttpRequest, payload: BlocklistIn):
+    errors: dict[str, list[str]] = {}
+    total = sum(len(item.destinations) for item in payload.blocklist)
+    if total == 0:
+        errors["blocklist"] = ["add at least one destination"]
+    if total > ADD_LIMIT:
+        errors["blocklist"] = [f"at most {ADD_LIMIT} destinations a request"]
+    for i, item in enumerate(payload.blocklist):
+        _account_key(request, item.accountKey, f"blocklist[{i}].accountKey")
+        if item.channel and item.channel.upper() not in Channel.values:
+            errors[f"blocklist[{i}].channel"] = ["unsupported channel"]
+    if errors:
+        raise ApiError(400, "Bad request", errors)
+    created = merged = unchanged = 0
+    rejected = []
+    for i, item in enumerate(payload.blocklist):
+        report = services.dnc_entries_add(
+            accounts=[request.auth.account],
+            entries=(
+                {"contact": d.to, "sender": item.sender, "channel": item.channel} for d in item.destinations
+            ),
+            source=Source.API,
+            campaign=item.campaign,
+            how=How.API,
+        )
+        created, merged, unchanged = (
+            created + report.created,
+            merged + report.merged,
+            report.unchanged + unchanged,
+        )
+        rejected += [{"blocklist": i, "to": r.contact, "reason": r.reason} for r in report.rejected]
+    return 202, {"created": created, "merged": merged, "unchanged": unchanged, "rejected": rejected}
+
+
+@router.delete("", summary="Remove a destination (repeat its sender and channel)", response={202: dict})
+def blocklist_remove(request: HttpRequest, destination: str, sender: str = "", channel: str = ""):
+    try:
+        key = services.dnc_entry_parse(contact=destination, sender=sender, channel=channel)
+    except ValidationError as error:
+        raise ApiError(400, "Bad request", error.message_dict) from None
+    row = (
+        DncEntryAccount.objects.filter(
+            account=request.auth.account, value=key.value, sender=key.sender, channel=key.channel
+        )
+        .select_related("entry")
+        .first()
+    )
+    if row is None:
+        raise ApiError(404, "No entry with this destination, sender and channel.")
+    services.dnc_entry_remove(entry=row.entry, account=request.auth.account, removed_by=None, how=How.API)
+    return 202, {"removed": 1}
+
+
+@router.post("/check", summary="Which of these destinations are blocked for a channel and sender")
+def blocklist_check(request: HttpRequest, payload: CheckIn):
+    if len(payload.destinations) > CHECK_LIMIT:
+        raise ApiError(400, "Bad request", {"destinations": [f"at most {CHECK_LIMIT} a request"]})
+    try:
+        blocked = services.dnc_blocked_destinations(
+            account=request.auth.account,
+            channel=payload.channel,
+            sender=payload.sender,
+            destinations=payload.destinations,
+        )
+    except ValueError as error:
+        raise ApiError(400, "Bad request", {"channel": [str(error)]}) from None
+    results = []
+    for to in payload.destinations:
+        normalized = destination_normalize(to)
+        results.append(
+            {
+                "to": to,
+                "destination": normalized,
+                "valid": normalized is not None,
+                "blocked": normalized in blocked,
+            }
+        )
+    return {"results": results}

@@ -1,0 +1,170 @@
+"""Segments API: `/people/3/segments` with our rule JSON (see docs/rules.md), its persons, and the
+count and explain routes the screens use too."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from audience.api_errors import ApiError
+from audience.api_persons import person_find, persons_page
+from segments import selectors, services
+from segments.models import Segment
+from segments.rules.validate import RuleErrors
+
+router = Router(tags=["Segments"])
+SORTS = {"name": "name", "createdAt": "created_at", "modifiedAt": "modified_at", "id": "id"}
+
+
+class SegmentIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    description: str = Field("", max_length=500)
+    rule: dict[str, Any]
+
+
+class RuleIn(Schema):
+    rule: dict[str, Any]
+
+
+class Identifier(Schema):
+    type: Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"] = "ID"
+    identifier: str
+
+
+class ExplainIn(Schema):
+    rule: dict[str, Any]
+    person: Identifier
+
+
+def _rule_error(error: ValidationError) -> ApiError:
+    if isinstance(error, RuleErrors):
+        errors: dict[str, list[str]] = {}
+        for message in error.errors:
+            path, _, text = message.partition(": ")
+            errors.setdefault(f"rule.{path}" if text else "rule", []).append(text or message)
+        return ApiError(400, "Bad request", errors)
+    detail = error.message_dict if hasattr(error, "error_dict") else {"segment": error.messages}
+    text = " ".join(m for ms in detail.values() for m in ms)
+    return ApiError(
+        409 if "already" in text or "used by" in text or "can't be" in text else 400, text, detail
+    )
+
+
+def _out(segment: Segment) -> dict:
+    return {
+        "id": segment.pk,
+        "name": segment.name,
+        "description": segment.description,
+        "rule": segment.rule,
+        "predefined": bool(segment.predefined),
+        "createdAt": segment.created_at.isoformat(),
+        "modifiedAt": segment.modified_at.isoformat(),
+    }
+
+
+def _segment(account, segment_id: int) -> Segment:
+    found = Segment.objects.for_account(account).filter(pk=segment_id).first()
+    if found is None:
+        raise ApiError(404, "There is no segment with this id.")
+    return found
+
+
+def _paging(page: int, size: int, total: int) -> dict:
+    return {"page": page, "size": size, "totalPages": (total + size - 1) // size, "totalResults": total}
+
+
+@router.get("", summary="List segments (page is 0-based)")
+def segments_list(request: HttpRequest, page: int = 0, size: int = 20, sort: str = "name,asc"):
+    field, _, direction = sort.partition(",")
+    if field not in SORTS or direction not in ("", "asc", "desc") or page < 0 or not 1 <= size <= 1000:
+        raise ApiError(
+            400, "Bad request", {"sort": ["sort=name|createdAt|modifiedAt,asc|desc; size 1-1000; page ≥ 0"]}
+        )
+    sign = "-" if direction == "desc" else ""
+    queryset = Segment.objects.for_account(request.auth.account).order_by(
+        f"{sign}{SORTS[field]}", f"{sign}id"
+    )
+    total = queryset.count()
+    return {
+        "results": [_out(s) for s in queryset[page * size : (page + 1) * size]],
+        "paging": _paging(page, size, total),
+    }
+
+
+@router.post("", summary="Create a segment", response={201: dict})
+def segment_create(request: HttpRequest, payload: SegmentIn):
+    try:
+        segment = services.segment_create(
+            account=request.auth.account,
+            name=payload.name,
+            rule=payload.rule,
+            description=payload.description,
+        )
+    except ValidationError as error:
+        raise _rule_error(error) from None
+    return 201, _out(segment)
+
+
+@router.post("/count", summary="Count the profiles a rule matches")
+def segments_count(request: HttpRequest, payload: RuleIn):
+    try:
+        count = selectors.rule_count(request.auth.account, payload.rule)
+    except ValidationError as error:
+        raise _rule_error(error) from None
+    if count is None:
+        return {
+            "count": None,
+            "status": "STILL_COUNTING",
+            "message": "Counting took too long; try again shortly.",
+        }
+    return {"count": count}
+
+
+@router.post("/explain", summary="Which conditions of a rule hold for one person")
+def segments_explain(request: HttpRequest, payload: ExplainIn):
+    profile = person_find(request.auth.account, payload.person.type, payload.person.identifier)
+    try:
+        return selectors.rule_explain(request.auth.account, payload.rule, profile)
+    except ValidationError as error:
+        raise _rule_error(error) from None
+
+
+@router.get("/{segment_id}", summary="Get a segment")
+def segment_get(request: HttpRequest, segment_id: int):
+    return _out(_segment(request.auth.account, segment_id))
+
+
+@router.put("/{segment_id}", summary="Replace a segment (refused while used by an active communication)")
+def segment_update(request: HttpRequest, segment_id: int, payload: SegmentIn):
+    segment = _segment(request.auth.account, segment_id)
+    try:
+        services.segment_update(
+            segment=segment, name=payload.name, rule=payload.rule, description=payload.description
+        )
+    except ValidationError as error:
+        raise _rule_error(error) from None
+    return _out(segment)
+
+
+@router.delete("/{segment_id}", summary="Delete a segment", response={204: None})
+def segment_delete(request: HttpRequest, segment_id: int):
+    segment = _segment(request.auth.account, segment_id)
+    try:
+        services.segments_delete(account=request.auth.account, segment_ids=[segment.pk])
+    except ValidationError as error:
+        raise _rule_error(error) from None
+    return 204, None
+
+
+@router.get("/{segment_id}/persons", summary="The persons in a segment now (page is 0-based)")
+def segment_persons(request: HttpRequest, segment_id: int, page: int = 0, size: int = 20):
+    if page < 0 or not 1 <= size <= 1000:
+        raise ApiError(400, "Bad request", {"size": ["size 1-1000; page ≥ 0"]})
+    segment = _segment(request.auth.account, segment_id)
+    queryset = selectors.segment_profiles(segment=segment).order_by("id")
+    total = selectors.rule_count(request.auth.account, segment.rule)
+    results = persons_page(queryset, limit=size, page=page + 1)
+    return {"results": results, "paging": _paging(page, size, total if total is not None else 0)}

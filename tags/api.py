@@ -1,0 +1,139 @@
+"""Tags API: `/people/2/tags` (Infobip's shapes)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from audience.api_errors import ApiError
+from audience.api_persons import BATCH_LIMIT, person_find
+from tags import services
+from tags.models import Tag
+
+router = Router(tags=["Tags"])
+ORDER = {"name": "name", "createdAt": "created_at", "modifiedAt": "modified_at"}
+
+
+class TagIn(Schema):
+    name: str = Field(..., min_length=1, max_length=256)
+
+
+class Query(Schema):
+    type: Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"]
+    identifier: str
+
+
+class PersonQuery(Schema):
+    query: Query
+
+
+class PeopleIn(Schema):
+    people: list[PersonQuery]
+
+
+def _out(tag: Tag) -> dict:
+    return {
+        "id": tag.pk,
+        "name": tag.name,
+        "createdAt": tag.created_at.strftime("%Y-%m-%dT%H:%M:%S"),
+        "modifiedAt": tag.modified_at.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def _tag(account, name: str) -> Tag:
+    found = Tag.objects.for_account(account).filter(name__iexact=name).first()
+    if found is None:
+        raise ApiError(404, f"There is no tag named {name!r}.")
+    return found
+
+
+@router.get("", summary="List tags")
+def tags_list(
+    request: HttpRequest,
+    limit: int = 20,
+    page: int = 1,
+    orderBy: str = "name:asc",
+    includeTotalCount: bool = False,
+):
+    field, _, direction = orderBy.partition(":")
+    if field not in ORDER or direction not in ("", "asc", "desc"):
+        raise ApiError(400, "Bad request", {"orderBy": ["name, createdAt or modifiedAt with :asc or :desc"]})
+    if not 1 <= limit <= 1000 or page < 1:
+        raise ApiError(400, "Bad request", {"limit": ["limit is 1 to 1000 and page 1 or more"]})
+    sign = "-" if direction == "desc" else ""
+    queryset = Tag.objects.for_account(request.auth.account).order_by(f"{sign}{ORDER[field]}", f"{sign}id")
+    body = {
+        "limit": limit,
+        "page": page,
+        "orderBy": orderBy,
+        "tags": [_out(t) for t in queryset[(page - 1) * limit : page * limit]],
+    }
+    if includeTotalCount:
+        body["totalCount"] = queryset.count()
+    return body
+
+
+@router.post("", summary="Create a tag")
+def tag_create(request: HttpRequest, payload: TagIn):
+    try:
+        tag = services.tag_create(account=request.auth.account, name=payload.name)
+    except ValidationError as error:
+        status = 409 if "already exists" in " ".join(error.messages) else 400
+        raise ApiError(
+            status, "Duplicate" if status == 409 else "Bad request", {"name": error.messages}
+        ) from None
+    return _out(tag)
+
+
+@router.get("/{name}", summary="Get a tag")
+def tag_get(request: HttpRequest, name: str):
+    return _out(_tag(request.auth.account, name))
+
+
+@router.delete("/{name}", summary="Delete a tag (refused while in use)")
+def tag_delete(request: HttpRequest, name: str):
+    tag = _tag(request.auth.account, name)
+    try:
+        services.tags_delete(account=request.auth.account, tags=[tag])
+    except ValidationError as error:
+        raise ApiError(409, " ".join(error.messages)) from None
+    return {"name": tag.name, "deleted": True}
+
+
+def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[dict]]:
+    if not payload.people:
+        raise ApiError(400, "Bad request", {"people": ["must hold at least one item"]})
+    if len(payload.people) > BATCH_LIMIT:
+        raise ApiError(400, "Bad request", {"people": [f"must hold at most {BATCH_LIMIT} items"]})
+    ids, missing = [], []
+    for item in payload.people:
+        try:
+            ids.append(person_find(request.auth.account, item.query.type, item.query.identifier).pk)
+        except ApiError:
+            missing.append(
+                {
+                    "query": item.query.dict(),
+                    "status": 404,
+                    "errors": [{"message": "There is no person matching the query"}],
+                }
+            )
+    return ids, missing
+
+
+@router.patch("/{name}/persons", summary="Add a tag to people (at most 1000)")
+def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
+    tag = _tag(request.auth.account, name)
+    ids, missing = _people(request, payload)
+    added = services.tags_add(account=request.auth.account, tags=[tag], profile_ids=ids)
+    return {"tag": tag.name, "matched": len(ids), "added": added, "results": missing}
+
+
+@router.delete("/{name}/persons", summary="Remove a tag from people (at most 1000)")
+def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
+    tag = _tag(request.auth.account, name)
+    ids, missing = _people(request, payload)
+    removed = services.tags_remove(account=request.auth.account, tags=[tag], profile_ids=ids)
+    return {"tag": tag.name, "matched": len(ids), "removed": removed, "results": missing}
