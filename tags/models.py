@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
+from audience.jobs import Job
 from audience.models import AccountScopedQuerySet
 
 
@@ -54,3 +56,35 @@ class CompanyTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag_id} on company {self.company_id}"
+
+
+class BulkAction(models.TextChoices):
+    ADD = "add", "Add tags"
+    REMOVE = "remove", "Remove tags"
+    ADD_REMOVE = "add_remove", "Add and remove tags"
+
+
+class TagBulkJob(Job):
+    """ "Manage tags" on a People selection too large to change in the request.
+
+    The selection is kept as JSON (`audience.selection.Selection.to_json()`) and resolved again by
+    the worker; tags are kept by id. `last_profile_id` is the keyset cursor: every chunk of
+    profiles (ordered by id) commits its tag changes together with the cursor, so a resumed job
+    goes on after the last committed chunk and a re-run changes nothing twice."""
+
+    selection = models.JSONField(default=dict)
+    action = models.CharField(max_length=16, choices=BulkAction.choices, default=BulkAction.ADD)
+    add_tag_ids = models.JSONField(default=list, blank=True)
+    remove_tag_ids = models.JSONField(default=list, blank=True)
+    last_profile_id = models.BigIntegerField(default=0)
+    added = models.PositiveBigIntegerField(default=0)
+    removed = models.PositiveBigIntegerField(default=0)
+
+    class Meta(Job.Meta):
+        verbose_name = "bulk tag change"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on {self.total} profiles ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("tags:bulk_job", args=[self.pk])

@@ -1,0 +1,108 @@
+"""Reads of tags: the Tags screen's page, the People tag column, the profile and company panels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, QuerySet
+from django.db.models.functions import Lower
+
+from audience.models import Account, Company, Profile
+from tags.models import CompanyTag, ProfileTag, Tag, TagBulkJob
+from tags.usage import tag_usages
+
+PAGE_SIZE = 50
+SORTS = {
+    "name": (Lower("name").asc(), "pk"),
+    "-name": (Lower("name").desc(), "-pk"),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+    "updated": ("modified_at", "pk"),
+    "-updated": ("-modified_at", "-pk"),
+}
+
+
+@dataclass
+class TagRow:
+    tag: Tag
+    persons: int = 0
+    companies: int = 0
+    used_by: list[str] = field(default_factory=list)
+
+
+def tags_for_account(account: Account) -> QuerySet:
+    return Tag.objects.for_account(account)
+
+
+def tags_search(*, account: Account, q: str = "", sort: str = "name") -> QuerySet:
+    tags = tags_for_account(account).select_related("account")  # usage checkers read tag.account
+    if q.strip():
+        tags = tags.filter(name__icontains=q.strip())
+    return tags.order_by(*SORTS.get(sort, SORTS["name"]))
+
+
+def tags_page(
+    *, account: Account, q: str = "", sort: str = "name", page: int | str = 1
+) -> tuple[Page, list[TagRow]]:
+    """One page of the account's tags with their counts: one grouped query per table for the whole
+    page (served by the (tag, profile) and (tag, company) indexes), never one per row."""
+    paginator = Paginator(tags_search(account=account, q=q, sort=sort), PAGE_SIZE)
+    current = paginator.get_page(page)
+    tags = list(current.object_list)
+    ids = [tag.pk for tag in tags]
+    persons = dict(
+        ProfileTag.objects.filter(tag_id__in=ids).values_list("tag_id").annotate(n=Count("*")).order_by()
+    )
+    companies = dict(
+        CompanyTag.objects.filter(tag_id__in=ids).values_list("tag_id").annotate(n=Count("*")).order_by()
+    )
+    rows = [
+        TagRow(
+            tag=tag,
+            persons=persons.get(tag.pk, 0),
+            companies=companies.get(tag.pk, 0),
+            used_by=tag_usages(tag),
+        )
+        for tag in tags
+    ]
+    return current, rows
+
+
+def tag_names_for_profiles(profile_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The tag names of each profile (sorted, regardless of case), for the People list's column:
+    one query for the whole page."""
+    names: dict[int, list[str]] = {}
+    links = (
+        ProfileTag.objects.filter(profile_id__in=list(profile_ids))
+        .values_list("profile_id", "tag__name")
+        .order_by()
+    )
+    for profile_id, name in links:
+        names.setdefault(profile_id, []).append(name)
+    return {pid: sorted(found, key=str.lower) for pid, found in names.items()}
+
+
+def profile_tags(profile: Profile) -> list[Tag]:
+    return list(Tag.objects.filter(profile_tags__profile=profile).order_by("name"))
+
+
+def company_tags(company: Company) -> list[Tag]:
+    return list(Tag.objects.filter(company_tags__company=company).order_by("name"))
+
+
+def tag_names(account: Account) -> list[str]:
+    return list(tags_for_account(account).order_by("name").values_list("name", flat=True))
+
+
+def bulk_jobs_recent(*, account: Account, limit: int = 5) -> list[TagBulkJob]:
+    return list(TagBulkJob.objects.filter(account=account).order_by("-created_at", "-id")[:limit])
+
+
+def bulk_job_tags(job: TagBulkJob) -> dict[str, list[Tag]]:
+    tags = Tag.objects.filter(account_id=job.account_id).order_by("name")
+    return {
+        "add_tags": list(tags.filter(pk__in=job.add_tag_ids)),
+        "remove_tags": list(tags.filter(pk__in=job.remove_tag_ids)),
+    }

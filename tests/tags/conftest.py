@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import pytest
+
+from tags import usage
+
+
+@pytest.fixture
+def tag_used_by():
+    """Make tags "in use": `tag_used_by({"VIP": ["segment “Big spenders”"]})`."""
+    uses: dict[str, list[str]] = {}
+
+    def checker(tag) -> list[str]:
+        return uses.get(tag.name, [])
+
+    usage.register_tag_usage(checker)
+    yield uses.update
+    usage._checkers.remove(checker)
