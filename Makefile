@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate worker clean
+.PHONY: run test install lint format migrate worker clean bench bench-small
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ run: migrate
 test: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks need PostgreSQL (DATABASE_URL); results go to docs/benchmarks/.
+bench: migrate
+	$(BIN)/python bin/bench.py --profiles 1000000 --events-per-profile 10
+
+bench-small: migrate
+	$(BIN)/python bin/bench.py --profiles 10000 --events-per-profile 10 --repeat 3
 
 lint: install
 	$(BIN)/python -m ruff check .

@@ -1,0 +1,122 @@
+#!/usr/bin/env python
+"""Measure Audience against the machine's own limits (`make bench`, `make bench-small`).
+
+Seeds (once, reused) an account with N profiles and ~10 events each, then measures each figure as
+the median and p95 of repeated runs, next to a reference the machine allows measured in the same
+run (a plain count(*), a raw COPY in or out), and writes JSON and a Markdown table to
+docs/benchmarks/. PostgreSQL and Redis come from the environment (DATABASE_URL, CELERY_BROKER_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "audience.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from bench_sections import SECTIONS  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from audience import demo  # noqa: E402
+from audience.models import Account, Profile  # noqa: E402
+
+BENCH_ACCOUNT = "Bench"
+
+
+def ensure_data(profiles: int, events_per_profile: int) -> Account:
+    account = Account.objects.filter(name=BENCH_ACCOUNT).first()
+    have = Profile.objects.filter(account=account).count() if account else 0
+    if have < profiles:
+        print(f"seeding {profiles - have:,} profiles into {BENCH_ACCOUNT!r} (once; reused later)")
+        demo.seed_demo(
+            profiles=profiles - have,
+            events_per_profile=events_per_profile,
+            seed=1,
+            account_name=BENCH_ACCOUNT,
+            progress=lambda text: print("  " + text),
+        )
+        account = Account.objects.get(name=BENCH_ACCOUNT)
+    return account
+
+
+def machine() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT sqlite_version()")
+        db_version = cursor.fetchone()[0]
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "database": db_version,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def write_report(results: dict, out_dir: Path, label: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{label}.json").write_text(json.dumps(results, indent=2, default=str))
+    lines = [
+        f"# Benchmark: {label}",
+        "",
+        f"{results['machine']['date']} · {results['profiles']:,} profiles · Python {results['machine']['python']} · "
+        f"Django {results['machine']['django']} · {results['machine']['cpus']} CPUs",
+        "",
+        f"Database: {results['machine']['database']}",
+        "",
+        "| section | figure | median | p95 | reference | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        lines.append(
+            f"| {row['section']} | {row['name']} | {row.get('median', '')} | {row.get('p95', '')} | "
+            f"{row.get('reference', '')} | {row.get('ratio', '')} |"
+        )
+    path = out_dir / f"{label}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--events-per-profile", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--only", action="append", default=[], help="run only these sections")
+    args = parser.parse_args()
+
+    account = ensure_data(args.profiles, args.events_per_profile)
+    label = args.label or ("latest" if args.profiles >= 1_000_000 else f"small-{args.profiles}")
+    results = {"machine": machine(), "profiles": args.profiles, "rows": []}
+    for name, fn in SECTIONS:
+        if args.only and name not in args.only:
+            continue
+        print(f"== {name}")
+        try:
+            rows = fn(account=account, repeat=args.repeat, profiles=args.profiles)
+        except Exception as error:  # a broken section is reported, the others still run
+            rows = [{"name": "error", "median": f"{error.__class__.__name__}: {error}"}]
+        for row in rows:
+            row["section"] = name
+            print("   ", {k: v for k, v in row.items() if k != "section"})
+        results["rows"].extend(rows)
+    path = write_report(results, ROOT / "docs" / "benchmarks", label)
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    if any(row.get("name") == "error" for row in results["rows"]):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The sections `bin/bench.py` measures. Each returns rows: name, median, p95, reference, ratio."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from audience import services as audience_services
+from audience.models import Profile, Role
+
+BENCH_USER = "bench-admin"
+SECTIONS: list[tuple[str, Callable]] = []
+
+
+def timed(fn: Callable[[], object], repeat: int) -> dict:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, max(0, round(0.95 * len(samples)) - 1))]
+    return {"median_ms": round(statistics.median(samples), 2), "p95_ms": round(p95, 2), "runs": repeat}
+
+
+def sql_ms(sql: str, params: list, repeat: int) -> dict:
+    def run() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+
+    return timed(run, repeat)
+
+
+def section(name: str):
+    def register(fn: Callable) -> Callable:
+        SECTIONS.append((name, fn))
+        return fn
+
+    return register
+
+
+def _client(account) -> tuple[Client, object]:
+    user, _ = get_user_model().objects.get_or_create(username=BENCH_USER)
+    audience_services.membership_set(account=account, user=user, role=Role.ADMIN)
+    client = Client()
+    client.force_login(user)
+    client.post(f"/accounts/{account.pk}/switch/")
+    return client, user
+
+
+def _row(name: str, figure: dict, reference: dict | None = None, unit: str = "ms") -> dict:
+    row = {
+        "name": name,
+        "median": f"{figure['median_ms']:.1f} {unit}",
+        "p95": f"{figure['p95_ms']:.1f} {unit}",
+    }
+    if reference:
+        row["reference"] = f"{reference['median_ms']:.1f} ms"
+        row["ratio"] = f"{figure['median_ms'] / max(reference['median_ms'], 0.01):.1f}×"
+    return row
+
+
+def _reference_count(account, repeat: int) -> dict:
+    return sql_ms("SELECT count(*) FROM audience_profile WHERE account_id = %s", [account.pk], repeat)
+
+
+@section("counts")
+def counts(*, account, repeat: int, profiles: int) -> list[dict]:
+    """The live count through the real count view (the editor's htmx endpoint), cold and cached."""
+    import json
+
+    from segments.management.commands.segments_bench import SUITE
+
+    client, _ = _client(account)
+    reference = _reference_count(account, repeat)
+    rows = [
+        {
+            "name": "reference: SELECT count(*) of the account's profiles",
+            "median": f"{reference['median_ms']:.1f} ms",
+            "p95": f"{reference['p95_ms']:.1f} ms",
+        }
+    ]
+    for family, name, rule, _has_events in SUITE:
+        body = {"rule": json.dumps(rule)}
+
+        def cold(body=body):
+            cache.clear()
+            response = client.post("/segments/count/", body, HTTP_HX_REQUEST="true")
+            assert response.status_code == 200, response.status_code
+
+        def warm(body=body):
+            client.post("/segments/count/", body, HTTP_HX_REQUEST="true")
+
+        cold()  # plans and buffers warm, as a marketer editing rules would see
+        rows.append(_row(f"{family}: {name} (cold)", timed(cold, repeat), reference))
+        rows.append(_row(f"{family}: {name} (cached)", timed(warm, repeat), reference))
+    return rows
+
+
+@section("people")
+def people(*, account, repeat: int, profiles: int) -> list[dict]:
+    from segments import services as segment_services
+    from segments.models import Segment
+
+    client, user = _client(account)
+    reference = _reference_count(account, repeat)
+    rows = []
+    pages = {
+        "People list, first page": "/people/",
+        "People list, filtered (country, gender)": "/people/?country=Germany&gender=female",
+        "People list, sorted by last name": "/people/?sort=name",
+        "People summary count, filtered (htmx)": "/people/count/?country=Germany&gender=female",
+        "People summary count, all (htmx)": "/people/count/",
+    }
+    for name, url in pages.items():
+
+        def get(url=url):
+            if "count" in url:
+                cache.clear()
+            assert client.get(url, HTTP_HX_REQUEST="true" if "count" in url else "").status_code == 200
+
+        get()
+        rows.append(_row(name, timed(get, repeat), reference))
+    segment = Segment.objects.for_account(account).filter(name="Bench London buyers").first()
+    if segment is None:
+        segment = segment_services.segment_create(
+            account=account,
+            name="Bench London buyers",
+            rule={
+                "version": 1,
+                "attributes": {
+                    "match": "all",
+                    "conditions": [{"attribute": "city", "operator": "is", "value": "London"}],
+                },
+                "events": [{"event": "Purchase", "performed": True}],
+            },
+            user=user,
+        )
+
+    def segment_page():
+        assert client.get(f"/segments/{segment.pk}/").status_code == 200
+
+    segment_page()
+    rows.append(_row("One page of a segment's profiles", timed(segment_page, repeat), reference))
+    return rows
+
+
+def _in_child(fn):
+    """Run fn in a forked child; (seconds, peak RSS in MB, result) — the child's own peak memory."""
+    read, write = os.pipe()
+    connection.close()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        started = time.perf_counter()
+        result = fn()
+        elapsed = time.perf_counter() - started
+        os.write(write, f"{elapsed}\t{result}".encode())
+        os._exit(0)
+    os.close(write)
+    _, status, usage = os.wait4(pid, 0)
+    data = os.read(read, 4096).decode()
+    os.close(read)
+    if status != 0 or not data:
+        raise RuntimeError("the measured child process failed")
+    elapsed, result = data.split("\t", 1)
+    return float(elapsed), usage.ru_maxrss / 1024, result
+
+
+def _copy_in_reference(path: str, columns: str, table_sql: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute(table_sql)
+        started = time.perf_counter()
+        with (
+            open(path, "rb") as handle,
+            cursor.cursor.copy(
+                f"COPY bench_ref ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ) as copy,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_ref")
+    return elapsed
+
+
+@section("imports")
+def imports(*, account, repeat: int, profiles: int) -> list[dict]:
+    from imports import services
+    from imports.management.commands.imports_bench import Command
+
+    scale = 1 if profiles >= 1_000_000 else 0.05
+    dnc_rows, people_rows = int(300_000 * scale), int(100_000 * scale)
+    target, user, _ = audience_services.account_create_with_admin(
+        name=f"Bench imports {int(time.time())}", username=f"bench-imports-{int(time.time())}"
+    )
+    command = Command(stdout=io.StringIO())
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        dnc_path = os.path.join(folder, "dnc.csv")
+        command._dnc_file(dnc_path, dnc_rows, random.Random(7))
+        people_path = os.path.join(folder, "people.xlsx")
+        command._people_file(people_path, people_rows, random.Random(7))
+        for kind, path, count in (("dnc", dnc_path, dnc_rows), ("people", people_path, people_rows)):
+
+            def run(kind=kind, path=path):
+                with open(path, "rb") as stream:
+                    job = services.import_job_create(
+                        account=target,
+                        user=user,
+                        kind=kind,
+                        name=os.path.basename(path),
+                        stream=stream,
+                        size=os.path.getsize(path),
+                    )
+                services.import_job_map(job=job, fields=job.mapping, analyze=False)
+                job = services.import_job_analyze(job_id=job.pk)
+                services.import_job_start(job=job, user=user, options={"accounts": [target.pk]}, run=False)
+                job = services.import_job_run(job_id=job.pk)
+                return services.import_report_line(job)
+
+            seconds, peak, report = _in_child(run)
+            reference = None
+            if kind == "dnc" and connection.vendor == "postgresql":
+                reference = _copy_in_reference(
+                    path,
+                    "contact, sender, channel, comment",
+                    "CREATE TEMP TABLE bench_ref (contact text, sender text, channel text, comment text)",
+                )
+            rows.append(
+                {
+                    "name": f"{kind} import of {count:,} rows ({os.path.getsize(path) / 1e6:.1f} MB), analyze + import",
+                    "median": f"{seconds:.1f} s ({count / seconds:,.0f} rows/s), peak {peak:.0f} MB",
+                    "p95": "single run",
+                    "reference": f"raw COPY {reference:.2f} s" if reference else "",
+                    "ratio": f"{seconds / reference:.0f}×" if reference else "",
+                    "report": report,
+                }
+            )
+    return rows
+
+
+@section("exports")
+def exports(*, account, repeat: int, profiles: int) -> list[dict]:
+    from imports import exports as export_service
+    from imports.models import ExportJob
+
+    _, user = _client(account)
+    rows = []
+    count = Profile.objects.filter(account=account).count()
+    reference = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            with cursor.cursor.copy(
+                "COPY (SELECT id, external_id, first_name, last_name, city, country FROM audience_profile "
+                f"WHERE account_id = {int(account.pk)}) TO STDOUT WITH (FORMAT csv)"
+            ) as copy:
+                for _ in copy:
+                    pass
+            reference = time.perf_counter() - started
+    for fmt in ("csv", "xlsx"):
+        if fmt == "xlsx" and count > 200_000 and profiles < 1_000_000:
+            continue
+        job = ExportJob.objects.create(
+            account=account,
+            created_by=user,
+            kind="people",
+            format=fmt,
+            selection={"ids": None, "filters": {}},
+        )
+        seconds, peak, _ = _in_child(lambda job=job: export_service.export_job_run(job_id=job.pk) and "")
+        rows.append(
+            {
+                "name": f"People export of {count:,} profiles to {fmt}",
+                "median": f"{seconds:.1f} s ({count / seconds:,.0f} rows/s), peak {peak:.0f} MB",
+                "p95": "single run",
+                "reference": f"raw COPY TO {reference:.2f} s" if reference else "",
+                "ratio": f"{seconds / reference:.0f}×" if reference else "",
+            }
+        )
+    return rows
+
+
+@section("dnc")
+def dnc(*, account, repeat: int, profiles: int) -> list[dict]:
+    from dnc import services
+    from dnc.management.commands.dnc_bench import _number
+
+    size = 1_000_000 if profiles >= 1_000_000 else 20_000
+    target = audience_services.account_create(name=f"Bench DNC {int(time.time())}")
+    services.dnc_entries_add(
+        accounts=[target],
+        entries=({"contact": _number(i * 2), "channel": "SMS"} for i in range(size)),
+        source="API",
+        how="api",
+    )
+    destinations = [_number(i) for i in range(size)]
+    figure = timed(
+        lambda: services.dnc_blocked_destinations(
+            account=target, channel="SMS", sender="", destinations=destinations
+        ),
+        max(3, repeat // 3),
+    )
+    blocked = services.dnc_blocked_destinations(
+        account=target, channel="SMS", sender="", destinations=destinations
+    )
+    return [
+        {
+            "name": f"DNC batch check of {size:,} destinations against {size:,} entries",
+            "median": f"{figure['median_ms'] / 1000:.2f} s",
+            "p95": f"{figure['p95_ms'] / 1000:.2f} s",
+            "reference": f"{len(blocked):,} blocked (expected {size // 2:,})",
+        }
+    ]
