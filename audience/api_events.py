@@ -19,6 +19,7 @@ from audience import services
 from audience.api_errors import ApiError
 from audience.api_persons import person_find
 from audience.attributes import attribute_value_parse
+from audience.contacts import normalize_email, normalize_phone
 from audience.models import AttributeType, Event, EventDefinition
 
 events = Router(tags=["Events"])
@@ -133,7 +134,17 @@ def _validate(
                 "message": "There is no person matching the identifier.",
                 "details": [{"property": f"[{index}].identifier", "message": "not found"}],
             }
-        profile = None  # created below, as Infobip does for PHONE, EMAIL and EXTERNAL_ID
+        # Created below, as Infobip does for PHONE, EMAIL and EXTERNAL_ID: check now that it can be,
+        # so one bad identifier refuses the batch before anything is written.
+        problem = _identifier_problem(item.identifier)
+        if problem:
+            return None, {
+                "index": index,
+                "code": 400504,
+                "message": "The identifier can't make a new person.",
+                "details": [{"property": f"[{index}].identifier.id", "message": problem}],
+            }
+        profile = None
     event = Event(
         account=account,
         profile=profile,
@@ -144,6 +155,19 @@ def _validate(
     )
     event._identifier = item.identifier  # for creating the person
     return event, None
+
+
+def _identifier_problem(identifier: Identifier) -> str | None:
+    try:
+        if identifier.type == "PHONE":
+            normalize_phone(identifier.id)
+        elif identifier.type == "EMAIL":
+            normalize_email(identifier.id)
+        elif not identifier.id.strip() or len(identifier.id) > 256:
+            return "an external id is 1 to 256 characters"
+    except ValidationError as error:
+        return error.messages[0]
+    return None
 
 
 def _person_for(account, identifier: Identifier):
@@ -186,7 +210,7 @@ def events_batch(request: HttpRequest, payload: list[EventIn]):
     with transaction.atomic():
         created_people: dict[tuple[str, str], Any] = {}
         for event in rows:
-            if event.profile is None:
+            if event.profile_id is None:
                 key = (event._identifier.type, event._identifier.id)
                 if key not in created_people:
                     try:
@@ -272,5 +296,8 @@ def definition_update(request: HttpRequest, definition_id: str, payload: Definit
 @definitions.delete("/{definition_id}", summary="Delete an event definition")
 def definition_delete(request: HttpRequest, definition_id: str):
     definition = _definition(request.auth.account, definition_id)
-    services.event_definition_delete(definition=definition)
+    try:
+        services.event_definition_delete(definition=definition)
+    except ValidationError as error:
+        raise ApiError(409, " ".join(error.messages)) from None
     return {"definitionId": definition_id, "deleted": True}
