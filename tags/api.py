@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
@@ -63,8 +65,12 @@ def tags_list(
         raise ApiError(400, "Bad request", {"orderBy": ["name, createdAt or modifiedAt with :asc or :desc"]})
     if not 1 <= limit <= 1000 or page < 1:
         raise ApiError(400, "Bad request", {"limit": ["limit is 1 to 1000 and page 1 or more"]})
-    sign = "-" if direction == "desc" else ""
-    queryset = Tag.objects.for_account(request.auth.account).order_by(f"{sign}{ORDER[field]}", f"{sign}id")
+    # Names sort regardless of case, as they are unique regardless of case.
+    key = Lower("name") if field == "name" else F(ORDER[field])
+    descending = direction == "desc"
+    queryset = Tag.objects.for_account(request.auth.account).order_by(
+        key.desc() if descending else key.asc(), "-id" if descending else "id"
+    )
     body = {
         "limit": limit,
         "page": page,

@@ -21,7 +21,12 @@ class ApiClient:
             return fn(f"/api{path}", params, **self.headers)
         query = "&".join(f"{k}={v}" for k, v in params.items())
         url = f"/api{path}" + (f"?{query}" if query else "")
-        return fn(url, data=json.dumps(body) if body is not None else None, content_type="application/json", **self.headers)
+        return fn(
+            url,
+            data=json.dumps(body) if body is not None else None,
+            content_type="application/json",
+            **self.headers,
+        )
 
     def get(self, path, **params):
         return self._call("get", path, **params)

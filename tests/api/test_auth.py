@@ -50,8 +50,14 @@ def test_the_openapi_document_is_served(db, client):
     response = client.get("/api/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ["/api/people/2/persons", "/api/people/2/tags", "/api/people/3/segments/count",
-                 "/api/platform/1/blocklists", "/api/people/3/events", "/api/peopleevents/2/definitions"]:
+    for path in [
+        "/api/people/2/persons",
+        "/api/people/2/tags",
+        "/api/people/3/segments/count",
+        "/api/platform/1/blocklists",
+        "/api/people/3/events",
+        "/api/peopleevents/2/definitions",
+    ]:
         assert path in paths
     assert client.get("/api/docs").status_code == 200
 

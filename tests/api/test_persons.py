@@ -29,8 +29,12 @@ def test_it_creates_and_gets_a_person_in_infobip_shape(api, account):
         "email": [{"address": "jane@acme.com"}],
     }
     assert body["tags"] == ["VIP Customers"]
-    for type_, identifier in [("PHONE", "+41 79 302 67 27"), ("EMAIL", "JANE@acme.com"), ("EXTERNAL_ID", "3"),
-                              ("ID", str(body["id"]))]:
+    for type_, identifier in [
+        ("PHONE", "+41 79 302 67 27"),
+        ("EMAIL", "JANE@acme.com"),
+        ("EXTERNAL_ID", "3"),
+        ("ID", str(body["id"])),
+    ]:
         got = api.get("/people/2/persons", identifier=identifier, type=type_)
         assert got.status_code == 200 and got.json()["id"] == body["id"], type_
 
@@ -56,7 +60,9 @@ def test_it_refuses_invalid_input_naming_the_field(api):
 
 def test_a_contact_of_another_person_is_a_conflict(api):
     api.post("/people/2/persons", JANE)
-    response = api.post("/people/2/persons", {"contactInformation": {"email": [{"address": "jane@acme.com"}]}})
+    response = api.post(
+        "/people/2/persons", {"contactInformation": {"email": [{"address": "jane@acme.com"}]}}
+    )
     assert response.status_code == 409
 
 
@@ -71,7 +77,9 @@ def test_put_replaces_and_patch_appends(api):
     assert patched["city"] == "Paris" and patched["lastName"] == "Smith"
     assert sorted(patched["tags"]) == ["New", "VIP Customers"]
     assert len(patched["contactInformation"]["email"]) == 2
-    replaced = api.put("/people/2/persons", {"externalId": "3", "firstName": "Janet"}, identifier="3", type="EXTERNAL_ID").json()
+    replaced = api.put(
+        "/people/2/persons", {"externalId": "3", "firstName": "Janet"}, identifier="3", type="EXTERNAL_ID"
+    ).json()
     assert replaced["firstName"] == "Janet" and replaced["lastName"] is None and replaced["city"] is None
     assert replaced["tags"] == [] and replaced["contactInformation"] == {"phone": [], "email": []}
 
@@ -79,15 +87,22 @@ def test_put_replaces_and_patch_appends(api):
 def test_list_pages_orders_and_filters(api, account):
     people = [("Alex", "Zagreb"), ("Bea", "Split"), ("Alex", "Split"), ("Cid", "Zagreb")]
     for i, (name, city) in enumerate(people):
-        services.profile_create(account=account, fields={"first_name": name, "external_id": f"e{i}", "city": city})
-    body = api.get("/people/2/persons", limit=2, page=1, orderBy="firstName:desc", includeTotalCount="true").json()
+        services.profile_create(
+            account=account, fields={"first_name": name, "external_id": f"e{i}", "city": city}
+        )
+    body = api.get(
+        "/people/2/persons", limit=2, page=1, orderBy="firstName:desc", includeTotalCount="true"
+    ).json()
     assert [p["firstName"] for p in body["persons"]] == ["Cid", "Bea"]
     assert body["totalCount"] == 4
     flt = json.dumps({"#and": [{"firstName": "alex"}, {"#ne": {"city": "Split"}}]})
     found = api.get("/people/2/persons", filter=flt).json()["persons"]
     assert [p["externalId"] for p in found] == ["e0"]
     flt = json.dumps({"#or": [{"#startsWith": {"firstName": "Be"}}, {"#contains": {"firstName": "id"}}]})
-    assert {p["firstName"] for p in api.get("/people/2/persons", filter=flt).json()["persons"]} == {"Bea", "Cid"}
+    assert {p["firstName"] for p in api.get("/people/2/persons", filter=flt).json()["persons"]} == {
+        "Bea",
+        "Cid",
+    }
 
 
 def test_list_refuses_bad_parameters(api):
@@ -99,7 +114,10 @@ def test_list_refuses_bad_parameters(api):
 
 
 def test_batch_create_reports_per_item_and_limits(api):
-    response = api.post("/people/2/persons/batch", {"people": [JANE, {"contactInformation": {"email": [{"address": "jane@acme.com"}]}}]})
+    response = api.post(
+        "/people/2/persons/batch",
+        {"people": [JANE, {"contactInformation": {"email": [{"address": "jane@acme.com"}]}}]},
+    )
     assert response.status_code == 207
     results = response.json()["results"]
     assert results[0]["status"] == 200 and results[1]["status"] == 409 and results[1]["index"] == 1
@@ -109,13 +127,20 @@ def test_batch_create_reports_per_item_and_limits(api):
 
 def test_batch_update_and_delete_by_query(api):
     api.post("/people/2/persons", JANE)
-    response = api.patch("/people/2/persons/batch", {"people": [
-        {"query": {"type": "EXTERNAL_ID", "identifier": "3"}, "update": {"city": "Rome"}},
-        {"query": {"type": "EXTERNAL_ID", "identifier": "nope"}, "update": {"city": "Rome"}},
-    ]})
+    response = api.patch(
+        "/people/2/persons/batch",
+        {
+            "people": [
+                {"query": {"type": "EXTERNAL_ID", "identifier": "3"}, "update": {"city": "Rome"}},
+                {"query": {"type": "EXTERNAL_ID", "identifier": "nope"}, "update": {"city": "Rome"}},
+            ]
+        },
+    )
     assert response.status_code == 207
     assert response.json()["results"][1]["errors"][0]["message"] == "There is no person matching the query"
-    deleted = api.delete("/people/2/persons/batch", {"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "3"}}]})
+    deleted = api.delete(
+        "/people/2/persons/batch", {"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "3"}}]}
+    )
     assert deleted.status_code == 200
     assert not Profile.objects.filter(external_id="3").exists()
 
@@ -129,12 +154,17 @@ def test_delete_one_person(api):
 def test_custom_attributes_crud_and_typed_values(api, account):
     created = api.post("/people/2/customAttributes", {"name": "Contract Expiry", "dataType": "DATE"})
     assert created.status_code == 200 and created.json()["dataType"] == "DATE"
-    assert api.post("/people/2/customAttributes", {"name": "contract expiry", "dataType": "STRING"}).status_code == 409
+    assert (
+        api.post("/people/2/customAttributes", {"name": "contract expiry", "dataType": "STRING"}).status_code
+        == 409
+    )
     listed = api.get("/people/2/customAttributes").json()
     assert [a["name"] for a in listed["customAttributes"]] == ["Contract Expiry"]
     bad = api.post("/people/2/persons", {"externalId": "x", "customAttributes": {"Contract Expiry": "soon"}})
     assert bad.status_code == 400
-    ok = api.post("/people/2/persons", {"externalId": "x", "customAttributes": {"Contract Expiry": "2027-01-31"}})
+    ok = api.post(
+        "/people/2/persons", {"externalId": "x", "customAttributes": {"Contract Expiry": "2027-01-31"}}
+    )
     assert ok.json()["customAttributes"] == {"Contract Expiry": "2027-01-31"}
     in_use = api.delete("/people/2/customAttributes/Contract%20Expiry")
     assert in_use.status_code == 409
