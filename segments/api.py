@@ -49,7 +49,9 @@ def _rule_error(error: ValidationError) -> ApiError:
     detail = error.message_dict if hasattr(error, "error_dict") else {"segment": error.messages}
     text = " ".join(m for ms in detail.values() for m in ms)
     return ApiError(
-        409 if "already" in text or "used by" in text or "can't be" in text else 400, text, detail
+        409 if any(word in text for word in ("already", "used by", "can't be", "predefined")) else 400,
+        text,
+        detail,
     )
 
 
