@@ -174,9 +174,8 @@ def attribute_usage(definition: AttributeDefinition) -> list[str]:
 def editor_schema(*, account: Account) -> dict:
     """What the rule editor needs: attributes (key, label, kind, choices), the operator table,
     events and their property types, and tag names for the tag picker."""
-    from tags.models import Tag
-
     from segments.rules import operators
+    from tags.models import Tag
 
     catalog = Catalog(account)
     schema = operators.schema()

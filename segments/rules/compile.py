@@ -13,6 +13,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -142,7 +143,9 @@ class Compiler:
             return q
         if spec.kind in (ops.DATE, ops.DATETIME):
             return self._date_q(field, spec, operator, value)
-        if operator in _TEXT_LOOKUP and spec.kind in (ops.TEXT, ops.CHOICE):
+        if spec.kind == ops.CHOICE:  # values are normalised to the exact choice by the validator
+            return Q(**{field: value})
+        if operator in _TEXT_LOOKUP and spec.kind == ops.TEXT:
             return Q(**{f"{field}__{_TEXT_LOOKUP[operator]}": value})
         if operator == "is":
             return Q(**{field: value})
@@ -180,13 +183,30 @@ class Compiler:
 
     # -- special keys -----------------------------------------------------------------------
     def _contacts(self, kind: str) -> QuerySet:
-        return Contact.objects.filter(account=self.account, kind=kind)
+        return Contact.objects.filter(account=self.account, kind=kind).annotate(
+            reversed_value=Reverse("value")
+        )
 
     def _subquery_q(self, rows: QuerySet, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
         if operator == "is_empty":
             return ~Q(pk__in=rows.values("profile_id"))
-        matching = rows.filter(self._value_q(field, spec, operator, value))
+        matching = rows.filter(self._contact_q(operator, value))
         return Q(pk__in=matching.values("profile_id"))
+
+    def _contact_q(self, operator: str, value: Any) -> Q:
+        """Contacts are stored normalised (emails lower-case, phones E.164 with no letters), so a
+        lower-cased needle with case-sensitive lookups is case-insensitive and can use the
+        contact_rule_value / contact_rule_reverse indexes (segments migration 0002)."""
+        if operator == "in":
+            return Q(value__in=[str(v).strip().lower() for v in value])
+        needle = str(value).strip().lower()
+        if operator == "is":
+            return Q(value=needle)
+        if operator == "starts_with":
+            return Q(value__startswith=needle)
+        if operator == "ends_with":
+            return Q(reversed_value__startswith=needle[::-1])
+        return Q(value__contains=needle)
 
     def _tags_q(self, operator: str, value: Any) -> Q:
         from tags.models import ProfileTag, Tag
