@@ -13,7 +13,7 @@ class UploadForm(forms.Form):
     kind = forms.ChoiceField(
         choices=ImportKind.choices,
         initial=ImportKind.PEOPLE,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         label="What does the file hold?",
     )
     file = forms.FileField(
@@ -90,13 +90,13 @@ class PeopleOptionsForm(forms.Form):
     type = forms.ChoiceField(
         choices=ProfileType.choices,
         initial=ProfileType.LEAD,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         label="Import people as",
     )
     existing = forms.ChoiceField(
         choices=[("keep", "Make no changes"), ("rewrite", "Rewrite with the file's values")],
         initial="keep",
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         label="Profiles that exist already",
     )
     default_tag = forms.BooleanField(required=False, initial=True, label="Add the default tag")
@@ -116,7 +116,8 @@ class PeopleOptionsForm(forms.Form):
 
 class DncOptionsForm(forms.Form):
     accounts = forms.MultipleChoiceField(
-        widget=forms.CheckboxSelectMultiple, label="Add the entries to these accounts"
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        label="Add the entries to these accounts",
     )
 
     def __init__(self, *args, account_choices: list[tuple[int, str]], **kwargs):
