@@ -274,8 +274,12 @@ WITH input AS (
 ), entries AS (
     SELECT id, kind, value, sender, channel, true AS is_new FROM inserted
     UNION ALL
-    SELECT e.id, e.kind, e.value, e.sender, e.channel, false FROM {entry} e
-    JOIN input i ON e.value = i.value AND e.sender = i.sender AND e.channel = i.channel
+    -- LATERAL: one unique-index probe per input row, never a hash of the whole table.
+    SELECT e.id, e.kind, e.value, e.sender, e.channel, false FROM input i
+    CROSS JOIN LATERAL (
+        SELECT id, kind, value, sender, channel FROM {entry} x
+        WHERE x.value = i.value AND x.sender = i.sender AND x.channel = i.channel LIMIT 1
+    ) e
 ), added AS (
     INSERT INTO {row} (entry_id, account_id, kind, value, sender, channel, source, campaign, added_at, added_by_id)
     SELECT e.id, a.id, e.kind, e.value, e.sender, e.channel, %(source)s, %(campaign)s, %(now)s, %(user)s
