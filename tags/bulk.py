@@ -144,22 +144,12 @@ def tag_bulk_job_run(*, job_id: int) -> None:
 
 
 def _chunk_apply(job: TagBulkJob, add: list[Tag], remove: list[Tag], ids: list[int]) -> bool:
-    now = timezone.now()
     with transaction.atomic():
         added = removed = 0
         if add:
-            links = ProfileTag.objects.filter(tag__in=add, profile_id__in=ids)
-            before = links.count()
-            ProfileTag.objects.bulk_create(
-                [
-                    ProfileTag(account_id=job.account_id, profile_id=p, tag=t, created_at=now)
-                    for t in add
-                    for p in ids
-                ],
-                ignore_conflicts=True,
-                batch_size=2000,
+            added = services.links_insert(
+                account_id=job.account_id, tag_ids=[t.pk for t in add], profile_ids=ids
             )
-            added = links.count() - before
         if remove:
             removed = ProfileTag.objects.filter(tag__in=remove, profile_id__in=ids).delete()[0]
         still_running = TagBulkJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(

@@ -13,7 +13,8 @@ from django.db.models import Q, QuerySet
 from audience.filters import QuickFilter
 from tags.models import ProfileTag, Tag
 
-MATCH_CHOICES = [("any", "Has any of the tags"), ("all", "Has all of the tags")]
+MATCH_CHOICES = [("any", "Any"), ("all", "All")]
+MATCH_HELP = "Any: people with at least one of the chosen tags. All: people with every one of them."
 
 
 class TagNamesField(forms.MultipleChoiceField):
@@ -45,10 +46,15 @@ def _fields(account) -> dict[str, forms.Field]:
             account=account,
             required=False,
             label="Tags",
-            widget=forms.SelectMultiple(attrs={"size": 3, "aria-describedby": "tag-match-help"}),
+            widget=forms.SelectMultiple(attrs={"size": 3}),
         ),
         "tag_match": forms.ChoiceField(
-            choices=MATCH_CHOICES, required=False, initial="any", label="Tag match"
+            choices=MATCH_CHOICES,
+            required=False,
+            initial="any",
+            label="Tag match",
+            help_text=MATCH_HELP,
+            widget=forms.Select(attrs={"title": MATCH_HELP, "aria-label": f"Tag match. {MATCH_HELP}"}),
         ),
     }
 

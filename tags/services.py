@@ -172,13 +172,42 @@ def _check_account(account: Account, tags: Sequence[Tag]) -> None:
         raise ValidationError("That tag belongs to another account.")
 
 
+def links_insert(*, account_id: int, tag_ids: Sequence[int], profile_ids: Sequence[int]) -> int:
+    """Insert the (profile, tag) links that are missing; returns how many were new. The caller
+    makes sure the ids are the account's. On PostgreSQL one INSERT … SELECT unnest … ON CONFLICT DO
+    NOTHING, whose row count is the number inserted; elsewhere bulk_create between two counts."""
+    if not tag_ids or not profile_ids:
+        return 0
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {ProfileTag._meta.db_table} (account_id, profile_id, tag_id, created_at) "  # noqa: S608
+                "SELECT %s, p, t, %s FROM unnest(%s::bigint[]) AS p CROSS JOIN unnest(%s::bigint[]) AS t "
+                "ON CONFLICT (profile_id, tag_id) DO NOTHING",
+                [account_id, now, list(profile_ids), list(tag_ids)],
+            )
+            return cursor.rowcount
+    links = ProfileTag.objects.filter(tag_id__in=tag_ids, profile_id__in=profile_ids)
+    before = links.count()
+    ProfileTag.objects.bulk_create(
+        [
+            ProfileTag(account_id=account_id, profile_id=p, tag_id=t, created_at=now)
+            for t in tag_ids
+            for p in profile_ids
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return links.count() - before
+
+
 def tags_add(*, account: Account, tags: Iterable[Tag], profile_ids: Iterable[int] | QuerySet) -> int:
     """Give every profile in `profile_ids` each of `tags`; returns how many links were new.
     Idempotent: links that exist are left alone. Ids of another account's profiles are ignored."""
     tags = list(tags)
     _check_account(account, tags)
     ids = _ids(profile_ids)
-    now = timezone.now()
     created = 0
     for start in range(0, len(ids), CHUNK):
         chunk = list(
@@ -186,20 +215,9 @@ def tags_add(*, account: Account, tags: Iterable[Tag], profile_ids: Iterable[int
             .filter(pk__in=ids[start : start + CHUNK])
             .values_list("pk", flat=True)
         )
-        links = ProfileTag.objects.filter(tag__in=tags, profile_id__in=chunk)
-        before = links.count()
-        ProfileTag.objects.bulk_create(
-            [
-                ProfileTag(account=account, profile_id=pid, tag=tag, created_at=now)
-                for tag in tags
-                for pid in chunk
-            ],
-            ignore_conflicts=True,
-            batch_size=2000,
-        )
-        created += links.count() - before
+        created += links_insert(account_id=account.pk, tag_ids=[t.pk for t in tags], profile_ids=chunk)
     if created:
-        Tag.objects.filter(pk__in=[tag.pk for tag in tags]).update(modified_at=now)
+        Tag.objects.filter(pk__in=[tag.pk for tag in tags]).update(modified_at=timezone.now())
     return created
 
 
