@@ -1,0 +1,202 @@
+"""The permission matrix, proven by walking every URL pattern (docs/permissions.md).
+
+- An outsider (admin of another account) gets 404 for every URL naming a row of this account, with
+  GET and POST, and never sees this account's data on pages without a row in their URL.
+- A viewer can't change anything: every POST answers 403 (or 405 where the URL takes no POST),
+  except the few POSTs that only read (listed in READ_ONLY_POSTS).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import get_resolver, reverse
+
+from audience import services
+from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification
+from communications.models import AudienceItem, Broadcast, Flow
+from imports.models import ExportJob, ImportJob
+from segments import services as segment_services
+from tags import services as tag_services
+from tags.models import TagBulkJob
+
+SECRET = "Zyxwvut"  # a name only account A's rows carry
+PUBLIC = {"home", "healthz", "login", "logout"}
+# POSTs a viewer may make because they change nothing: counts, previews, switching account,
+# marking one's own notifications read, and exports (a viewer may export what they can see).
+READ_ONLY_POSTS = {
+    "audience:account_switch",
+    "audience:notifications_read_all",
+    "segments:count",
+    "segments:people_advanced_filter",
+    "communications:audience_count",
+    "dnc:export",
+    "imports:export_people",
+    "imports:export_dnc",
+    "imports:reading",
+}
+
+
+def body(response) -> bytes:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def url_patterns():
+    def walk(patterns, namespace=None):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                if pattern.namespace in ("admin", "api"):
+                    continue
+                yield from walk(pattern.url_patterns, pattern.namespace or namespace)
+            else:
+                yield (f"{namespace}:{pattern.name}" if namespace else pattern.name), pattern
+
+    return list(walk(get_resolver().url_patterns))
+
+
+@pytest.fixture
+def rows(account, owner, teammate):
+    profile = services.profile_create(
+        account=account,
+        fields={"first_name": SECRET, "last_name": SECRET},
+        emails=[f"{SECRET.lower()}@example.com"],
+    )
+    company = Company.objects.create(account=account, name=f"{SECRET} Ltd")
+    tag = tag_services.tag_create(account=account, name=f"{SECRET} tag")
+    segment = segment_services.segment_create(
+        account=account,
+        name=f"{SECRET} segment",
+        rule={
+            "version": 1,
+            "attributes": {
+                "match": "all",
+                "conditions": [{"attribute": "city", "operator": "is", "value": SECRET}],
+            },
+        },
+    )
+    flow = Flow.objects.create(account=account, name=f"{SECRET} flow")
+    item = AudienceItem.objects.create(account=account, flow=flow, kind="tag", object_id=tag.pk)
+    return {
+        "profile": profile,
+        "company": company,
+        "tag": tag,
+        "segment": segment,
+        "attribute": AttributeDefinition.objects.create(account=account, name=f"{SECRET}_attr", type="text"),
+        "event": EventDefinition.objects.create(account=account, name=f"{SECRET} event"),
+        "member": Membership.objects.get(account=account, user=teammate),
+        "notification": Notification.objects.create(account=account, user=owner, message=SECRET),
+        "import": ImportJob.objects.create(
+            account=account,
+            created_by=owner,
+            file_name=f"{SECRET}.csv",
+            file_path="imports/none.csv",
+            file_format="csv",
+        ),
+        "export": ExportJob.objects.create(account=account, created_by=owner, kind="people", selection={}),
+        "bulk": TagBulkJob.objects.create(account=account, created_by=owner, selection={"ids": []}),
+        "broadcast": Broadcast.objects.create(
+            account=account, name=f"{SECRET} broadcast", channel="SMS", text="hi"
+        ),
+        "flow": flow,
+        "item": item,
+        "account": account,
+    }
+
+
+def row_for(name: str, route: str, rows: dict):
+    """Which of account A's rows a URL with a pk names."""
+    app, _, view = name.partition(":")
+    if view == "profile_panel" or (app == "audience" and view.startswith("profile")):
+        return rows["profile"]
+    if view == "company_panel" or view.startswith("company"):
+        return rows["company"]
+    table = {
+        ("audience", "attribute"): "attribute",
+        ("audience", "event_definition"): "event",
+        ("audience", "member"): "member",
+        ("audience", "notification"): "notification",
+        ("audience", "account_switch"): "account",
+        ("tags", "bulk_job"): "bulk",
+        ("tags", ""): "tag",
+        ("segments", ""): "segment",
+        ("imports", "export"): "export",
+        ("imports", ""): "import",
+        ("communications", "broadcast"): "broadcast",
+        ("communications", "flow"): "flow",
+    }
+    for (table_app, prefix), key in table.items():
+        if app == table_app and view.startswith(prefix):
+            return rows[key]
+    raise AssertionError(f"no row known for {name} ({route}); add it to row_for")
+
+
+def url_for(name: str, pattern, rows: dict) -> str:
+    kwargs = {}
+    for key in pattern.pattern.converters:
+        if key == "item_pk":
+            kwargs[key] = rows["item"].pk
+        else:
+            kwargs[key] = row_for(name, str(pattern.pattern), rows).pk
+    return reverse(name, kwargs=kwargs)
+
+
+def test_every_url_is_known_to_the_walker(rows):
+    for name, pattern in url_patterns():
+        assert name, f"every URL needs a name: {pattern.pattern}"
+        url_for(name, pattern, rows)
+
+
+def test_an_outsider_gets_404_for_every_row_of_another_account(outsider_client, rows):
+    checked = 0
+    for name, pattern in url_patterns():
+        if not pattern.pattern.converters:
+            continue
+        url = url_for(name, pattern, rows)
+        for method in ("get", "post"):
+            response = getattr(outsider_client, method)(url)
+            assert response.status_code in (404, 405), (
+                f"{method.upper()} {url} ({name}): {response.status_code}"
+            )
+            assert SECRET.encode() not in body(response), f"{method.upper()} {url} leaked data"
+            checked += 1
+    assert checked > 40
+
+
+def test_an_outsider_sees_no_data_of_another_account_on_list_pages(outsider_client, rows):
+    for name, pattern in url_patterns():
+        if pattern.pattern.converters or name in PUBLIC:
+            continue
+        response = outsider_client.get(reverse(name))
+        assert response.status_code < 500, f"GET {name}: {response.status_code}"
+        assert SECRET.encode() not in body(response), f"GET {name} leaked another account's data"
+
+
+def test_a_viewer_cannot_change_anything(viewer_client, rows):
+    checked = 0
+    for name, pattern in url_patterns():
+        if name in PUBLIC or name in READ_ONLY_POSTS:
+            continue
+        url = url_for(name, pattern, rows)
+        response = viewer_client.post(url, {"name": "changed", "ids": [rows["profile"].pk], "all": "1"})
+        assert response.status_code in (403, 405), f"POST {url} ({name}) as viewer: {response.status_code}"
+        checked += 1
+    assert checked > 60
+    rows["profile"].refresh_from_db()
+    assert rows["profile"].first_name == SECRET
+
+
+def test_a_viewer_can_read_every_page(viewer_client, rows):
+    for name, pattern in url_patterns():
+        if (
+            name in PUBLIC
+            or pattern.pattern.converters
+            and name.endswith(("delete", "remove", "cancel", "send"))
+        ):
+            continue
+        url = url_for(name, pattern, rows)
+        response = viewer_client.get(url)
+        assert response.status_code in (200, 302, 403, 404, 405), (
+            f"GET {url} ({name}): {response.status_code}"
+        )
+        assert response.status_code != 500
