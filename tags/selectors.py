@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Lower
 
@@ -27,8 +29,8 @@ SORTS = {
 @dataclass
 class TagRow:
     tag: Tag
-    persons: int = 0
-    companies: int = 0
+    persons: int | None = 0  # None: counting took too long
+    companies: int | None = 0
     used_by: list[str] = field(default_factory=list)
 
 
@@ -43,31 +45,43 @@ def tags_search(*, account: Account, q: str = "", sort: str = "name") -> QuerySe
     return tags.order_by(*SORTS.get(sort, SORTS["name"]))
 
 
-def tags_page(
-    *, account: Account, q: str = "", sort: str = "name", page: int | str = 1
-) -> tuple[Page, list[TagRow]]:
-    """One page of the account's tags with their counts: one grouped query per table for the whole
-    page (served by the (tag, profile) and (tag, company) indexes), never one per row."""
-    paginator = Paginator(tags_search(account=account, q=q, sort=sort), PAGE_SIZE)
-    current = paginator.get_page(page)
-    tags = list(current.object_list)
-    ids = [tag.pk for tag in tags]
-    persons = dict(
-        ProfileTag.objects.filter(tag_id__in=ids).values_list("tag_id").annotate(n=Count("*")).order_by()
-    )
-    companies = dict(
-        CompanyTag.objects.filter(tag_id__in=ids).values_list("tag_id").annotate(n=Count("*")).order_by()
-    )
-    rows = [
+def tags_page(*, account: Account, q: str = "", sort: str = "name", page: int | str = 1) -> Page:
+    """One page of the account's tags (tags are few: Django's paginator is fine here)."""
+    return Paginator(tags_search(account=account, q=q, sort=sort), PAGE_SIZE).get_page(page)
+
+
+def _grouped_counts(model, tag_ids: list[int]) -> dict[int, int] | None:
+    """{tag id: links} in one grouped query over the (tag, …) index, or None when PostgreSQL took
+    longer than COUNT_TIMEOUT_MS (the screen then says "many")."""
+    query = model.objects.filter(tag_id__in=tag_ids).values_list("tag_id").annotate(n=Count("*")).order_by()
+    if connection.vendor != "postgresql":
+        return dict(query)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [int(settings.COUNT_TIMEOUT_MS)])
+            return dict(query)
+    except OperationalError as error:
+        if "statement timeout" in str(error) or "canceling statement" in str(error):
+            return None
+        raise
+
+
+def tag_stats(*, account: Account, tag_ids: Iterable[int]) -> list[TagRow]:
+    """Persons, companies and "Currently used" for a page of tags: one grouped query per table
+    for the whole page, never one per row. The Tags screen loads it after the page (htmx)."""
+    tags = list(tags_for_account(account).select_related("account").filter(pk__in=list(tag_ids)[:PAGE_SIZE]))
+    ids = sorted(tag.pk for tag in tags)
+    # Not cached: someone who just tagged people expects to see the new count.
+    persons, companies = _grouped_counts(ProfileTag, ids), _grouped_counts(CompanyTag, ids)
+    return [
         TagRow(
             tag=tag,
-            persons=persons.get(tag.pk, 0),
-            companies=companies.get(tag.pk, 0),
+            persons=persons.get(tag.pk, 0) if persons is not None else None,
+            companies=companies.get(tag.pk, 0) if companies is not None else None,
             used_by=tag_usages(tag),
         )
         for tag in tags
     ]
-    return current, rows
 
 
 def tag_names_for_profiles(profile_ids: Iterable[int]) -> dict[int, list[str]]:

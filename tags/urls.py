@@ -9,6 +9,7 @@ app_name = "tags"
 urlpatterns = [
     path("", views.tag_list, name="list"),
     path("new/", views.tag_create, name="create"),
+    path("stats/", views.tag_stats, name="stats"),
     path("delete/", views.tags_delete, name="delete"),
     path("<int:pk>/rename/", views.tag_rename, name="rename"),
     path("<int:pk>/duplicate/", views.tag_duplicate, name="duplicate"),

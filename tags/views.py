@@ -33,13 +33,13 @@ def _errors(error: ValidationError) -> str:
 
 def _list_context(request: HttpRequest, create_form: TagNameForm | None = None) -> dict:
     sort = request.GET.get("sort", "name")
-    page, rows = selectors.tags_page(
+    page = selectors.tags_page(
         account=request.account, q=request.GET.get("q", ""), sort=sort, page=request.GET.get("page", 1)
     )
     return {
         "nav": "tags",
         "page": page,
-        "rows": rows,
+        "stats_query": urlencode([("ids", tag.pk) for tag in page.object_list]),
         "q": request.GET.get("q", ""),
         "sort": sort if sort in selectors.SORTS else "name",
         "create_form": create_form or TagNameForm(),
@@ -51,6 +51,18 @@ def _list_context(request: HttpRequest, create_form: TagNameForm | None = None) 
 @access.member_required
 def tag_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, LIST, _list_context(request), partial="results")
+
+
+@require_GET
+@access.member_required
+def tag_stats(request: HttpRequest) -> HttpResponse:
+    """Persons, Companies and Currently used of one page of tags, swapped into its cells (htmx)."""
+    rows = selectors.tag_stats(account=request.account, tag_ids=_int_list(request.GET.getlist("ids")))
+    return render_page(request, "tags/tag_stats.html", {"nav": "tags", "rows": rows}, partial="cells")
+
+
+def _int_list(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
 
 
 @require_POST

@@ -33,17 +33,24 @@ def company(account):
 
 
 @pytest.mark.parametrize("who", ["owner_client", "teammate_client", "viewer_client"])
-def test_it_lists_tags_with_counts_for_members(request, who, vip, company):
+def test_it_lists_tags_and_loads_their_counts_for_members(request, who, vip, company):
     services.company_tag_add(company=company, name="VIP")
-    response = request.getfixturevalue(who).get("/tags/")
+    client = request.getfixturevalue(who)
+    response = client.get("/tags/")
     assert response.status_code == 200
     body = response.content.decode()
-    assert "VIP" in body
-    assert (
-        'href="/people/?tag=VIP" title="Show these persons on People" data-testid="persons-count">3<' in body
-    )
-    assert 'data-testid="companies-count">1<' in body
+    assert "VIP" in body and 'href="/people/?tag=VIP"' in body
+    assert f'hx-get="/tags/stats/?ids={vip.pk}"' in body
     assert ("Create tag" in body) is (who != "viewer_client")
+    stats = client.get(f"/tags/stats/?ids={vip.pk}", headers={"HX-Request": "true"}).content.decode()
+    assert f'<span id="tag-{vip.pk}-persons" hx-swap-oob="true" data-testid="persons-count">3</span>' in stats
+    assert (
+        f'<span id="tag-{vip.pk}-companies" hx-swap-oob="true" data-testid="companies-count">1</span>'
+        in stats
+    )
+    assert "<html" not in stats
+    page = client.get(f"/tags/stats/?ids={vip.pk}").content.decode()  # without JavaScript: a page
+    assert "<html" in page and "Tag counts" in page
 
 
 def test_it_shows_an_outsider_none_of_the_accounts_tags(outsider_client, vip):
@@ -51,6 +58,8 @@ def test_it_shows_an_outsider_none_of_the_accounts_tags(outsider_client, vip):
     assert response.status_code == 200
     assert "VIP" not in response.content.decode()
     assert "There are no tags yet" in response.content.decode()
+    stats = outsider_client.get(f"/tags/stats/?ids={vip.pk}", headers={"HX-Request": "true"})
+    assert stats.status_code == 200 and "persons" not in stats.content.decode()
 
 
 def test_it_answers_htmx_search_with_the_results_only(owner_client, vip, account):
@@ -64,8 +73,12 @@ def test_it_answers_htmx_search_with_the_results_only(owner_client, vip, account
 
 def test_it_shows_what_uses_a_tag(owner_client, vip, tag_used_by):
     tag_used_by({"VIP": ["segment “Big spenders”"]})
-    body = owner_client.get("/tags/").content.decode()
+    body = owner_client.get(f"/tags/stats/?ids={vip.pk}", headers={"HX-Request": "true"}).content.decode()
     assert "In use" in body and "segment “Big spenders”" in body
+    assert (
+        f'<span id="tag-{vip.pk}-delete" hx-swap-oob="true"><button class="btn btn-sm btn-outline-danger" type="button" disabled'
+        in body
+    )
 
 
 # -- create -----------------------------------------------------------------------------------
