@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import BooleanField, Count, F, Func, QuerySet, Value
+from django.db.models import BooleanField, CharField, Count, F, Func, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
@@ -46,10 +47,11 @@ class RowCompare(Func):
 
     output_field = BooleanField()
 
-    def __init__(self, columns: list[str], values: list[Any], op: str) -> None:
+    def __init__(self, columns: list, values: list[Any], op: str) -> None:
         self.op = op
         self.width = len(columns)
-        super().__init__(*[F(c) for c in columns], *[Value(v) for v in values])
+        left = [F(c) if isinstance(c, str) else c for c in columns]
+        super().__init__(*left, *[Value(v) for v in values])
 
     def as_sql(self, compiler, connection, **extra_context):
         parts = [compiler.compile(e) for e in self.get_source_expressions()]
@@ -106,18 +108,30 @@ def keyset_page(
     before: str | None = None,
     size: int = PAGE_SIZE,
     datetimes: bool = False,
+    plain_order: bool = False,
 ) -> tuple[list, str | None, str | None]:
     """One page of `queryset` ordered by `columns` + id, after or before a cursor; never OFFSET.
-    Returns (rows, next_cursor, previous_cursor)."""
+    Returns (rows, next_cursor, previous_cursor).
+
+    `plain_order` sorts by expressions equal to the text columns (`col || ''`, `id + 0`) that no
+    index serves. Use it when a selective filter (the search box) already narrows the rows through
+    its own indexes: otherwise PostgreSQL may walk the sort index and filter row by row, which is
+    slow when the matches sit far along that order (searching "smi" sorted by name)."""
     keys = [*columns, "id"]
+    exprs: list = list(keys)
+    if plain_order and not datetimes:
+        exprs = [Concat(F(c), Value(""), output_field=CharField()) for c in columns] + [F("id") + 0]
     backwards = bool(before) and not after
     cursor = _decode_cursor(before if backwards else (after or ""), len(columns), datetimes=datetimes)
     # Walking backwards reverses the direction, then the rows are put back in screen order.
     reverse = descending != backwards
     op = "<" if reverse else ">"
     if cursor is not None:
-        queryset = queryset.filter(RowCompare(keys, cursor, op))
-    ordering = [f"-{k}" if reverse else k for k in keys]
+        queryset = queryset.filter(RowCompare(exprs, cursor, op))
+    ordering = [
+        (F(e) if isinstance(e, str) else e).desc() if reverse else (F(e) if isinstance(e, str) else e).asc()
+        for e in exprs
+    ]
     rows = list(queryset.order_by(*ordering)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
@@ -158,6 +172,7 @@ def profile_list(*, account: Account, query: QueryDict) -> Page:
         after=query.get("after"),
         before=query.get("before"),
         datetimes=columns == ("created_at",),
+        plain_order=bool(query.get("q", "").strip()),
     )
     _attach_contacts(rows)
     return Page(rows=rows, sort=sort, next_cursor=next_cursor, previous_cursor=previous_cursor)

@@ -306,3 +306,17 @@ def test_a_posted_selection_resolves_to_the_same_profiles(rf, account, people):
     chosen = selection.Selection.from_post(post)
     profiles = selection.selection_queryset(account=account, selection=chosen)
     assert set(profiles) == {people[0], people[1]}
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "city", "-created"])
+def test_it_pages_search_results_in_every_sort(owner_client, account, sort):
+    for i in range(60):
+        ProfileFactory(account=account, first_name=f"Smith{i:02d}", last_name=f"Smi{i % 4}", city=f"C{i % 3}")
+    ProfileFactory.create_batch(5, account=account, first_name="Other", last_name="Person")
+    first = owner_client.get(URL, {"q": "smi", "sort": sort})
+    second = owner_client.get(f"{URL}?{_link(first, 'next')}")
+    names = _names(first) + _names(second)
+    assert len(names) == 60 and len(set(names)) == 60
+    assert _link(second, "next") is None
+    back = owner_client.get(f"{URL}?{_link(second, 'prev')}")
+    assert _names(back) == _names(first)
