@@ -20,5 +20,7 @@ class Command(BaseCommand):
             raise CommandError(f"There is no account named {account!r}.")
         scope = ApiScope.READ if read_only else ApiScope.READ_WRITE
         row, plain = api_auth.api_key_create(account=found, name=name, scope=scope)
-        self.stderr.write(f"Created {row.get_scope_display().lower()} key {row.name!r} for {found.name}. Keep it: it is shown only once.")
+        self.stderr.write(
+            f"Created {row.get_scope_display().lower()} key {row.name!r} for {found.name}. Keep it: it is shown only once."
+        )
         self.stdout.write(plain)
