@@ -100,7 +100,7 @@ class _AttributeField(forms.CharField):
             label=definition.name,
             required=False,
             widget=widget,
-            help_text=TYPE_EXPECTATION[definition.type].capitalize(),
+            help_text=TYPE_EXPECTATION[definition.type][:1].upper() + TYPE_EXPECTATION[definition.type][1:],
             **kwargs,
         )
 
