@@ -321,3 +321,15 @@ def test_it_tags_a_company_in_its_panel(teammate_client, viewer_client, company)
     assert response.status_code == 200 and "Partner" in response.content.decode()
     assert viewer_client.post(url, {"name": "Other"}).status_code == 403
     assert "Partner" in viewer_client.get(url).content.decode()
+
+
+def test_it_keeps_large_ids_free_of_thousand_separators(owner_client, account):
+    big = ProfileFactory(account=account, pk=1234567)
+    tag = Tag.objects.create(account=account, name="Big", pk=7654321)
+    body = owner_client.post("/tags/bulk/", {"ids": [big.pk]}).content.decode()
+    assert 'name="ids" value="1234567"' in body and 'value="7654321"' in body
+    response = owner_client.post("/tags/bulk/", {"ids": [big.pk], "add": [tag.pk], "apply": "1"})
+    assert response.status_code == 302
+    assert ProfileTag.objects.filter(profile=big, tag=tag).exists()
+    assert 'value="7654321"' in owner_client.get(f"/tags/profile/{big.pk}/").content.decode()
+    assert 'id="tag-7654321-persons"' in owner_client.get("/tags/").content.decode()
