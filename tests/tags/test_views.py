@@ -333,3 +333,13 @@ def test_it_keeps_large_ids_free_of_thousand_separators(owner_client, account):
     assert ProfileTag.objects.filter(profile=big, tag=tag).exists()
     assert 'value="7654321"' in owner_client.get(f"/tags/profile/{big.pk}/").content.decode()
     assert 'id="tag-7654321-persons"' in owner_client.get("/tags/").content.decode()
+
+
+def test_it_counts_in_the_admin(client, django_user_model, vip, account):
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+    response = client.get("/admin/tags/tag/")
+    assert response.status_code == 200
+    assert '<td class="field-persons">3</td>' in response.content.decode()
+    for path in ("/admin/tags/profiletag/", "/admin/tags/companytag/", "/admin/tags/tagbulkjob/"):
+        assert client.get(path).status_code == 200
