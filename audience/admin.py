@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
+from audience import admin_api  # noqa: F401  (registers ApiKey)
 from audience.models import (
     Account,
     AttributeDefinition,
@@ -13,6 +14,7 @@ from audience.models import (
     Membership,
     Notification,
     Profile,
+    TaskOutbox,
 )
 
 
@@ -130,3 +132,9 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["account", "level"]
     search_fields = ["message", "user__username"]
     autocomplete_fields = ["account", "user"]
+
+
+@admin.register(TaskOutbox)
+class TaskOutboxAdmin(admin.ModelAdmin):
+    list_display = ["task_name", "args", "created_at", "attempts", "last_error"]
+    readonly_fields = ["task_name", "args", "created_at", "attempts", "last_error"]

@@ -354,3 +354,24 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class TaskOutbox(models.Model):
+    """A task to queue, written in the same transaction as the job row it works on.
+
+    If the broker is unreachable when the transaction commits, the row stays here and the
+    beat task `audience.task_outbox_flush_task` sends it when the broker is back: a job is never
+    lost between the database and the queue.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{tuple(self.args)}"

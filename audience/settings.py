@@ -194,6 +194,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Jobs whose queueing failed (broker down) are queued again once it is back.
+    "task-outbox-flush": {"task": "audience.task_outbox_flush_task", "schedule": 30},
     # Each segment's size once a day (the chart on the segment page).
     "segment-sizes-daily": {"task": "segments.segment_sizes_record_task", "schedule": 24 * 60 * 60},
 }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from audience.views import base, companies, configuration, people
+from audience.views import api_keys, base, companies, configuration, people
 
 app_name = "audience"
 
@@ -39,6 +39,9 @@ urlpatterns = [
     path("configuration/account/members/", configuration.member_add, name="member_add"),
     path("configuration/account/members/<int:pk>/role/", configuration.member_role, name="member_role"),
     path("configuration/account/members/<int:pk>/remove/", configuration.member_remove, name="member_remove"),
+    path("configuration/api-keys/", api_keys.api_keys, name="api_keys"),
+    path("configuration/api-keys/new/", api_keys.api_key_create, name="api_key_create"),
+    path("configuration/api-keys/<int:pk>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
     path("accounts/<int:account_id>/switch/", base.account_switch, name="account_switch"),
     path("notifications/", base.notifications, name="notifications"),
     path("notifications/read-all/", base.notifications_read_all, name="notifications_read_all"),

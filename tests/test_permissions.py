@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from django.urls import get_resolver, reverse
 
-from audience import services
+from audience import api_auth, services
 from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification
 from communications.models import AudienceItem, Broadcast, Flow
 from imports.models import ExportJob, ImportJob
@@ -101,6 +101,7 @@ def rows(account, owner, teammate):
         "flow": flow,
         "item": item,
         "account": account,
+        "api_key": api_auth.api_key_create(account=account, name=f"{SECRET} key")[0],
     }
 
 
@@ -117,6 +118,7 @@ def row_for(name: str, route: str, rows: dict):
         ("audience", "member"): "member",
         ("audience", "notification"): "notification",
         ("audience", "account_switch"): "account",
+        ("audience", "api_key"): "api_key",
         ("tags", "bulk_job"): "bulk",
         ("tags", ""): "tag",
         ("segments", ""): "segment",

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import pytest
-
 from audience import api_auth
 from audience.models import ApiKey
 from tests.api.conftest import ApiClient
 
-pytestmark = pytest.mark.urls("tests.api.urls")
 LIST = "/configuration/api-keys/"
 NEW = "/configuration/api-keys/new/"
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from django.core.cache import cache
 
@@ -23,7 +24,7 @@ def test_it_exports_the_selected_people_to_csv_and_downloads_it(page, marketer):
     shot(page, "15-export-ready")
     with page.expect_download() as download_info:
         link.click()
-    text = open(download_info.value.path(), encoding="utf-8-sig").read()
+    text = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     names = {cell for row in rows for cell in row}
     assert "Smith" in names
