@@ -210,6 +210,9 @@ BULK_SYNC_LIMIT = env_int("BULK_SYNC_LIMIT", 1000)
 COUNT_TIMEOUT_MS = env_int("COUNT_TIMEOUT_MS", 3000)
 COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 30)
 
+# Where broadcasts go: a class with send(messages); the default writes each message to the log.
+COMMUNICATIONS_BACKEND = env_str("COMMUNICATIONS_BACKEND", "communications.backends.LoggingBackend")
+
 # The API: requests a second per key before 429.
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 20)
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audience.jobs import JobStatus, job_claim, job_finish
+from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
 from audience.models import Account, Company, Contact
 from audience.selection import Selection
 from audience.services import notification_create
@@ -113,7 +113,7 @@ def broadcast_send(*, broadcast: Broadcast, user: AbstractBaseUser | None) -> Br
     )
     if not queued:
         raise ValidationError("This broadcast has already been sent.")
-    tasks.broadcast_send_task.delay_on_commit(broadcast.pk)
+    job_enqueue(tasks.broadcast_send_task, broadcast)
     broadcast.refresh_from_db()
     return broadcast
 
