@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audience import services as audience_services
 from audience.counting import count_with_timeout
-from audience.jobs import JobStatus, job_claim, job_finish
+from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
 from audience.models import Account
 from audience.selection import Selection, selection_queryset
 from tags import services
@@ -85,7 +85,7 @@ def tag_bulk_change(
     )
     from tags.tasks import tag_bulk_job_run_task
 
-    tag_bulk_job_run_task.delay_on_commit(job.pk)
+    job_enqueue(tag_bulk_job_run_task, job)
     return BulkResult(job=job, profiles=count or 0)
 
 
