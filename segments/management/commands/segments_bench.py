@@ -152,9 +152,8 @@ class Command(BaseCommand):
                 lambda r=the_rule: selectors.rule_count(account, r, cached=False, timeout_ms=30_000), runs
             )
             summary[has_events].append(median)
-            self.stdout.write(
-                f"{family + ': ' + name:<52} {median:>8.1f} {p95:>8.1f}  {count if count is not None else 'timeout':>9,}"
-            )
+            shown = f"{count:,}" if count is not None else "timeout"
+            self.stdout.write(f"{family + ': ' + name:<52} {median:>8.1f} {p95:>8.1f}  {shown:>9}")
         for has_events, medians in summary.items():
             if medians:
                 label = "rules with events" if has_events else "attribute-only rules"
