@@ -250,6 +250,41 @@ def dnc_entries_add(
     return report
 
 
+def dnc_entries_add_normalized(
+    *,
+    accounts: Sequence[Account],
+    keys: Iterable[tuple[str, str, str, str]],
+    source: str,
+    added_by: AbstractBaseUser | None = None,
+    campaign: str = "",
+    how: str = How.IMPORT,
+) -> DncAddReport:
+    """`dnc_entries_add` for entries validated already: `keys` are (kind, value, sender,
+    channel) tuples exactly as `dnc_entry_parse` returns them (the imports' analysis did that).
+    Nothing is validated again; repeats count as unchanged; the same batch writer and audit."""
+    accounts = list(accounts)
+    if not accounts:
+        raise ValidationError("Choose at least one account.")
+    if source not in Source.values:
+        raise ValidationError(f"{source!r} is not a source.")
+    report = DncAddReport()
+    seen: set[_Key] = set()
+    batch: list[_Key] = []
+    for kind, value, sender, channel in keys:
+        key = _Key(kind, value, sender, channel)
+        if key in seen:
+            report.unchanged += 1
+            continue
+        seen.add(key)
+        batch.append(key)
+        if len(batch) == ADD_BATCH:
+            _add_batch(batch, accounts, source, added_by, campaign[:255], how, report)
+            batch = []
+    if batch:
+        _add_batch(batch, accounts, source, added_by, campaign[:255], how, report)
+    return report
+
+
 def _entries_by_key(keys: list[_Key]) -> dict[_Key, DncEntry]:
     found: dict[_Key, DncEntry] = {}
     wanted = set(keys)

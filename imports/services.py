@@ -10,6 +10,7 @@ resume from, so a job killed in the middle resumes to the same final state.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 import uuid
@@ -302,9 +303,15 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
     job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
     target = _target(job, {"type": ProfileType.LEAD, "existing": "rewrite"})
     counts, reasons, seen = Counter(), Counter(), {}
-    with tempfile.NamedTemporaryFile(
-        "w+", newline="", encoding="utf-8-sig", suffix=".csv", delete=False
-    ) as out:
+    folder = os.path.dirname(job.file_path)
+    # The rejected rows for people, and the valid rows' parsed values for the import (one JSON
+    # line per chunk: rows read, rows rejected before matching, the parsed records).
+    with (
+        tempfile.NamedTemporaryFile(
+            "w+", newline="", encoding="utf-8-sig", suffix=".csv", delete=False
+        ) as out,
+        tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as clean,
+    ):
         writer = csv.writer(out)
         writer.writerow([cell_safe(h) for h in job.headers] + ["Row", "Reason"])
         try:
@@ -312,6 +319,8 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
                 job.total = source.size
                 for chunk in _chunks(_data_rows(source, job.skip_rows)):
                     records, rejected = _parse_chunk(target, chunk, seen)
+                    clean.write(json.dumps([len(chunk), len(rejected), [target.dump(r) for r in records]]))
+                    clean.write("\n")
                     outcomes = rejected + target.classify(records)
                     for outcome in outcomes:
                         counts[outcome.result] += 1
@@ -329,12 +338,14 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
         except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
             _fail(job, error)
             os.unlink(out.name)
+            os.unlink(clean.name)
             return job
     with open(out.name, "rb") as saved:
-        job.rejected_path = default_storage.save(
-            os.path.dirname(job.file_path) + "/rejected.csv", File(saved)
-        )
+        job.rejected_path = default_storage.save(folder + "/rejected.csv", File(saved))
     os.unlink(out.name)
+    with open(clean.name, "rb") as saved:
+        clean_path = default_storage.save(folder + "/clean.jsonl", File(saved))
+    os.unlink(clean.name)
     job.analysis = {
         "rows": counts["rows"],
         "valid": counts["rows"] - counts["rejected"],
@@ -344,6 +355,7 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
         "new": counts["new"],
         "existing": counts["changed"] + counts["same"],
         "existing_changed": counts["changed"],
+        "clean_path": clean_path,
     }
     job.rows_read = counts["rows"]
     job.total = job.processed = counts["rows"]
@@ -363,33 +375,32 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
     target = _target(job)
     tags = target.tags_resolve(job) if hasattr(target, "tags_resolve") else []
-    seen: dict[str, int] = {}
     done = 0
     try:
-        with _open(job) as source:
-            for chunk in _chunks(_data_rows(source, job.skip_rows)):
-                records, rejected = _parse_chunk(target, chunk, seen)
-                done += len(chunk)
-                if done <= job.resume_row:
-                    continue  # committed before an interruption; its keys are now in `seen`
-                if _cancelled(job):
-                    return job
-                with transaction.atomic():
-                    outcomes = target.classify(records)
-                    counts, ids = target.write([o for o in outcomes])
-                    if tags and ids:
-                        target.tags_apply(tags, ids)
-                    rejected_n = len(rejected) + counts.get("rejected", 0)
-                    rejected_n += sum(1 for o in outcomes if o.result == "rejected")
-                    ImportJob.objects.filter(pk=job.pk).update(
-                        rows_read=F("rows_read") + len(chunk),
-                        created=F("created") + counts["created"],
-                        updated=F("updated") + counts["updated"],
-                        unchanged=F("unchanged") + counts["unchanged"],
-                        rejected=F("rejected") + rejected_n,
-                        resume_row=done,
-                        processed=done,
-                    )
+        for rows, rejected_n, records in _import_chunks(job, target):
+            done += rows
+            if done <= job.resume_row:
+                continue  # committed before an interruption
+            if _cancelled(job):
+                return job
+            with transaction.atomic():
+                outcomes = target.classify(records)
+                counts, ids = target.write(outcomes)
+                if tags and ids:
+                    target.tags_apply(tags, ids)
+                rejected_n += counts.get("rejected", 0)
+                rejected_n += sum(1 for o in outcomes if o.result == "rejected")
+                ImportJob.objects.filter(pk=job.pk).update(
+                    rows_read=F("rows_read") + rows,
+                    created=F("created") + counts["created"],
+                    updated=F("updated") + counts["updated"],
+                    unchanged=F("unchanged") + counts["unchanged"],
+                    rejected=F("rejected") + rejected_n,
+                    resume_row=done,
+                    processed=done,
+                )
+        if tags and hasattr(target, "tags_touch"):
+            target.tags_touch(tags)
     except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
         _fail(job, error)
         return job
@@ -400,6 +411,23 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     job_finish(job, message=import_report_line(job))
     _notify(job, f"The import of {job.file_name} is complete: {import_report_line(job)}.", level="success")
     return job
+
+
+def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, list[Record]]]:
+    """(rows read, rows rejected before matching, valid records) per chunk: from the analysis's
+    parsed rows when it kept them (nothing is validated twice), else from the file."""
+    clean = (job.analysis or {}).get("clean_path")
+    if clean and default_storage.exists(clean):
+        with default_storage.open(clean, "rb") as handle:
+            for line in handle:
+                rows, rejected_n, data = json.loads(line)
+                yield rows, rejected_n, [target.load(item) for item in data]
+        return
+    seen: dict[str, int] = {}
+    with _open(job) as source:
+        for chunk in _chunks(_data_rows(source, job.skip_rows)):
+            records, rejected = _parse_chunk(target, chunk, seen)
+            yield len(chunk), len(rejected), records
 
 
 def import_report_line(job: ImportJob) -> str:
