@@ -10,24 +10,24 @@ neutralised with a leading apostrophe.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 
 from audience import services as audience_services
 from audience.jobs import JobStatus, job_claim, job_finish
-from audience.models import Account, AttributeDefinition, Company, Contact
-from audience.selection import Selection, profiles_matching, selection_queryset
+from audience.models import Account, AttributeDefinition, Company, Contact, Profile
+from audience.selection import Selection, selection_queryset
 from imports.models import ExportFormat, ExportJob, ExportKind
 
 BATCH = 10_000
@@ -89,7 +89,7 @@ def export_job_create(
     if format not in ExportFormat.values:
         raise ValidationError(f"{format!r} is not an export format: csv or xlsx.")
     if segment_id is not None:
-        _segment_rule(account, segment_id)  # refuse another account's segment now, not in the worker
+        _segment(account, segment_id)  # refuse another account's segment now, not in the worker
     job = ExportJob(
         account=account,
         created_by=user,
@@ -106,22 +106,20 @@ def export_job_create(
     return job
 
 
-def _segment_rule(account: Account, segment_id: int) -> dict:
+def _segment(account: Account, segment_id: int):
+    from segments.models import Segment
+
     try:
-        model = apps.get_model("segments", "Segment")
-        segment = model.objects.get(account=account, pk=segment_id)
-    except (LookupError, ValueError):
-        raise ValidationError("Segments can't be exported yet.") from None
-    except model.DoesNotExist:
+        return Segment.objects.get(account=account, pk=segment_id)
+    except (Segment.DoesNotExist, ValueError, TypeError):
         raise ValidationError("There is no such segment.") from None
-    return getattr(segment, "rule", None) or {}
 
 
 def people_queryset(job: ExportJob) -> QuerySet:
     if job.segment_id is not None:
-        return profiles_matching(
-            account=job.account, filters={}, rule=_segment_rule(job.account, job.segment_id)
-        )
+        from segments.selectors import segment_profiles
+
+        return segment_profiles(segment=_segment(job.account, job.segment_id))
     return selection_queryset(account=job.account, selection=Selection.from_json(job.selection))
 
 
@@ -218,6 +216,104 @@ def _text(value: Any) -> Any:
     return value
 
 
+# PostgreSQL: the people CSV straight from the database -----------------------------------------
+COPY_RANGE = 100_000  # profiles per COPY statement: progress between them, bounded statements
+
+
+def _sql_text(expr: str) -> str:
+    """SQL for `_csv_cell` of a text expression: a formula gets a leading apostrophe unless it is
+    a plain number; '' and NULL become an unquoted empty field (COPY quotes an empty string)."""
+    return (
+        f"NULLIF(CASE WHEN {expr} ~ '^[-=+@\\t\\r]' AND {expr} !~ '^[+-]?[0-9][0-9.]*$' "
+        f"THEN '''' || {expr} ELSE {expr} END, '')"
+    )
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
+def _sql_iso(expr: str) -> str:
+    """datetime.isoformat() of a UTC timestamp, as the generic path writes it."""
+    return (
+        f"to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"date_trunc('second', {expr}) = {expr} THEN '' ELSE to_char({expr} AT TIME ZONE 'UTC', '.US') END "
+        "|| '+00:00'"
+    )
+
+
+def _people_copy_sql(definitions: list[str]) -> str:
+    from tags.models import ProfileTag, Tag
+
+    contact, profile_tag, tag = Contact._meta.db_table, ProfileTag._meta.db_table, Tag._meta.db_table
+    columns = ["p.id"]
+    columns += [
+        _sql_text(f"p.{name}")
+        for name in ("external_id", "type", "first_name", "middle_name", "last_name", "gender")
+    ]
+    columns.append("to_char(p.birth_date, 'YYYY-MM-DD')")
+    columns += [_sql_text(f"p.{name}") for name in ("city", "country", "address", "preferred_language")]
+    columns.append(_sql_text("co.name"))
+    columns += [_sql_iso("p.created_at"), _sql_iso("p.modified_at")]
+    for kind in ("phone", "email"):
+        columns.append(
+            _sql_text(
+                f"(SELECT string_agg(c.value, '; ' ORDER BY c.id) FROM {contact} c "
+                f"WHERE c.profile_id = p.id AND c.account_id = p.account_id AND c.kind = '{kind}')"
+            )
+        )
+    columns.append(
+        _sql_text(
+            f"(SELECT string_agg(t.name, '; ' ORDER BY t.name COLLATE \"C\") FROM {profile_tag} pt "
+            f"JOIN {tag} t ON t.id = pt.tag_id WHERE pt.profile_id = p.id)"
+        )
+    )
+    for name in definitions:
+        key = _sql_literal(name)
+        columns.append(
+            f"CASE jsonb_typeof(p.attributes -> {key}) WHEN 'boolean' THEN initcap(p.attributes ->> {key}) "
+            f"ELSE {_sql_text(f'(p.attributes ->> {key})')} END"
+        )
+    return (
+        f"COPY (SELECT {', '.join(columns)} FROM {Profile._meta.db_table} p "
+        f"LEFT JOIN {Company._meta.db_table} co ON co.id = p.company_id "
+        "WHERE p.id IN ({ids}) ORDER BY p.id) TO STDOUT WITH (FORMAT csv)"
+    )
+
+
+def _people_csv_copy(job: ExportJob, path: str) -> None:
+    """Write the people CSV with COPY … TO STDOUT, one statement per range of COPY_RANGE ids;
+    the formula neutralisation and formatting are done in SQL, the same as `_csv_cell`."""
+    queryset = people_queryset(job).order_by()
+    definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
+    header = [label for key, label in PEOPLE_COLUMNS if label] + ["Phones", "Emails", "Tags"] + definitions
+    template = _people_copy_sql(definitions)
+    ids_sql, ids_params = queryset.values_list("pk", flat=True).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.id FROM (SELECT q.*, row_number() OVER (ORDER BY q.*) AS n FROM ({ids_sql}) q) s(id, n) "
+            f"WHERE mod(s.n, {COPY_RANGE}) = 0 ORDER BY s.id",
+            ids_params,
+        )
+        bounds = [row[0] for row in cursor.fetchall()]
+    edges = [0, *bounds, None]
+    with open(path, "wb") as handle:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerow(header)
+        handle.write(("\ufeff" + text.getvalue()).encode())
+        with connection.cursor() as cursor:
+            for low, high in zip(edges, edges[1:], strict=False):
+                part = queryset.filter(pk__gt=low)
+                if high is not None:
+                    part = part.filter(pk__lte=high)
+                sql, params = part.values_list("pk", flat=True).query.sql_with_params()
+                with cursor.cursor.copy(template.replace("{ids}", sql), params) as copy:
+                    for data in copy:
+                        handle.write(data)
+                job.processed = job.total if high is None else min(job.total, job.processed + COPY_RANGE)
+                ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+
+
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write the export file from scratch (a re-run overwrites it) and keep it in storage."""
     if not job_claim(ExportJob, job_id):
@@ -234,7 +330,13 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as out:
         path = out.name
     try:
-        if job.format == ExportFormat.CSV:
+        if (
+            job.format == ExportFormat.CSV
+            and job.kind == ExportKind.PEOPLE
+            and connection.vendor == "postgresql"
+        ):
+            _people_csv_copy(job, path)
+        elif job.format == ExportFormat.CSV:
             with open(path, "w", newline="", encoding="utf-8-sig") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(header)
