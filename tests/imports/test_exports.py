@@ -122,11 +122,11 @@ def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch
     for name, type_ in (("Score", "decimal"), ("Opted", "boolean"), ("Note", "text")):
         AttributeDefinition.objects.create(account=account, name=name, type=type_)
     data = (
-        "First name,Last name,Email,Phone,Company,Birth date,Score,Opted,Note,City\n"
-        "=1+1,-5,a@example.com,+385912345678,@Acme,1990-02-03,12.5,true,+cmd,\n"
-        "Ivo,,b@example.com,,,,-3,false,-12.5,Split\n"
-        'Mia,"O\'Hara, ""Q""",c@example.com,+385987654321,Acme,,,,,\n'
-    ).encode()
+        b"First name,Last name,Email,Phone,Company,Birth date,Score,Opted,Note,City\n"
+        b"=1+1,-5,a@example.com,+385912345678,@Acme,1990-02-03,12.5,true,+cmd,\n"
+        b"Ivo,,b@example.com,,,,-3,false,-12.5,Split\n"
+        b'Mia,"O\'Hara, ""Q""",c@example.com,+385987654321,Acme,,,,,\n'
+    )
     run(job_from(account, owner, "p.csv", data), options={"tags": ["VIP", "=bad", "alpha"]})
     fast = _rows(_export(account, owner, "csv"))
     monkeypatch.setattr(exports, "connection", SimpleNamespace(vendor="generic"))
