@@ -34,19 +34,19 @@ from audience.models import Account, Profile  # noqa: E402
 BENCH_ACCOUNT = "Bench"
 
 
-def ensure_data(profiles: int, events_per_profile: int) -> Account:
-    account = Account.objects.filter(name=BENCH_ACCOUNT).first()
+def ensure_data(profiles: int, events_per_profile: int, name: str = BENCH_ACCOUNT) -> Account:
+    account = Account.objects.filter(name=name).first()
     have = Profile.objects.filter(account=account).count() if account else 0
     if have < profiles:
-        print(f"seeding {profiles - have:,} profiles into {BENCH_ACCOUNT!r} (once; reused later)")
+        print(f"seeding {profiles - have:,} profiles into {name!r} (once; reused later)")
         demo.seed_demo(
             profiles=profiles - have,
             events_per_profile=events_per_profile,
             seed=1,
-            account_name=BENCH_ACCOUNT,
+            account_name=name,
             progress=lambda text: print("  " + text),
         )
-        account = Account.objects.get(name=BENCH_ACCOUNT)
+        account = Account.objects.get(name=name)
     return account
 
 
@@ -95,9 +95,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--label", default="")
     parser.add_argument("--only", action="append", default=[], help="run only these sections")
+    parser.add_argument("--account", default=BENCH_ACCOUNT, help="measure this account (seeded when short)")
     args = parser.parse_args()
 
-    account = ensure_data(args.profiles, args.events_per_profile)
+    account = ensure_data(args.profiles, args.events_per_profile, args.account)
     label = args.label or ("latest" if args.profiles >= 1_000_000 else f"small-{args.profiles}")
     results = {"machine": machine(), "profiles": args.profiles, "rows": []}
     for name, fn in SECTIONS:
