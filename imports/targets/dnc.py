@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from audience.models import Account
 from dnc import services as dnc_services
@@ -101,6 +102,15 @@ class DncTarget:
         """New or already on this account's list (the analysis looks at the current account)."""
         values = sorted({r.fields["contact"] for r in records})
         present: set[tuple[str, str, str]] = set()
+        if connection.vendor == "postgresql":  # one array parameter, not 900 placeholders a query
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT value, sender, channel FROM {DncEntryAccount._meta.db_table} "
+                    "WHERE account_id = %s AND value = ANY(%s)",
+                    [self.account.pk, values],
+                )
+                present.update(cursor.fetchall())
+            values = []
         for start in range(0, len(values), 900):
             present.update(
                 DncEntryAccount.objects.filter(
