@@ -63,8 +63,9 @@ class DncTarget:
 
     def _phone_key(self, contact: str, sender: str, channel: str) -> tuple[str, str, str, str] | None:
         """`dnc_entry_parse`'s answer for the common row — a phone number, a channel that can
-        reach a phone, a sender seen before — without its per-row cost; None for anything else
-        (then `dnc_entry_parse` decides, with its messages)."""
+        reach a phone, a sender seen before — without its per-row cost (a number that is not
+        valid is refused with the same message); None for anything else (then `dnc_entry_parse`
+        decides)."""
         if not contact or "@" in contact or len(contact) > 255 or not _phone_chars.fullmatch(contact):
             return None
         channel = channel.upper()
@@ -78,8 +79,8 @@ class DncTarget:
             self._senders[sender] = normal
         try:
             value = normalize_phone_fast(contact)
-        except ValidationError:
-            return None
+        except ValidationError as error:  # the message dnc_entry_parse gives, without parsing again
+            raise RowRejected("contact", " ".join(error.messages)) from None
         return (Kind.PHONE, value, normal, channel)
 
     @staticmethod

@@ -212,16 +212,7 @@ class PeopleTarget:
         by_contact = self._contact_owners(
             sorted({p for r in records for p in r.phones}), sorted({e for r in records for e in r.emails})
         )
-        external = {r.external_id for r in records if r.external_id}
-        by_external = (
-            dict(
-                Profile.objects.filter(account=self.account, external_id__in=external).values_list(
-                    "external_id", "pk"
-                )
-            )
-            if external
-            else {}
-        )
+        by_external = self._external_owners(sorted({r.external_id for r in records if r.external_id}))
         outcomes: list[Outcome] = []
         matched: dict[int, Record] = {}
         for record in records:
@@ -294,6 +285,26 @@ class PeopleTarget:
                             account=self.account, kind=kind, value__in=values[start : start + 900]
                         ).values_list("value", "profile_id")
                     )
+        return found
+
+    def _external_owners(self, values: list[str]) -> dict[str, int]:
+        if not values:
+            return {}
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT external_id, id FROM {Profile._meta.db_table} "
+                    "WHERE account_id = %s AND external_id = ANY(%s) AND external_id <> ''",
+                    [self.account.pk, values],
+                )
+                return dict(cursor.fetchall())
+        found: dict[str, int] = {}
+        for start in range(0, len(values), 900):
+            found.update(
+                Profile.objects.filter(
+                    account=self.account, external_id__in=values[start : start + 900]
+                ).values_list("external_id", "pk")
+            )
         return found
 
     def _changes(self, record: Record, current: dict, added_contacts: list[str]) -> dict[str, Any]:
