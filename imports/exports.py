@@ -224,7 +224,8 @@ def _sql_text(expr: str) -> str:
     """SQL for `_csv_cell` of a text expression: a formula gets a leading apostrophe unless it is
     a plain number; '' and NULL become an unquoted empty field (COPY quotes an empty string)."""
     return (
-        f"NULLIF(CASE WHEN {expr} ~ '^[-=+@\\t\\r]' AND {expr} !~ '^[+-]?[0-9][0-9.]*$' "
+        # ascii() of the first character before any regular expression: most cells stop there.
+        f"NULLIF(CASE WHEN ascii({expr}) IN (61, 43, 45, 64, 9, 13) AND {expr} !~ '^[+-]?[0-9][0-9.]*$' "
         f"THEN '''' || {expr} ELSE {expr} END, '')"
     )
 
@@ -242,10 +243,36 @@ def _sql_iso(expr: str) -> str:
     )
 
 
-def _people_copy_sql(definitions: list[str]) -> str:
+def _people_copy_joins(low: int, high: int, dense: bool) -> str:
+    """The contacts and tags of the range's profiles. Dense ranges (the selection holds most ids
+    of the span): one grouped scan of the span, hash-joined. Sparse ones (a small segment spread
+    over a big account): one probe by profile id per selected profile, never the whole span."""
     from tags.models import ProfileTag, Tag
 
     contact, profile_tag, tag = Contact._meta.db_table, ProfileTag._meta.db_table, Tag._meta.db_table
+    aggregates = (
+        "string_agg(c.value, '; ' ORDER BY c.id) FILTER (WHERE c.kind = 'phone') AS phones, "
+        "string_agg(c.value, '; ' ORDER BY c.id) FILTER (WHERE c.kind = 'email') AS emails"
+    )
+    names = "string_agg(x.name, '; ' ORDER BY x.name COLLATE \"C\") AS names"
+    # The tag's name by a scalar subquery: a primary key probe per link, whatever the plan.
+    link = f"(SELECT name FROM {tag} WHERE id = pt.tag_id) AS name"
+    if dense:
+        span = f"BETWEEN {int(low) + 1} AND {int(high)}"
+        return (
+            f"LEFT JOIN (SELECT c.profile_id, {aggregates} FROM {contact} c WHERE c.profile_id {span} "
+            "GROUP BY c.profile_id) ct ON ct.profile_id = p.id "
+            f"LEFT JOIN (SELECT x.profile_id, {names} FROM (SELECT pt.profile_id, {link} FROM {profile_tag} pt "
+            f"WHERE pt.profile_id {span} OFFSET 0) x GROUP BY x.profile_id) tg ON tg.profile_id = p.id"
+        )
+    return (
+        f"LEFT JOIN LATERAL (SELECT {aggregates} FROM {contact} c WHERE c.profile_id = p.id) ct ON true "
+        f"LEFT JOIN LATERAL (SELECT {names} FROM (SELECT {link} FROM {profile_tag} pt "
+        "WHERE pt.profile_id = p.id OFFSET 0) x) tg ON true"
+    )
+
+
+def _people_copy_sql(definitions: list[str]) -> str:
     columns = ["p.id"]
     columns += [
         _sql_text(f"p.{name}")
@@ -265,15 +292,7 @@ def _people_copy_sql(definitions: list[str]) -> str:
     return (
         f"COPY (SELECT {', '.join(columns)} FROM {Profile._meta.db_table} p "
         f"LEFT JOIN {Company._meta.db_table} co ON co.id = p.company_id "
-        # One probe of (profile_id, kind) per profile for both kinds, one of the tag links; the
-        # condition is on profile_id alone so no other index of contacts looks cheaper.
-        "LEFT JOIN LATERAL (SELECT string_agg(c.value, '; ' ORDER BY c.id) FILTER (WHERE c.kind = 'phone') "
-        "AS phones, string_agg(c.value, '; ' ORDER BY c.id) FILTER (WHERE c.kind = 'email') AS emails "
-        f"FROM {contact} c WHERE c.profile_id = p.id) ct ON true "
-        # The tag's name by a scalar subquery: a primary key probe per link, whatever the plan.
-        "LEFT JOIN LATERAL (SELECT string_agg(x.name, '; ' ORDER BY x.name COLLATE \"C\") AS names "
-        f"FROM (SELECT (SELECT name FROM {tag} WHERE id = pt.tag_id) AS name FROM {profile_tag} pt "
-        "WHERE pt.profile_id = p.id) x) tg ON true "
+        "{joins} "
         "WHERE p.id IN ({ids}) ORDER BY p.id) TO STDOUT WITH (FORMAT csv)"
     )
 
@@ -287,27 +306,31 @@ def _people_csv_copy(job: ExportJob, path: str) -> None:
     template = _people_copy_sql(definitions)
     ids_sql, ids_params = queryset.values_list("pk", flat=True).query.sql_with_params()
     with connection.cursor() as cursor:
+        # Every COPY_RANGE-th id of the selection and its last: (id, how many up to it).
         cursor.execute(
-            f"SELECT s.id FROM (SELECT q.*, row_number() OVER (ORDER BY q.*) AS n FROM ({ids_sql}) q) s(id, n) "
-            f"WHERE mod(s.n, {COPY_RANGE}) = 0 ORDER BY s.id",
+            f"SELECT id, n FROM (SELECT q.id, row_number() OVER (ORDER BY q.id) AS n, count(*) OVER () AS total "
+            f"FROM ({ids_sql}) q(id)) s WHERE mod(n, {COPY_RANGE}) = 0 OR n = total ORDER BY id",
             ids_params,
         )
-        bounds = [row[0] for row in cursor.fetchall()]
-    edges = [0, *bounds, None]
+        bounds = cursor.fetchall()
     with open(path, "wb") as handle:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow(header)
         handle.write(("\ufeff" + text.getvalue()).encode())
+        low, before = 0, 0
         with connection.cursor() as cursor:
-            for low, high in zip(edges, edges[1:], strict=False):
-                part = queryset.filter(pk__gt=low)
-                if high is not None:
-                    part = part.filter(pk__lte=high)
+            for high, upto in bounds:
+                if low == high:
+                    continue
+                part = queryset.filter(pk__gt=low, pk__lte=high)
                 sql, params = part.values_list("pk", flat=True).query.sql_with_params()
-                with cursor.cursor.copy(template.replace("{ids}", sql), params) as copy:
+                dense = high - low <= 4 * (upto - before)
+                statement = template.replace("{joins}", _people_copy_joins(low, high, dense))
+                with cursor.cursor.copy(statement.replace("{ids}", sql), params) as copy:
                     for data in copy:
                         handle.write(data)
-                job.processed = job.total if high is None else min(job.total, job.processed + COPY_RANGE)
+                low, before = high, upto
+                job.processed = min(job.total, upto)
                 ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
 
 
