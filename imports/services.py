@@ -334,6 +334,8 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
                     job.processed = source.position()
                     ImportJob.objects.filter(pk=job.pk).update(processed=job.processed, total=job.total)
                     if _cancelled(job):
+                        os.unlink(out.name)
+                        os.unlink(clean.name)
                         return job
         except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
             _fail(job, error)
