@@ -64,6 +64,12 @@ def people(request: HttpRequest) -> HttpResponse:
         error = " ".join(invalid.messages)
         page = selectors.Page(rows=[], sort=selectors.parse_sort(request.GET.get("sort")))
     base_query = query_without(request.GET, "after", "before")
+    # Tags live in a higher app; views may read across apps (one query for the page).
+    from tags import selectors as tag_selectors
+
+    tag_names = tag_selectors.tag_names_for_profiles([p.pk for p in page.rows])
+    for row in page.rows:
+        row.tag_names = tag_names.get(row.pk, [])
     context = {
         "nav": "people",
         "filter_form": filterset.form,

@@ -320,3 +320,15 @@ def test_it_pages_search_results_in_every_sort(owner_client, account, sort):
     assert _link(second, "next") is None
     back = owner_client.get(f"{URL}?{_link(second, 'prev')}")
     assert _names(back) == _names(first)
+
+
+def test_it_shows_each_profiles_tags_in_a_column(owner_client, account):
+    from audience import services
+    from tags import services as tag_services
+
+    profile = services.profile_create(account=account, fields={"first_name": "Tagged"})
+    tag = tag_services.tag_create(account=account, name="VIP buyers")
+    tag_services.tags_add(account=account, tags=[tag], profile_ids=[profile.pk])
+    response = owner_client.get("/people/")
+    assert b"<th scope=\"col\">Tags</th>" in response.content
+    assert b"VIP buyers" in response.content
