@@ -159,11 +159,9 @@ class Profile(models.Model):
         indexes = [
             # People list default order (newest first) and keyset paging: WHERE account ORDER BY id.
             models.Index(fields=["account", "id"], name="profile_account_id"),
-            # Sorting by last name and the case-insensitive name search / prefix rules.
-            models.Index("account", Upper("last_name"), name="profile_account_ulast"),
-            models.Index("account", Upper("first_name"), name="profile_account_ufirst"),
-            # Quick filters city / country (and their combination), type, gender.
-            models.Index(fields=["account", "country", "city"], name="profile_account_country"),
+            # The case-insensitive name search and prefix rules use `profile_u{first,last}_prefix`
+            # (migration 0005), city/country filters `profile_rule_u{city,country}` (segments 0002):
+            # text_pattern_ops expression indexes that serve both `=` and `LIKE 'x%'` on PostgreSQL.
             # The People list's sorts, keyset paged on (column, id): one index each, so every page
             # is an index range scan however deep. They also serve the city and created filters.
             models.Index(fields=["account", "city", "id"], name="profile_sort_city"),
