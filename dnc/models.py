@@ -85,8 +85,10 @@ class DncEntry(models.Model):
 class DncEntryAccount(models.Model):
     """One entry in one account: the row the screen lists and the enforcement check reads."""
 
-    entry = models.ForeignKey(DncEntry, on_delete=models.CASCADE, related_name="memberships")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on the foreign keys: `dnc_entry_account_unique` (entry, account) and
+    # `dnc_check` (account, …) lead with them, and every index costs on each imported row.
+    entry = models.ForeignKey(DncEntry, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Copies of the entry's key, which never changes.
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.CharField(max_length=255)
@@ -96,8 +98,14 @@ class DncEntryAccount(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CUSTOM)
     campaign = models.CharField(max_length=255, blank=True, default="")
     added_at = models.DateTimeField(default=timezone.now)
+    # Unindexed: only a user's deletion looks rows up by it (a rare, one-off scan).
     added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -126,8 +134,14 @@ class DncAudit(models.Model):
     action = models.CharField(max_length=8, choices=AuditAction.choices)
     at = models.DateTimeField(default=timezone.now)
     # Not a constraint: the trail outlives the account and the entry.
+    # Indexed by `dnc_audit_account_id` (account, id), which the trail is read through.
     account = models.ForeignKey(
-        Account, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Account,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     account_name = models.CharField(max_length=100)
     entry_id_copy = models.BigIntegerField(null=True)
@@ -144,6 +158,7 @@ class DncAudit(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     username = models.CharField(max_length=150, blank=True, default="")
