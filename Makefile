@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate worker clean bench bench-small
+.PHONY: run test install lint format migrate worker clean bench bench-small loadtest
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: migrate
 
 bench-small: migrate
 	$(BIN)/python bin/bench.py --profiles 10000 --events-per-profile 10 --repeat 3
+
+# 50 users against gunicorn for 60 s (PostgreSQL from DATABASE_URL, Redis from CELERY_BROKER_URL);
+# any error fails it. Results go to docs/benchmarks/loadtest.md.
+loadtest: migrate
+	$(BIN)/python bin/loadtest.py --users 50 --duration 60
 
 lint: install
 	$(BIN)/python -m ruff check .
