@@ -190,6 +190,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -197,9 +198,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# A working task beats its job's heartbeat this often; a running job silent for JOB_STALE_SECONDS
+# lost its worker and is taken over (docs/architecture.md, "When a worker dies").
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
     # Jobs whose queueing failed (broker down) are queued again once it is back.
     "task-outbox-flush": {"task": "audience.task_outbox_flush_task", "schedule": 30},
+    # Running jobs whose worker was killed are queued again (not after the visibility timeout).
+    "job-stale-requeue": {
+        "task": "audience.job_stale_requeue_task",
+        "schedule": max(1, JOB_STALE_SECONDS // 2),
+    },
     # Each segment's size once a day (the chart on the segment page).
     "segment-sizes-daily": {"task": "segments.segment_sizes_record_task", "schedule": 24 * 60 * 60},
 }

@@ -1,12 +1,19 @@
-"""Celery tasks: each takes a row's id and calls the plain function that does the work."""
+"""Celery tasks: each takes a row's id and calls the plain function that does the work
+(through `job_task_run`, which beats the job's heartbeat and skips a job a live worker is on)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from audience.jobs import job_task_run
 from communications import services
+from communications.models import Broadcast
 
 
-@shared_task(name="communications.broadcast_send_task")
-def broadcast_send_task(broadcast_id: int) -> None:
-    services.broadcast_run(broadcast_id=broadcast_id)
+def _broadcast_run(*, job_id: int) -> None:
+    services.broadcast_run(broadcast_id=job_id)
+
+
+@shared_task(name="communications.broadcast_send_task", bind=True)
+def broadcast_send_task(self, broadcast_id: int) -> None:
+    job_task_run(self, Broadcast, broadcast_id, _broadcast_run)

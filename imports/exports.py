@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from audience import services as audience_services
-from audience.jobs import JobStatus, job_claim, job_finish
+from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
 from audience.models import Account, AttributeDefinition, Company, Contact, Profile
 from audience.selection import Selection, selection_queryset
 from imports.models import ExportFormat, ExportJob, ExportKind
@@ -102,7 +102,7 @@ def export_job_create(
         job.save()
         from imports import tasks
 
-        tasks.export_job_run_task.delay_on_commit(job.pk)
+        job_enqueue(tasks.export_job_run_task, job)
     return job
 
 

@@ -22,12 +22,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audience import services as audience_services
-from audience.jobs import JobStatus, job_claim, job_finish
+from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
 from audience.models import Account, Membership, ProfileType, Role
 from imports import files, mapping
 from imports.exports import cell_safe
@@ -141,7 +141,7 @@ def import_job_map(
         if analyze:
             from imports import tasks
 
-            tasks.import_job_analyze_task.delay_on_commit(job.pk)
+            job_enqueue(tasks.import_job_analyze_task, job)
     return job
 
 
@@ -198,7 +198,7 @@ def import_job_start(
         if run:
             from imports import tasks
 
-            tasks.import_job_run_task.delay_on_commit(job.pk)
+            job_enqueue(tasks.import_job_run_task, job)
     return job
 
 
@@ -386,6 +386,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             if _cancelled(job):
                 return job
             with transaction.atomic():
+                _account_writes_lock(job)
                 outcomes = target.classify(records)
                 counts, ids = target.write(outcomes)
                 if tags and ids:
@@ -413,6 +414,19 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     job_finish(job, message=import_report_line(job))
     _notify(job, f"The import of {job.file_name} is complete: {import_report_line(job)}.", level="success")
     return job
+
+
+# pg_advisory_xact_lock(IMPORT_LOCK, account id): one import chunk of an account at a time.
+IMPORT_LOCK = 7201
+
+
+def _account_writes_lock(job: ImportJob) -> None:
+    """Two imports of one account at once (the same file twice) must not both classify a row as
+    new: each chunk matches and writes under a per-account lock held until it commits. SQLite
+    needs none, its transactions take the write lock when they begin."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
 
 
 def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, list[Record]]]:
