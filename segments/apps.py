@@ -9,8 +9,19 @@ class SegmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from audience import selection, usage
-        from segments import selectors
+        from audience.models import AttributeDefinition
+        from segments import indexes, selectors
+
+        # Each custom attribute gets its expression index (segments.indexes); PostgreSQL only.
+        post_save.connect(
+            indexes.on_definition_saved, sender=AttributeDefinition, dispatch_uid="segments_attr_index"
+        )
+        post_delete.connect(
+            indexes.on_definition_deleted, sender=AttributeDefinition, dispatch_uid="segments_attr_unindex"
+        )
 
         selection.register_rule_compiler(lambda account, rule: selectors.rule_queryset(account, rule))
         usage.register_attribute_usage(selectors.attribute_usage)

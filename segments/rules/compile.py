@@ -1,9 +1,12 @@
 """Compiling a normalised rule to ONE queryset over the account's profiles.
 
-Every condition becomes a `Q` on `Profile`; special keys (tags, contacts, company, Do Not Contact)
-and event clauses become `pk IN (subquery)` semi-joins, never per-profile correlated counts.
-Negative operators are built as the complement of their positive (`~positive | empty`), so a
-profile with an empty value matches `is_not`, `not_in` and `not_contains`.
+Every condition becomes a `Q` on `Profile`; special keys (tags, contacts, Do Not Contact) and
+event clauses become `EXISTS (rows of this profile)` semi-joins, and grouped event counts
+`pk IN (grouped subquery)`, never per-profile correlated counts. Negative operators are built as
+the complement of their positive (`~positive`), so a profile with an empty value matches `is_not`,
+`not_in` and `not_contains`; the complement of an EXISTS is a NOT EXISTS anti-join, which
+PostgreSQL runs as one hash anti-join whatever the work_mem (`NOT IN (subquery)` needs its hash to
+fit work_mem or it re-scans the subquery for every profile).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import datetime as dt
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Reverse
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Reverse, Upper
+from django.db.models.lookups import In
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -40,6 +45,19 @@ _ORDER_LOOKUP = {
     "since": "gte",
     "after": "gt",
 }
+
+
+def exists(rows: QuerySet) -> Q:
+    """`EXISTS (rows WHERE profile_id = profile.id)`: a semi-join, and `~` of it an anti-join."""
+    return Q(Exists(rows.order_by().filter(profile_id=OuterRef("pk"))))
+
+
+def text_expression(field: str) -> Any:
+    """The expression of a text field the way its lookups read it: a column, or a custom
+    attribute's `attributes ->> 'name'` (what `attributes__name__iexact` upper-cases)."""
+    if field.startswith("attributes__"):
+        return KeyTextTransform(field[len("attributes__") :], "attributes")
+    return F(field)
 
 
 def shift(day: dt.date, amount: int, unit: str) -> dt.date:
@@ -136,6 +154,11 @@ class Compiler:
         return Q(**{field: ""})
 
     def _value_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        if operator == "in" and spec.kind == ops.TEXT:
+            # One `UPPER(col) IN (UPPER(a), UPPER(b))`, the same comparison as OR-ing `is` (both
+            # sides upper-cased by PostgreSQL, not Python), but one index scan of profile_rule_u*.
+            upper = Upper(text_expression(field))
+            return Q(In(upper, [Upper(Value(str(item))) for item in value]))
         if operator == "in":
             q = NOTHING
             for item in value:
@@ -189,9 +212,8 @@ class Compiler:
 
     def _subquery_q(self, rows: QuerySet, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
         if operator == "is_empty":
-            return ~Q(pk__in=rows.values("profile_id"))
-        matching = rows.filter(self._contact_q(operator, value))
-        return Q(pk__in=matching.values("profile_id"))
+            return ~exists(rows)
+        return exists(rows.filter(self._contact_q(operator, value)))
 
     def _contact_q(self, operator: str, value: Any) -> Q:
         """Contacts are stored normalised (emails lower-case, phones E.164 with no letters), so a
@@ -213,13 +235,13 @@ class Compiler:
 
         links = ProfileTag.objects.filter(account=self.account)
         if operator == "is_empty":
-            return ~Q(pk__in=links.values("profile_id"))
+            return ~exists(links)
         names = value if operator == "in" else [value]
         name_q = NOTHING
         for name in names:
             name_q |= Q(name__iexact=name)
         tags = Tag.objects.filter(name_q, account=self.account)
-        return Q(pk__in=links.filter(tag__in=tags).values("profile_id"))
+        return exists(links.filter(tag__in=tags))
 
     def _company_q(self, spec: AttributeSpec, operator: str, value: Any) -> Q:
         from audience.models import Company
@@ -232,7 +254,7 @@ class Compiler:
     def _dnc_q(self, channel: str) -> Q:
         from dnc import selectors as dnc_selectors
 
-        return Q(pk__in=dnc_selectors.profiles_blocked(account=self.account, channel=channel))
+        return exists(dnc_selectors.profiles_blocked(account=self.account, channel=channel))
 
     # -- events -----------------------------------------------------------------------------
     def event_q(self, clause: dict) -> Q:
@@ -263,7 +285,7 @@ class Compiler:
             if n <= 0:
                 return EVERYTHING
             if n == 1:
-                return Q(pk__in=events.values("profile_id"))
+                return exists(events)
             grouped = events.values("profile_id").annotate(n=Count("*")).filter(n__gte=n).values("profile_id")
             return Q(pk__in=grouped)
 

@@ -1,0 +1,79 @@
+"""Custom attribute indexes (PostgreSQL only): created when a definition is committed, dropped when
+it is deleted, and their expression is the one the compiler's SQL reads (the planner uses them)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from audience import services as audience_services
+from audience.models import AttributeDefinition, Profile
+from segments import indexes, selectors
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="indexes exist on PostgreSQL only")
+
+
+def plan(queryset) -> str:
+    """The plan of the rule's count, on enough analysed rows that an index is worth it."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audience_profile")
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            return queryset.order_by().explain()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+
+
+def fill(account, type_: str) -> None:
+    values = {"decimal": lambda i: i, "boolean": lambda i: i % 7 == 0, "text": lambda i: f"v{i}"}
+    value = values.get(type_, lambda i: f"2024-{1 + i % 12:02}-{1 + i % 28:02}")
+    Profile.objects.bulk_create(Profile(account=account, attributes={"attr": value(i)}) for i in range(3000))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_definition_gets_its_index_and_loses_it_when_deleted(account):
+    spend = audience_services.attribute_definition_create(account=account, name="spend", type="decimal")
+    tier = audience_services.attribute_definition_create(account=account, name="tier", type="text")
+    assert {indexes.attribute_index_name(spend.pk), indexes.attribute_index_name(tier.pk)} <= (
+        indexes.existing_attribute_indexes()
+    )
+    audience_services.attribute_definition_delete(definition=spend)
+    assert indexes.attribute_index_name(spend.pk) not in indexes.existing_attribute_indexes()
+    AttributeDefinition.objects.filter(pk=tier.pk).delete()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("type_", "condition"),
+    [
+        ("decimal", {"operator": "gte", "value": 500}),
+        ("boolean", {"operator": "is", "value": True}),
+        ("date", {"operator": "will_be_within", "value": {"amount": 30, "unit": "days"}}),
+        ("text", {"operator": "is", "value": "gold"}),
+        ("text", {"operator": "in", "value": ["gold", "silver"]}),
+        ("text", {"operator": "starts_with", "value": "go"}),
+    ],
+)
+def test_the_compiled_sql_uses_the_index(account, type_, condition):
+    definition = audience_services.attribute_definition_create(account=account, name="attr", type=type_)
+    fill(account, type_)
+    try:
+        rule = {
+            "version": 1,
+            "attributes": {"match": "all", "conditions": [{"attribute": "custom.attr", **condition}]},
+        }
+        assert indexes.attribute_index_name(definition.pk) in plan(selectors.rule_queryset(account, rule))
+    finally:
+        definition.delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_recreates_missing_indexes(account):
+    definition = audience_services.attribute_definition_create(account=account, name="orders", type="integer")
+    try:
+        indexes.attribute_index_drop(definition.pk)
+        call_command("segments_indexes")
+        assert indexes.attribute_index_name(definition.pk) in indexes.existing_attribute_indexes()
+    finally:
+        definition.delete()
