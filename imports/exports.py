@@ -32,8 +32,11 @@ from imports.models import ExportFormat, ExportJob, ExportKind
 
 BATCH = 10_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A plain number (a phone in E.164, a negative amount) can't carry a formula: it stays readable.
-_plain_number = re.compile(r"^[+-]?\d[\d.]*$")
+# A number or a phone written the way people write them (`-12.5`, `+385 91 123-4567`, `+1 (555) 010`)
+# has no letters, so it can't call a function: it stays as it was, and a rejected-rows file can be
+# fixed and imported again without stripping apostrophes from every phone.
+_plain_number = re.compile(r"^[+-]?\d[\d .()/-]*$")
+PLAIN_NUMBER_SQL = "^[+-]?[0-9][0-9 .()/-]*$"
 PEOPLE_COLUMNS = [
     ("id", "Id"),
     ("external_id", "External id"),
@@ -225,7 +228,7 @@ def _sql_text(expr: str) -> str:
     a plain number; '' and NULL become an unquoted empty field (COPY quotes an empty string)."""
     return (
         # ascii() of the first character before any regular expression: most cells stop there.
-        f"NULLIF(CASE WHEN ascii({expr}) IN (61, 43, 45, 64, 9, 13) AND {expr} !~ '^[+-]?[0-9][0-9.]*$' "
+        f"NULLIF(CASE WHEN ascii({expr}) IN (61, 43, 45, 64, 9, 13) AND {expr} !~ '{PLAIN_NUMBER_SQL}' "
         f"THEN '''' || {expr} ELSE {expr} END, '')"
     )
 

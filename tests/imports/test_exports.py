@@ -22,6 +22,10 @@ pytestmark = pytest.mark.django_db
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("+385912345678", "+385912345678"),
+        ("+385 91 123-4567", "+385 91 123-4567"),
+        ("+1 (555) 010/2030", "+1 (555) 010/2030"),
+        ("+1 2|cmd", "'+1 2|cmd"),
+        ("-1 SUM(A1)", "'-1 SUM(A1)"),
         ("-12.5", "-12.5"),
         ("Ana", "Ana"),
         (42, 42),
@@ -130,7 +134,7 @@ def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch
         b"First name,Last name,Email,Phone,Company,Birth date,Score,Opted,Note,City\n"
         b"=1+1,-5,a@example.com,+385912345678,@Acme,1990-02-03,12.5,true,+cmd,\n"
         b"Ivo,,b@example.com,,,,-3,false,-12.5,Split\n"
-        b'Mia,"O\'Hara, ""Q""",c@example.com,+385987654321,Acme,,,,,\n'
+        b'Mia,"O\'Hara, ""Q""",c@example.com,+385987654321,Acme,,,,+1 (555) 010-2030,\n'
     )
     run(job_from(account, owner, "p.csv", data), options={"tags": ["VIP", "=bad", "alpha"]})
     fast = _rows(_export(account, owner, "csv"))
@@ -139,6 +143,7 @@ def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch
     assert fast == generic
     assert len(fast) == 4 and fast[1][3] == "'=1+1" and fast[1][5] == "-5"
     assert "'=bad" in fast[1][17] and fast[1][12] == "'@Acme"
+    assert "+1 (555) 010-2030" in fast[3] and "'+cmd" in fast[1]  # phone-shaped text is left as written
 
 
 def test_it_exports_a_segment(account, owner):
