@@ -61,7 +61,29 @@ def machine() -> dict:
         "database": db_version,
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
+        "load_average": _load(),
     }
+
+
+def _load() -> str:
+    """The 1/5/15-minute load average: on a shared machine, how much else was running."""
+    try:
+        return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def merge_previous(results: dict, path: Path, ran: set[str]) -> None:
+    """Keep the rows of sections not run this time (`--only`) from the previous report, each with
+    the date and load it was measured at, so one slow section can be re-measured alone."""
+    if not path.exists():
+        return
+    previous = json.loads(path.read_text())
+    kept = [row for row in previous.get("rows", []) if row.get("section") not in ran]
+    for row in kept:
+        row.setdefault("measured_at", previous["machine"]["date"])
+        row.setdefault("load_average", previous["machine"].get("load_average", "unknown"))
+    results["rows"] = kept + results["rows"]
 
 
 def write_report(results: dict, out_dir: Path, label: str) -> Path:
@@ -75,12 +97,16 @@ def write_report(results: dict, out_dir: Path, label: str) -> Path:
         "",
         f"Database: {results['machine']['database']}",
         "",
-        "| section | figure | median | p95 | reference | ratio |",
-        "|---|---|---|---|---|---|",
+        "Each section's date and the machine's load average (1/5/15 min) when it was measured: the "
+        "machine is shared, so compare the ratios to the reference of the same run, not the times.",
+        "",
+        "| section | measured | load | figure | median | p95 | reference | ratio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         lines.append(
-            f"| {row['section']} | {row['name']} | {row.get('median', '')} | {row.get('p95', '')} | "
+            f"| {row['section']} | {row.get('measured_at', '')[:16]} | {row.get('load_average', '')} | "
+            f"{row['name']} | {row.get('median', '')} | {row.get('p95', '')} | "
             f"{row.get('reference', '')} | {row.get('ratio', '')} |"
         )
     path = out_dir / f"{label}.md"
@@ -109,10 +135,15 @@ def main() -> None:
             rows = fn(account=account, repeat=args.repeat, profiles=args.profiles)
         except Exception as error:  # a broken section is reported, the others still run
             rows = [{"name": "error", "median": f"{error.__class__.__name__}: {error}"}]
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         for row in rows:
             row["section"] = name
+            row["measured_at"] = stamp
+            row["load_average"] = _load()
             print("   ", {k: v for k, v in row.items() if k != "section"})
         results["rows"].extend(rows)
+    if args.only:
+        merge_previous(results, ROOT / "docs" / "benchmarks" / f"{label}.json", set(args.only))
     path = write_report(results, ROOT / "docs" / "benchmarks", label)
     print(f"wrote {path} and {path.with_suffix('.json')}")
     if any(row.get("name") == "error" for row in results["rows"]):
