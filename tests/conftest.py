@@ -22,6 +22,15 @@ def _eager_celery():
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Cached counts are keyed by account id, and ids repeat between tests (rolled back
+    # transactions, SQLite reuses them): every test starts with an empty cache.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _user(django_user_model, username: str):
     return django_user_model.objects.create_user(username=username, password=PASSWORD)
 

@@ -313,3 +313,27 @@ def test_it_counts_an_audience_from_the_querystring(viewer_client, outsider_clie
     response = viewer_client.get(url)
     assert 'data-testid="audience-count">1<' in response.text
     assert 'data-testid="audience-count">0<' in outsider_client.get(url).text
+
+
+def test_segment_tag_and_company_pages_offer_add_to_flow_to_editors_only(
+    owner_client, teammate_client, viewer_client, account
+):
+    from audience.models import Company
+    from segments.models import Segment
+
+    vip = tag_services.tag_get_or_create(account=account, name="VIP")
+    acme = Company.objects.create(account=account, name="Acme")
+    segment = Segment.objects.create(account=account, name="Everyone", rule={"version": 1})
+    add = reverse("communications:add_to_flow")
+    pages = {
+        reverse("segments:detail", args=[segment.pk]): f"{add}?segment={segment.pk}",
+        reverse("tags:list"): f"{add}?tag={vip.pk}",
+        reverse("audience:company", args=[acme.pk]): f"{add}?company={acme.pk}",
+    }
+    for url, link in pages.items():
+        for client in (owner_client, teammate_client):
+            page = client.get(url)
+            assert page.status_code == 200 and f'href="{link}"' in page.text, url
+            # The link opens the flow choice with that audience named.
+            assert client.get(link).status_code == 200
+        assert f'href="{link}"' not in viewer_client.get(url).text, url
