@@ -172,3 +172,15 @@ def test_custom_attributes_crud_and_typed_values(api, account):
     assert api.delete("/people/2/customAttributes/Contract%20Expiry").status_code == 200
     assert not AttributeDefinition.objects.filter(account=account).exists()
     assert api.get("/people/2/customAttributes/nope").status_code == 404
+
+
+def test_it_refuses_nul_characters_naming_the_field(api):
+    """PostgreSQL text can't hold \\u0000: a 400 that says where it is, not a 500 (found by the fuzzer)."""
+    response = api.post(
+        "/people/2/persons", {"firstName": "Ana", "address": "a\x00b", "tags": ["ok", "\x00"]}
+    )
+    assert response.status_code == 400
+    errors = response.json()["requestError"]["serviceException"]["validationErrors"]
+    assert set(errors) == {"address", "tags[1]"} and "NUL" in errors["address"][0]
+    assert api.get("/people/2/persons", filter="\x00").status_code == 400
+    assert api.post("/people/2/persons", {"firstName": "Ana"}).status_code < 300

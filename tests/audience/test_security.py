@@ -121,3 +121,12 @@ def test_a_bad_setting_value_stops_start_up_naming_the_variable():
     )
     assert result.returncode != 0
     assert "DEBUG='maybe': expected true or false" in result.stderr
+
+
+def test_a_nul_character_in_a_query_or_form_is_a_400_naming_the_field(owner_client, account):
+    """PostgreSQL text can't hold NUL: refused up front, never a database error and a 500."""
+    response = owner_client.get(reverse("audience:people"), {"q": "ana\x00"})
+    assert response.status_code == 400 and "q contains a NUL character" in response.content.decode()
+    response = owner_client.post(reverse("audience:profile_create"), {"first_name": "A\x00"})
+    assert response.status_code == 400 and "first_name" in response.content.decode()
+    assert owner_client.get(reverse("audience:people"), {"q": "ana"}).status_code == 200
