@@ -28,6 +28,7 @@ from segments.rules.catalog import Catalog
 from segments.rules.operators import AttributeSpec
 
 NOTHING = Q(pk__in=[])
+_JSON_KEYS = ("attributes__", "properties__")  # a custom attribute's or an event property's key
 EVERYTHING = Q()
 _TEXT_LOOKUP = {
     "is": "iexact",
@@ -55,8 +56,9 @@ def exists(rows: QuerySet) -> Q:
 def text_expression(field: str) -> Any:
     """The expression of a text field the way its lookups read it: a column, or a custom
     attribute's `attributes ->> 'name'` (what `attributes__name__iexact` upper-cases)."""
-    if field.startswith("attributes__"):
-        return KeyTextTransform(field[len("attributes__") :], "attributes")
+    if field.startswith(_JSON_KEYS):
+        column, key = field.split("__", 1)
+        return KeyTextTransform(key, column)
     return F(field)
 
 
@@ -145,7 +147,9 @@ class Compiler:
         return (positive & ~empty) if nullable else positive
 
     def _empty_q(self, field: str, spec: AttributeSpec, *, nullable: bool) -> Q:
-        if field.startswith("attributes__"):
+        if field.startswith(_JSON_KEYS):
+            # A JSON key is empty when it is missing or holds JSON null (`key__isnull` alone is
+            # "missing"; `->>` of a null is SQL NULL, which would leave the negatives unknown).
             return Q(**{f"{field}__isnull": True}) | Q(**{field: None})
         if spec.kind == ops.DATETIME:  # created_at / modified_at are never empty
             return NOTHING
@@ -175,7 +179,7 @@ class Compiler:
         return Q(**{f"{field}__{_ORDER_LOOKUP[operator]}": value})
 
     def _date_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
-        is_custom = field.startswith("attributes__")
+        is_custom = field.startswith(_JSON_KEYS)
         if operator in ("is", *_ORDER_LOOKUP):
             if spec.kind == ops.DATE:
                 bound = value if is_custom else dt.date.fromisoformat(value)
