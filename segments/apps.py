@@ -9,9 +9,11 @@ class SegmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db import connections
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete, post_save
 
-        from audience import selection, usage
+        from audience import counting, selection, usage
         from audience.models import AttributeDefinition
         from segments import indexes, selectors
 
@@ -22,6 +24,12 @@ class SegmentsConfig(AppConfig):
         post_delete.connect(
             indexes.on_definition_deleted, sender=AttributeDefinition, dispatch_uid="segments_attr_unindex"
         )
+
+        # Cached counts (people, rules, tags) are keyed by a data generation that every write to
+        # a table they read moves on (audience.counting); connections opened before now get it too.
+        connection_created.connect(counting.watch_writes_install, dispatch_uid="counting_watch_writes")
+        for connection in connections.all(initialized_only=True):
+            counting.watch_writes_install(connection=connection)
 
         selection.register_rule_compiler(lambda account, rule: selectors.rule_queryset(account, rule))
         usage.register_attribute_usage(selectors.attribute_usage)

@@ -57,11 +57,20 @@ def rule_count(
     account: Account, rule: Any, *, cached: bool = True, timeout_ms: int | None = None
 ) -> int | None:
     """How many profiles match; None when counting took longer than the count timeout."""
-    queryset = rule_queryset(account, rule)
     if not cached:
-        return counting.count_with_timeout(queryset, timeout_ms=timeout_ms)
-    key = ("rule", account.pk, json.dumps(rule_clean(rule, account), sort_keys=True))
-    return counting.count_cached(queryset, key=key, timeout_ms=timeout_ms)
+        return counting.count_with_timeout(rule_queryset(account, rule), timeout_ms=timeout_ms)
+
+    def count() -> int | None:
+        return counting.count_with_timeout(rule_queryset(account, rule), timeout_ms=timeout_ms)
+
+    return counting.cached(_rule_key("rule", account, rule), count)
+
+
+def _rule_key(kind: str, account: Account, rule: Any) -> tuple:
+    """The rule as given: a hit needs no query at all (not even the catalog's). The same text
+    always compiles the same way within one data generation, which moves when definitions or
+    the account's time zone change (audience.counting)."""
+    return (kind, account.pk, json.dumps(rule, sort_keys=True, default=str))
 
 
 def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:
@@ -84,8 +93,15 @@ def rule_describe(account: Account, rule: Any) -> dict:
 
 
 def rule_sample(account: Account, rule: Any, *, size: int = 5) -> list[Profile]:
-    """A few matching profiles (the newest), for the editor's live preview."""
-    return list(rule_queryset(account, rule).order_by("-id")[:size])
+    """A few matching profiles (the newest), for the editor's live preview. Their ids are cached
+    with the count: finding the newest matches costs as much as counting on some rules (0.8 s for
+    "Email Open exactly 2" on 1M profiles), reading five profiles by id does not."""
+
+    def newest() -> list[int]:
+        return list(rule_queryset(account, rule).order_by("-id").values_list("pk", flat=True)[:size])
+
+    ids = counting.cached(_rule_key(f"sample{size}", account, rule), newest)
+    return list(Profile.objects.for_account(account).filter(pk__in=ids).order_by("-id"))
 
 
 # -- saved segments -------------------------------------------------------------------------

@@ -5,8 +5,12 @@ can use `services.rule_validate` etc. as the issue describes."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable
+from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,6 +21,9 @@ from segments import selectors
 from segments.models import Segment, SegmentSize
 from segments.selectors import rule_count, rule_explain, rule_queryset, rule_validate  # noqa: F401
 from segments.usage import segment_usages
+
+log = logging.getLogger(__name__)
+BACKGROUND_COUNT_MS = 60_000  # a worker's limit for a count the page gave up on
 
 APP_LAUNCH_30_DAYS = {
     "event": EventDefinition.APP_LAUNCH,
@@ -143,3 +150,23 @@ def segment_sizes_record() -> int:
         segment_size_record(segment=segment)
         recorded += 1
     return recorded
+
+
+def rule_count_in_background(*, account: Account, rule: Any) -> bool:
+    """A count that timed out on the page goes on in a worker, with BACKGROUND_COUNT_MS, and lands
+    in the count cache, so "try again in a moment" finds it: a retry from the page would start over
+    under the same short limit and time out again. One at a time per (account, rule); False when
+    one is already running or the broker can't take it (the page then simply says so again)."""
+    from segments import tasks
+
+    text = json.dumps(rule, sort_keys=True, default=str)
+    marker = counting.count_cache_key("counting", account.pk, text)
+    if not cache.add(marker, True, BACKGROUND_COUNT_MS // 1000):
+        return False
+    try:
+        tasks.rule_count_task.apply_async(args=[account.pk, rule], retry=False)
+    except Exception as error:  # any broker failure: nothing is lost but the head start
+        log.warning("queueing a background count failed: %s", error)
+        cache.delete(marker)
+        return False
+    return True

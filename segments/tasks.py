@@ -24,3 +24,18 @@ def attribute_index_drop_task(definition_pk: int) -> None:
     from segments import indexes
 
     indexes.attribute_index_drop(definition_pk)
+
+
+@shared_task(name="segments.rule_count_task")
+def rule_count_task(account_pk: int, rule: dict) -> int | None:
+    """Count a rule with the background limit; the answer goes into the count cache."""
+    from audience.models import Account
+    from segments.rules.validate import RuleErrors
+
+    account = Account.objects.filter(pk=account_pk).first()
+    if account is None:
+        return None
+    try:
+        return services.rule_count(account, rule, timeout_ms=services.BACKGROUND_COUNT_MS)
+    except RuleErrors:  # the definitions changed since the page asked
+        return None

@@ -166,6 +166,8 @@ def segment_count(request: HttpRequest, pk: int) -> HttpResponse:
         count, errors = selectors.rule_count(request.account, segment.rule), []
     except ValidationError as invalid:
         count, errors = None, invalid.messages
+    if count is None and not errors:
+        services.rule_count_in_background(account=request.account, rule=segment.rule)
     return render_page(request, "segments/_count.html", {"count": count, "errors": errors, "samples": []})
 
 
@@ -182,6 +184,8 @@ def rule_count(request: HttpRequest) -> HttpResponse:
     if not errors:
         count = selectors.rule_count(request.account, rule)
         samples = selectors.rule_sample(request.account, rule) if count else []
+        if count is None:
+            services.rule_count_in_background(account=request.account, rule=rule)
     context = {"count": count, "errors": errors, "paths": _paths(errors), "samples": samples}
     return render_page(request, "segments/_count.html", context)
 

@@ -78,3 +78,10 @@ def test_the_list_does_not_wait_for_the_count(owner_client, people, monkeypatch)
     response = owner_client.get("/people/")
     assert response.status_code == 200
     assert 'hx-get="/people/count/?' in response.content.decode()
+
+
+def test_a_write_is_counted_at_once_not_after_the_cache_expires(owner_client, account, people):
+    """The count is cached, but under the data generation that every write moves on."""
+    assert 'data-count="3"' in owner_client.get(f"{URL}?city=Zagreb").content.decode()
+    ProfileFactory.create_batch(2, account=account, city="Zagreb")
+    assert 'data-count="5"' in owner_client.get(f"{URL}?city=Zagreb").content.decode()
