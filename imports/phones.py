@@ -62,7 +62,9 @@ def _validator(code: int) -> tuple | None:
         if general is None:
             _validators[code] = None
         else:
-            types = (
+            types = (  # any one matching makes it valid: the common types first, tried least
+                metadata.mobile,
+                metadata.fixed_line,
                 metadata.premium_rate,
                 metadata.toll_free,
                 metadata.shared_cost,
@@ -71,8 +73,6 @@ def _validator(code: int) -> tuple | None:
                 metadata.pager,
                 metadata.uan,
                 metadata.voicemail,
-                metadata.fixed_line,
-                metadata.mobile,
             )
             _validators[code] = (general, [d for d in map(_desc, types) if d is not None])
     return _validators[code]

@@ -387,7 +387,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 return job
             with transaction.atomic():
                 _account_writes_lock(job)
-                outcomes = target.classify(records)
+                outcomes = getattr(target, "classify_for_write", target.classify)(records)
                 counts, ids = target.write(outcomes)
                 if tags and ids:
                     target.tags_apply(tags, ids)

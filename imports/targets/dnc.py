@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from audience.models import Account
 from dnc import services as dnc_services
 from dnc.destinations import sender_normalize
-from dnc.models import Channel, DncEntryAccount, Kind, Source
+from dnc.models import AuditAction, Channel, DncAudit, DncEntry, DncEntryAccount, How, Kind, Source
 from imports.phones import normalize_phone_fast
 from imports.targets.people import Outcome, Record, RowRejected
 
@@ -36,17 +37,14 @@ class DncTarget:
         self.account, self.user, self.options = account, user, options or {}
         self._senders: dict[str, str] = {}
         self.columns = {key: index for index, key in enumerate(mapping) if key}
-
-    def _cell(self, cells: list[str], key: str) -> str:
-        index = self.columns.get(key)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
+        # The three cells' positions (-1: not mapped), looked up once, not three times a row.
+        self._at = tuple(self.columns.get(key, -1) for key in ("contact", "sender", "channel"))
 
     def parse(self, row_no: int, cells: list[str]) -> Record:
-        contact, sender, channel = (
-            self._cell(cells, "contact"),
-            self._cell(cells, "sender"),
-            self._cell(cells, "channel"),
-        )
+        size, (at_contact, at_sender, at_channel) = len(cells), self._at
+        contact = cells[at_contact].strip() if 0 <= at_contact < size else ""
+        sender = cells[at_sender].strip() if 0 <= at_sender < size else ""
+        channel = cells[at_channel].strip() if 0 <= at_channel < size else ""
         key = self._phone_key(contact, sender, channel)
         if key is None:
             try:
@@ -128,6 +126,12 @@ class DncTarget:
             for r in records
         ]
 
+    @staticmethod
+    def classify_for_write(records: list[Record]) -> list[Outcome]:
+        """The import needs no classification: the merge itself tells new from merged from
+        unchanged, so the per-chunk lookup `classify` makes for the analysis is skipped."""
+        return [Outcome(r, "new") for r in records]
+
     def write(self, outcomes: list[Outcome]) -> tuple[dict[str, int], list[int]]:
         accounts = list(Account.objects.filter(pk__in=self.options.get("accounts") or [self.account.pk]))
         keys = [
@@ -138,7 +142,84 @@ class DncTarget:
         ]
         if not keys:
             return {"created": 0, "updated": 0, "unchanged": 0}, []
+        if connection.vendor == "postgresql":
+            counts = _write_staged(keys, accounts, self.user)
+            if counts is not None:
+                return counts, []
         report = dnc_services.dnc_entries_add_normalized(
             accounts=accounts, keys=keys, source=Source.IMPORT, added_by=self.user
         )
         return {"created": report.created, "updated": report.merged, "unchanged": report.unchanged}, []
+
+
+def _write_staged(
+    keys: list[tuple[str, str, str, str]], accounts: list[Account], user
+) -> dict[str, int] | None:
+    """PostgreSQL: COPY the chunk's entries into a temporary table and merge them with a few
+    set-based statements (new entries, then the accounts missing from every entry, each audited),
+    instead of `dnc_entries_add`'s per-row probes: the same counts and audit trail. None, with
+    nothing written, when an entry vanished under us (deleted concurrently): the generic path
+    then decides."""
+    entry, row = DncEntry._meta.db_table, DncEntryAccount._meta.db_table
+    audit, account = DncAudit._meta.db_table, Account._meta.db_table
+    params = {
+        "now": timezone.now(),
+        "source": Source.IMPORT,
+        "how": How.IMPORT,
+        "accounts": [a.pk for a in accounts],
+        "user": user.pk if user is not None else None,
+        "username": user.get_username() if user is not None else "",
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_dnc_stage (kind text, value text, sender text, "
+            "channel text, entry_id bigint, is_new boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS"
+        )
+        # ON COMMIT empties it; a chunk inside a longer transaction must not see the last one's rows.
+        cursor.execute("TRUNCATE import_dnc_stage")
+        with cursor.cursor.copy("COPY import_dnc_stage (kind, value, sender, channel) FROM STDIN") as copy:
+            for key in dict.fromkeys(keys):  # a repeat is unchanged (the analysis refuses them anyway)
+                copy.write_row(key)
+        cursor.execute("ANALYZE import_dnc_stage")  # no statistics otherwise: the joins below need them
+        cursor.execute(
+            f"""WITH inserted AS (
+                    INSERT INTO {entry} (kind, value, sender, channel, created_at)
+                    SELECT kind, value, sender, channel, %(now)s FROM import_dnc_stage ORDER BY value
+                    ON CONFLICT (value, sender, channel) DO NOTHING
+                    RETURNING id, value, sender, channel)
+                UPDATE import_dnc_stage s SET entry_id = i.id, is_new = true FROM inserted i
+                WHERE i.value = s.value AND i.sender = s.sender AND i.channel = s.channel""",
+            params,
+        )
+        cursor.execute(
+            f"""UPDATE import_dnc_stage s SET entry_id = e.id FROM {entry} e
+                WHERE s.entry_id IS NULL
+                  AND e.value = s.value AND e.sender = s.sender AND e.channel = s.channel"""
+        )
+        cursor.execute("SELECT EXISTS (SELECT FROM import_dnc_stage WHERE entry_id IS NULL)")
+        if cursor.fetchone()[0]:
+            transaction.set_rollback(True)
+            return None
+        cursor.execute(
+            f"""WITH added AS (
+                    INSERT INTO {row} (entry_id, account_id, kind, value, sender, channel, source, campaign,
+                                       added_at, added_by_id)
+                    SELECT s.entry_id, a.id, s.kind, s.value, s.sender, s.channel, %(source)s, '', %(now)s, %(user)s
+                    FROM import_dnc_stage s CROSS JOIN unnest(%(accounts)s::bigint[]) AS a(id)
+                    ORDER BY a.id, s.value  -- in index order: fewer pages touched per row
+                    ON CONFLICT (entry_id, account_id) DO NOTHING
+                    RETURNING entry_id, account_id, kind, value, sender, channel
+                ), audited AS (
+                    INSERT INTO {audit} (action, at, account_id, account_name, entry_id_copy, kind, value, sender,
+                                         channel, source, campaign, how, user_id, username)
+                    SELECT %(add)s, %(now)s, a.account_id, acc.name, a.entry_id, a.kind, a.value, a.sender,
+                           a.channel, %(source)s, '', %(how)s, %(user)s, %(username)s
+                    FROM added a JOIN {account} acc ON acc.id = a.account_id
+                )
+                SELECT count(*) FILTER (WHERE s.is_new),
+                       count(*) FILTER (WHERE NOT s.is_new AND s.entry_id IN (SELECT entry_id FROM added))
+                FROM import_dnc_stage s""",
+            {**params, "add": AuditAction.ADD},
+        )
+        created, merged = cursor.fetchone()
+    return {"created": created, "updated": merged, "unchanged": len(keys) - created - merged}

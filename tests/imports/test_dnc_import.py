@@ -64,3 +64,46 @@ def test_it_refuses_accounts_the_user_cannot_change(account, other_account, owne
             user=owner,
             options={"accounts": [other_account.pk]},
         )
+
+
+def test_a_mixed_import_counts_merges_and_audits_every_account_added(account, other_account, owner):
+    """New entries, an entry already on one of the accounts (a merge for the other) and one on
+    both (unchanged): the counts add up to the rows read and every added account is audited, on
+    PostgreSQL's staged merge as on the generic path."""
+    from audience import services as audience_services
+    from dnc import services as dnc_services
+    from dnc.models import DncAudit, DncEntry
+
+    audience_services.membership_set(account=other_account, user=owner, role="marketer")
+    dnc_services.dnc_entry_add(accounts=[account], contact="+385 91 234 5678", channel="SMS")
+    dnc_services.dnc_entry_add(accounts=[account, other_account], contact="ana@example.com")
+    before = set(DncAudit.objects.values_list("pk", flat=True))
+    job = run(
+        job_from(account, owner, "dnc.csv", DNC.encode(), kind="dnc"),
+        user=owner,
+        options={"accounts": [account.pk, other_account.pk]},
+    )
+    assert (job.created, job.updated, job.unchanged, job.rejected) == (1, 1, 1, 2)
+    assert job.created + job.updated + job.unchanged + job.rejected == job.rows_read == 5
+    added = DncAudit.objects.exclude(pk__in=before)
+    new_entry = DncEntry.objects.get(value="+385987654321")
+    assert sorted(
+        added.values_list("value", "account_id", "entry_id_copy", "action", "how", "source", "username")
+    ) == sorted(
+        [
+            (
+                "+385912345678",
+                other_account.pk,
+                DncEntry.objects.get(value="+385912345678").pk,
+                "add",
+                "import",
+                "IMPORT",
+                "alice",
+            ),
+            ("+385987654321", account.pk, new_entry.pk, "add", "import", "IMPORT", "alice"),
+            ("+385987654321", other_account.pk, new_entry.pk, "add", "import", "IMPORT", "alice"),
+        ]
+    )
+    assert set(added.values_list("account_name", flat=True)) == {"Acme", "Globex"}
+    assert DncEntryAccount.objects.filter(account=other_account).count() == 3
+    assert DncEntryAccount.objects.get(account=other_account, value="+385987654321").added_by == owner
