@@ -155,6 +155,8 @@ class AudienceItem(models.Model):
 
 
 class MessageStatus(models.TextChoices):
+    # Written before the hand-off to the channel backend; sent or failed once its answer commits.
+    QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
     BLOCKED_DNC = "blocked_dnc", "Blocked by Do Not Contact"
     NO_DESTINATION = "no_destination", "No destination"
@@ -163,7 +165,9 @@ class MessageStatus(models.TextChoices):
 
 class Message(models.Model):
     """What happened for one recipient of one broadcast. Unique per (broadcast, profile): a send
-    that is retried or resumed never handles a recipient twice."""
+    that is retried or resumed never handles a recipient twice. A `queued` row is one whose
+    hand-off to the backend is not known to be done: a resumed send hands it over again with the
+    same idempotency key (`backends.message_key`)."""
 
     account = models.ForeignKey(
         "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
@@ -192,6 +196,10 @@ class Message(models.Model):
             # Quick filters "contacted within" and "reached over channel": profile ids, index-only.
             models.Index(fields=["account", "status", "created_at", "profile"], name="message_contacted"),
             models.Index(fields=["account", "status", "channel", "profile"], name="message_reached"),
+            # A send's messages still to hand over: only rows in flight are in it, so it stays tiny.
+            models.Index(
+                fields=["broadcast", "profile"], condition=Q(status="queued"), name="message_queued"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -125,9 +125,12 @@ def broadcast_delete(*, broadcast: Broadcast) -> None:
 
 
 def broadcast_run(*, broadcast_id: int) -> None:
-    """Send a queued broadcast in chunks of recipients (by profile id). Each chunk commits its
-    message rows, counters and cursor together, so a retried or resumed run carries on where the
-    last committed chunk ended and never hands a recipient to the backend twice."""
+    """Send a queued broadcast in chunks of recipients (by profile id), each in two commits:
+    `_broadcast_chunk` writes the chunk's message rows (final outcomes, and `queued` for those to
+    hand over) with the cursor; `_broadcast_hand_over` then gives the queued ones to the backend
+    and commits what it answered. A resumed run first hands over what a dead worker left queued,
+    with the same idempotency keys, so the backend sees each recipient at most once per key and
+    every recipient has exactly one message row."""
     if not Broadcast.objects.filter(pk=broadcast_id, queued_at__isnull=False).exists():
         return
     if not job_claim(Broadcast, broadcast_id):
@@ -138,6 +141,7 @@ def broadcast_run(*, broadcast_id: int) -> None:
         recipients = selectors.broadcast_recipients(broadcast=broadcast)
         if not broadcast.total:
             Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
+        _broadcast_hand_over(broadcast, backend)  # what a dead worker left in flight
         while True:
             ids = list(
                 recipients.filter(pk__gt=broadcast.cursor)
@@ -146,7 +150,8 @@ def broadcast_run(*, broadcast_id: int) -> None:
             )
             if not ids:
                 break
-            _broadcast_chunk(broadcast, ids, backend)
+            _broadcast_chunk(broadcast, ids)
+            _broadcast_hand_over(broadcast, backend)
             broadcast.refresh_from_db()
             if broadcast.status != JobStatus.RUNNING:  # cancelled meanwhile
                 return
@@ -193,7 +198,10 @@ def _destinations(account: Account, channel: str, profile_ids: list[int]) -> dic
 
 
 @transaction.atomic
-def _broadcast_chunk(broadcast: Broadcast, ids: list[int], backend: backends.BaseBackend) -> None:
+def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
+    """Phase one: one message row per new recipient of the chunk — `blocked_dnc` and
+    `no_destination` final, the others `queued` with their destination — committed with the
+    counters of the final ones and the cursor. Nothing leaves Audience here."""
     locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
     if locked.cursor >= ids[-1]:  # another worker did this chunk
         return
@@ -208,29 +216,19 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int], backend: backends.Bas
         sender=broadcast.sender,
         destinations=[value for values in destinations.values() for value in values],
     )
-    outcome: dict[int, tuple[str, str]] = {}  # profile -> (status, destination)
-    outgoing: list[backends.Outgoing] = []
+    now = timezone.now()
+    rows = []
     for pk in todo:
         values = destinations.get(pk, [])
         # Do Not Contact is kept per destination: a person is reached on the first of their
         # contacts for the channel that is not blocked, and not at all when all of them are.
         allowed = [value for value in values if value not in blocked]
         if not values:
-            outcome[pk] = (MessageStatus.NO_DESTINATION, "")
+            status, destination = MessageStatus.NO_DESTINATION, ""
         elif not allowed:
-            outcome[pk] = (MessageStatus.BLOCKED_DNC, values[0])
+            status, destination = MessageStatus.BLOCKED_DNC, values[0]
         else:
-            outcome[pk] = (MessageStatus.SENT, allowed[0])
-            outgoing.append(
-                backends.Outgoing(
-                    broadcast.pk, pk, broadcast.channel, broadcast.sender, allowed[0], broadcast.text
-                )
-            )
-    failures = _backend_send(backend, outgoing)
-    now = timezone.now()
-    rows = []
-    for pk, (status, destination) in outcome.items():
-        error = failures.get(pk, "")
+            status, destination = MessageStatus.QUEUED, allowed[0]
         rows.append(
             Message(
                 account=broadcast.account,
@@ -239,22 +237,62 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int], backend: backends.Bas
                 channel=broadcast.channel,
                 sender=broadcast.sender,
                 destination=destination,
-                status=MessageStatus.FAILED if error else status,
-                error=error[:500],
+                status=status,
                 created_at=now,
             )
         )
     Message.objects.bulk_create(rows, batch_size=500)
-    counts = {status: 0 for status in MessageStatus.values}
-    for row in rows:
-        counts[row.status] += 1
+    blocked_dnc = sum(row.status == MessageStatus.BLOCKED_DNC for row in rows)
+    no_destination = sum(row.status == MessageStatus.NO_DESTINATION for row in rows)
     Broadcast.objects.filter(pk=broadcast.pk).update(
         cursor=ids[-1],
-        processed=F("processed") + len(rows),
-        sent=F("sent") + counts[MessageStatus.SENT],
-        blocked_dnc=F("blocked_dnc") + counts[MessageStatus.BLOCKED_DNC],
-        no_destination=F("no_destination") + counts[MessageStatus.NO_DESTINATION],
-        failed=F("failed") + counts[MessageStatus.FAILED],
+        processed=F("processed") + blocked_dnc + no_destination,
+        blocked_dnc=F("blocked_dnc") + blocked_dnc,
+        no_destination=F("no_destination") + no_destination,
+    )
+
+
+def _broadcast_hand_over(broadcast: Broadcast, backend: backends.BaseBackend) -> None:
+    """Phase two: hand the broadcast's `queued` messages to the backend (outside any transaction:
+    no lock is held while the provider answers), then commit each one as sent or failed. A worker
+    killed between the two leaves them `queued`; the next run hands them over again with the same
+    keys (`Outgoing.key`), which the backend de-duplicates."""
+    after = 0
+    while True:
+        queued = list(
+            Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED, profile_id__gt=after)
+            .order_by("profile_id")
+            .values_list("profile_id", "destination")[:SEND_CHUNK]
+        )
+        if not queued:
+            return
+        after = queued[-1][0]
+        outgoing = [
+            backends.Outgoing(
+                broadcast.pk, pk, broadcast.channel, broadcast.sender, destination, broadcast.text
+            )
+            for pk, destination in queued
+        ]
+        _handed_over_commit(broadcast, [pk for pk, _ in queued], _backend_send(backend, outgoing))
+
+
+@transaction.atomic
+def _handed_over_commit(broadcast: Broadcast, profile_ids: list[int], failures: dict[int, str]) -> None:
+    """Record the backend's answer for messages it was handed. Only rows still `queued` change
+    and only they are counted (the broadcast row is locked), so a hand-off two workers both made
+    is counted once."""
+    Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list("pk").get()
+    pending = Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED)
+    still = set(pending.filter(profile_id__in=profile_ids).values_list("profile_id", flat=True))
+    by_error: dict[str, list[int]] = {}
+    for pk in still & set(failures):
+        by_error.setdefault(failures[pk][:500], []).append(pk)
+    for error, pks in by_error.items():
+        pending.filter(profile_id__in=pks).update(status=MessageStatus.FAILED, error=error)
+    sent = pending.filter(profile_id__in=still - set(failures)).update(status=MessageStatus.SENT)
+    failed = len(still) - sent
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        processed=F("processed") + len(still), sent=F("sent") + sent, failed=F("failed") + failed
     )
 
 

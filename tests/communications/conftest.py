@@ -9,7 +9,7 @@ from django.test import TestCase
 from audience.models import Contact, Profile
 from communications import services
 from communications.backends import MemoryBackend
-from communications.models import Broadcast
+from communications.models import Broadcast, MessageStatus
 from dnc import services as dnc_services
 from dnc.models import Source
 
@@ -17,11 +17,9 @@ from dnc.models import Source
 @pytest.fixture(autouse=True)
 def memory_backend(settings):
     settings.COMMUNICATIONS_BACKEND = "communications.backends.MemoryBackend"
-    MemoryBackend.outbox = []
-    MemoryBackend.failing = set()
+    MemoryBackend.reset()
     yield MemoryBackend
-    MemoryBackend.outbox = []
-    MemoryBackend.failing = set()
+    MemoryBackend.reset()
 
 
 def make_profile(account, name="Ana", phones=(), emails=(), **fields) -> Profile:
@@ -69,3 +67,4 @@ def assert_adds_up(broadcast: Broadcast) -> None:
         == broadcast.sent + broadcast.blocked_dnc + broadcast.no_destination + broadcast.failed
     )
     assert broadcast.messages.count() == broadcast.total
+    assert not broadcast.messages.filter(status=MessageStatus.QUEUED).exists()

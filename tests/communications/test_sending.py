@@ -255,3 +255,115 @@ def test_it_refuses_an_empty_audience_and_another_accounts_tag(account, other_ac
             text="x",
             audience=services.AudienceSpec(tag_ids=[foreign.pk]),
         )
+
+
+def test_a_worker_killed_after_the_hand_off_resumes_without_a_second_delivery(
+    account, memory_backend, monkeypatch
+):
+    """The window of issues 8 and 11: the backend took a chunk, the worker died before the outcome
+    committed. The resumed run hands those messages over again with the same keys; the backend
+    de-duplicates them, every recipient is delivered once and the counters are exact."""
+    monkeypatch.setattr(services, "SEND_CHUNK", 3)
+    phones = [f"+3859100003{i:02d}" for i in range(7)]
+    profiles = [make_profile(account, f"P{i}", phones=[phone]) for i, phone in enumerate(phones)]
+    profiles[4].contacts.all().delete()  # no destination
+    block([account], phones[1])
+    memory_backend.failing = {phones[5]}
+    broadcast = broadcast_for(account, profiles)
+    calls = {"n": 0}
+    original = services._backend_send
+
+    def dying(*args):
+        failures = original(*args)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("worker killed")  # the backend has the second chunk; nothing committed
+        return failures
+
+    monkeypatch.setattr(services, "_backend_send", dying)
+    with pytest.raises(SystemExit), TestCase.captureOnCommitCallbacks(execute=True):
+        services.broadcast_send(broadcast=broadcast, user=None)
+    broadcast.refresh_from_db()
+    queued = set(broadcast.messages.filter(status=MessageStatus.QUEUED).values_list("profile_id", flat=True))
+    assert queued == {profiles[3].pk, profiles[5].pk}
+    assert (broadcast.status, broadcast.sent, broadcast.failed) == ("running", 2, 0)
+    assert [m.profile_id for m in memory_backend.outbox] == [profiles[i].pk for i in (0, 2, 3)]
+
+    services.broadcast_run(broadcast_id=broadcast.pk)
+    broadcast.refresh_from_db()
+    assert broadcast.status == "done"
+    delivered = [m.profile_id for m in memory_backend.outbox]
+    assert delivered == [profiles[i].pk for i in (0, 2, 3, 6)]  # once each, in order
+    assert [(m.profile_id, m.key) for m in memory_backend.dedups] == [
+        (profiles[3].pk, f"{broadcast.pk}:{profiles[3].pk}")
+    ]
+    expected = (7, 4, 1, 1, 1)
+    actual = (
+        broadcast.total,
+        broadcast.sent,
+        broadcast.blocked_dnc,
+        broadcast.no_destination,
+        broadcast.failed,
+    )
+    assert actual == expected
+    assert broadcast.processed == 7
+    assert statuses(broadcast)[profiles[5].pk] == MessageStatus.FAILED
+    assert_adds_up(broadcast)
+
+
+def test_a_worker_killed_before_the_hand_off_hands_the_queued_messages_over_once(
+    account, memory_backend, monkeypatch
+):
+    monkeypatch.setattr(services, "SEND_CHUNK", 2)
+    profiles = [make_profile(account, f"P{i}", phones=[f"+3859100004{i:02d}"]) for i in range(5)]
+    broadcast = broadcast_for(account, profiles)
+    original = services._broadcast_hand_over
+    calls = {"n": 0}
+
+    def dying(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the run's first call, then chunk one's; chunk two is only queued
+            raise SystemExit("worker killed")
+        return original(*args)
+
+    monkeypatch.setattr(services, "_broadcast_hand_over", dying)
+    with pytest.raises(SystemExit), TestCase.captureOnCommitCallbacks(execute=True):
+        services.broadcast_send(broadcast=broadcast, user=None)
+    broadcast.refresh_from_db()
+    assert broadcast.messages.filter(status=MessageStatus.QUEUED).count() == 2
+    assert len(memory_backend.outbox) == 2
+    monkeypatch.setattr(services, "_broadcast_hand_over", original)
+    services.broadcast_run(broadcast_id=broadcast.pk)
+    broadcast.refresh_from_db()
+    assert sorted(m.profile_id for m in memory_backend.outbox) == [p.pk for p in profiles]
+    assert memory_backend.dedups == []
+    assert (broadcast.status, broadcast.sent, broadcast.processed) == ("done", 5, 5)
+    assert_adds_up(broadcast)
+
+
+def test_a_hand_off_recorded_twice_is_counted_once(account, memory_backend):
+    """Two workers that both handed the same queued messages over (a take-over racing a slow
+    worker) record the outcome once: only rows still queued change and are counted."""
+    profiles = [make_profile(account, f"P{i}", phones=[f"+3859100005{i:02d}"]) for i in range(3)]
+    broadcast = broadcast_for(account, profiles)
+    services._broadcast_chunk(broadcast, [p.pk for p in profiles])
+    ids = [p.pk for p in profiles]
+    services._handed_over_commit(broadcast, ids, {profiles[2].pk: "refused"})
+    services._handed_over_commit(broadcast, ids, {})
+    broadcast.refresh_from_db()
+    assert (broadcast.sent, broadcast.failed, broadcast.processed) == (2, 1, 3)
+    assert statuses(broadcast)[profiles[2].pk] == MessageStatus.FAILED
+
+
+def test_the_logging_backend_logs_each_key_once(caplog):
+    from communications.backends import LoggingBackend, Outgoing
+
+    message = Outgoing(41, 7, "SMS", "Acme", PHONE_A, "Hi")
+    LoggingBackend.recent.clear()
+    with caplog.at_level("INFO", logger="communications.send"):
+        assert LoggingBackend().send([message]) == {}
+        assert LoggingBackend().send([message]) == {}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"broadcast 41: 41:7 SMS from 'Acme' to {PHONE_A}: Hi",
+        "broadcast 41: 41:7 already handed over; not sent again",
+    ]
