@@ -13,7 +13,7 @@ from audience.jobs import JobStatus
 from audience.models import Contact, Profile
 from audience.selection import Selection
 from communications import services as sending
-from communications.models import Broadcast, Message
+from communications.models import Broadcast, Message, MessageStatus
 from dnc.models import DncEntry, Source
 from imports import exports, services
 from imports.models import ExportJob, ImportJob
@@ -180,17 +180,19 @@ def test_it_takes_over_a_job_whose_whole_worker_was_killed(start_worker, account
     assert sorted(ProfileTag.objects.filter(tag=vip).values_list("profile_id", flat=True)) == ids
 
 
-def test_it_finishes_a_broadcast_killed_in_the_middle(start_worker, account, owner):
-    ids = crowd(account)
-    blocked = Contact.objects.filter(profile_id__in=ids[:30]).values_list("value", flat=True)
+def queue_broadcast(account, owner, ids: list[int], blocked: int = 30) -> Broadcast:
+    """A broadcast to `ids` whose first `blocked` recipients are on the Do Not Contact list."""
     from dnc import services as dnc_services
 
     dnc_services.dnc_entries_add(
         accounts=[account],
-        entries=[{"contact": v, "channel": "", "sender": ""} for v in blocked],
+        entries=[
+            {"contact": v, "channel": "", "sender": ""}
+            for v in Contact.objects.filter(profile_id__in=ids[:blocked]).values_list("value", flat=True)
+        ],
         source=Source.CUSTOM,
     )
-    broadcast = sending.broadcast_create(
+    return sending.broadcast_create(
         account=account,
         user=owner,
         name="Spring sale",
@@ -199,18 +201,65 @@ def test_it_finishes_a_broadcast_killed_in_the_middle(start_worker, account, own
         text="20% off",
         audience=sending.AudienceSpec(selections=[Selection(ids=ids)]),
     )
+
+
+def hand_offs(deliveries) -> list[tuple[str, str]]:
+    """(kind, key) of each line FileBackend wrote: `delivered`, or `dedup` for a repeated key."""
+    return [tuple(line.split()[:2]) for line in deliveries.read_text().splitlines()]
+
+
+def assert_each_recipient_delivered_once(broadcast: Broadcast, ids: list[int], deliveries) -> list[str]:
+    """Counters exact, one final message row per recipient, one delivery per key; returns the keys
+    that were handed over again (always with the key of their first hand-off)."""
+    assert broadcast.status == JobStatus.DONE, broadcast.message
+    counts = (broadcast.processed, broadcast.total, broadcast.sent, broadcast.blocked_dnc, broadcast.failed)
+    assert counts == (ROWS, ROWS, 270, 30, 0)
+    messages = Message.objects.filter(broadcast=broadcast)
+    per_recipient = Counter(messages.values_list("profile_id", flat=True))
+    assert sorted(per_recipient) == ids and set(per_recipient.values()) == {1}
+    assert not messages.filter(status=MessageStatus.QUEUED).exists()
+    lines = hand_offs(deliveries)
+    delivered = Counter(key for kind, key in lines if kind == "delivered")
+    assert set(delivered.values()) == {1}  # no recipient got the message twice
+    assert set(delivered) == {f"{broadcast.pk}:{pk}" for pk in ids[30:]}
+    again = [key for kind, key in lines if kind == "dedup"]
+    assert set(again) <= set(delivered)
+    return again
+
+
+def test_it_finishes_a_broadcast_killed_in_the_middle(start_worker, account, owner):
+    ids = crowd(account)
+    broadcast = queue_broadcast(account, owner, ids)
     worker = start_worker()
     sending.broadcast_send(broadcast=broadcast, user=owner)
     kill_mid_job(worker, Broadcast, broadcast.pk)
     broadcast = wait_done(worker, Broadcast, broadcast.pk)
-    assert broadcast.status == JobStatus.DONE, broadcast.message
-    assert (broadcast.processed, broadcast.total, broadcast.sent, broadcast.blocked_dnc) == (
-        ROWS,
-        ROWS,
-        270,
-        30,
-    )
-    per_recipient = Counter(Message.objects.filter(broadcast=broadcast).values_list("profile_id", flat=True))
-    assert sorted(per_recipient) == ids and set(per_recipient.values()) == {1}
-    handed = Counter(line.split()[1] for line in start_worker.deliveries.read_text().splitlines())
-    assert len(handed) == 270 and set(handed.values()) == {1}  # no recipient got the message twice
+    assert_each_recipient_delivered_once(broadcast, ids, start_worker.deliveries)
+
+
+def test_a_broadcast_killed_after_the_hand_off_delivers_each_message_once(
+    start_worker, account, owner, monkeypatch
+):
+    """The window of issues 8 and 11: the backend has a chunk, its outcome is not committed, the
+    pool process is killed. The resumed job hands the chunk over again with the same keys and the
+    backend (a provider honouring them) delivers nothing twice."""
+    ids = crowd(account)
+    broadcast = queue_broadcast(account, owner, ids)
+    monkeypatch.setenv("FAULTS_SEND_DELAY", "1")  # each hand-off waits 1 s before its commit
+    worker = start_worker()
+    sending.broadcast_send(broadcast=broadcast, user=owner)
+
+    def in_the_window() -> bool:
+        job = fresh(Broadcast, broadcast.pk)
+        handed = sum(kind == "delivered" for kind, _ in hand_offs(start_worker.deliveries))
+        return handed > job.sent
+
+    wait_for(in_the_window, 30, worker.tail)
+    worker.kill_child()
+    queued = Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED)
+    in_flight = {f"{broadcast.pk}:{pk}" for pk in queued.values_list("profile_id", flat=True)}
+    handed = {key for _, key in hand_offs(start_worker.deliveries)}
+    assert in_flight and in_flight <= handed, "killed outside the window"
+    broadcast = wait_done(worker, Broadcast, broadcast.pk)
+    again = assert_each_recipient_delivered_once(broadcast, ids, start_worker.deliveries)
+    assert sorted(again) == sorted(in_flight)  # exactly the chunk in flight, once more, same keys
