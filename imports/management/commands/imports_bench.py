@@ -61,22 +61,34 @@ class Command(BaseCommand):
                 self._export(account, user)
 
     def _dnc_file(self, path: str, rows: int, rng: random.Random) -> None:
+        """~48 bytes a row like a real export (contact, sender, channel, a comment with why and
+        when): 300,000 rows make ~14.5 MB, under the 15 MB upload limit. One row in ten is an
+        email address; numbers with the 97 prefix (a quarter of the phones) are not valid Croatian
+        numbers and are rejected on purpose, so the analysis's refusal path is measured too."""
+        reasons = ["unsubscribed", "replied STOP", "by phone", "complaint"]
+        invalid = 0
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["Contact", "Sender", "Channel", "Comment"])
             for i in range(rows):
+                comment = f"{rng.choice(reasons)} 2026-{1 + i % 12:02d}-{1 + i % 28:02d}"
                 if i % 10 == 0:
-                    writer.writerow([f"user{i}@example{i % 97}.com", "", "EMAIL", "unsubscribed via link"])
-                else:
-                    writer.writerow(
-                        [
-                            f"+385 9{rng.choice('1578')} {rng.randrange(1000000, 9999999)}",
-                            rng.choice(["", "InfoSMS", "Shop"]),
-                            rng.choice(["SMS", "", "WHATSAPP"]),
-                            "opt-out",
-                        ]
-                    )
-        self.stdout.write(f"DNC file: {rows:,} rows, {os.path.getsize(path) / 1e6:.1f} MB")
+                    writer.writerow([f"user{i}@example{i % 97}.com", "", "EMAIL", comment])
+                    continue
+                prefix = rng.choice("1578")
+                invalid += prefix == "7"
+                writer.writerow(
+                    [
+                        f"+385 9{prefix} {rng.randrange(1000000, 9999999)}",
+                        rng.choice(["", "InfoSMS", "Shop"]),
+                        rng.choice(["SMS", "", "WHATSAPP"]),
+                        comment,
+                    ]
+                )
+        self.stdout.write(
+            f"DNC file: {rows:,} rows, {os.path.getsize(path) / 1e6:.1f} MB "
+            f"({invalid:,} of them +385 97… numbers, invalid on purpose: 97 is not a Croatian prefix)"
+        )
 
     def _people_file(self, path: str, rows: int, rng: random.Random) -> None:
         from openpyxl import Workbook
