@@ -21,6 +21,7 @@ from imports.targets.people import Outcome, Record, RowRejected
 
 _phone_chars = re.compile(r"\+?[\d\s().\-/]+")
 _PHONE_CHANNELS = frozenset(c for c in Channel.values if c != Channel.EMAIL) | {""}
+_PHONE = Kind.PHONE.value  # a plain str: an enum member's attribute access costs ~1 µs a row
 REASONS = {
     "contact": "Invalid contact",
     "channel": "Invalid channel",
@@ -79,7 +80,7 @@ class DncTarget:
             value = normalize_phone_fast(contact)
         except ValidationError as error:  # the message dnc_entry_parse gives, without parsing again
             raise RowRejected("contact", " ".join(error.messages)) from None
-        return (Kind.PHONE, value, normal, channel)
+        return (_PHONE, value, normal, channel)
 
     @staticmethod
     def dump(record: Record) -> list:
