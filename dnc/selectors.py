@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import StrIndex, Substr
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Reverse, StrIndex, Substr
 from django.http import QueryDict
 
 from audience.models import Account, Contact, ContactKind, Profile
@@ -124,23 +124,44 @@ def profile_blocks(*, account: Account, profile: Profile) -> list[tuple[Contact,
     return result
 
 
+DOMAINS_INLINE = 50  # up to this many domain entries become index range scans (see below)
+
+
 def profiles_blocked(*, account: Account, channel: str) -> QuerySet:
-    """`Contact` rows' `profile_id` (a `values("profile_id")` queryset) of this account whose
-    contact is blocked for `channel` ("any": for some channel), whatever the sender: the `dnc`
-    attribute of the rule engine."""
+    """The profile ids (a `values("profile_id")` queryset, possibly with repeats) of this
+    account's profiles with a contact blocked for `channel` ("any": for some channel), whatever
+    the sender. The rule engine uses `profiles_blocked_parts`, which this is the union of."""
+    first, *rest = profiles_blocked_parts(account=account, channel=channel)
+    return first.union(*rest, all=True) if rest else first
+
+
+def profiles_blocked_parts(*, account: Account, channel: str) -> list[QuerySet]:
+    """`profiles_blocked` as a few `Contact.values("profile_id")` querysets whose union it is:
+    the `dnc` attribute of the rule engine, which tests each with its own EXISTS.
+
+    Driven from the account's entries, usually far fewer than its contacts: contacts whose value
+    equals an entry's (an index lookup per entry), then email contacts under each of the entries'
+    domains, read now: one index-only range of contact_rule_reverse per domain
+    (`reverse(value) LIKE 'gro.elpmaxe@%'`, which INCLUDEs profile_id); past DOMAINS_INLINE
+    domains, one join on the email's domain instead. Probing every contact for a matching entry
+    took ~1 s on 1.65M contacts."""
     entries = DncEntryAccount.objects.filter(account=account)
     if channel != "any":
         if channel not in Channel.values:
             raise ValidationError(f"{channel!r} is not a channel.")
         entries = entries.filter(channel__in=("", channel))
-    exact = entries.filter(value=OuterRef("value"))
-    domain = entries.filter(kind=Kind.DOMAIN, value=OuterRef("domain"))
-    contacts = Contact.objects.filter(account=account).annotate(
-        domain=Substr("value", StrIndex("value", Value("@")) + 1)
-    )
-    return contacts.filter(Q(Exists(exact)) | (Q(kind=ContactKind.EMAIL) & Q(Exists(domain)))).values(
-        "profile_id"
-    )
+    contacts = Contact.objects.filter(account=account).order_by()
+    exact = contacts.filter(kind__in=ContactKind.values, value__in=entries.values("value"))
+    domain_entries = entries.filter(kind=Kind.DOMAIN).order_by()
+    domains = list(domain_entries.values_list("value", flat=True).distinct()[: DOMAINS_INLINE + 1])
+    emails = contacts.filter(kind=ContactKind.EMAIL)
+    if len(domains) > DOMAINS_INLINE:
+        domain = Substr("value", StrIndex("value", Value("@")) + 1)
+        under = [emails.annotate(domain=domain).filter(domain__in=domain_entries.values("value"))]
+    else:
+        reversed_emails = emails.annotate(reversed_value=Reverse("value"))
+        under = [reversed_emails.filter(reversed_value__startswith=f"@{d}"[::-1]) for d in domains]
+    return [rows.values("profile_id") for rows in (exact, *under)]
 
 
 @dataclass
