@@ -129,3 +129,35 @@ def test_explain_agrees_with_the_anti_joins(dee, account):
     for name, profile in dee.items():
         if name != "stranger":
             assert selectors.rule_explain(account, the_rule, profile)["matches"] is (name in matching)
+
+
+COLUMN_NEGATIVES = [
+    c("city", "is_not", "london"),
+    c("city", "not_in", ["LONDON", "straße"]),
+    c("city", "not_contains", "ar"),
+    c("city", "is_not_empty"),
+    c("last_name", "is_not", "smith"),  # empty for bob, cid and dee
+    c("type", "is_not", "customer"),
+    c("gender", "not_in", ["female"]),
+    c("birth_date", "is_not", "2000-02-29"),  # NULL for cid and dee
+    c("birth_date", "is_not_empty"),
+]
+
+
+@pytest.mark.parametrize("negative", COLUMN_NEGATIVES)
+def test_a_column_negative_is_counted_as_everyone_minus_the_positive(dee, account, negative):
+    """The count takes the shortcut, and it equals the rows of the negative's own query —
+    empty strings and NULLs included — on either database."""
+    assert isinstance(selectors._countable(account, rule(negative)), selectors.ComplementCount)
+    expected = selectors.rule_queryset(account, rule(negative)).count()
+    assert selectors.rule_count(account, rule(negative), cached=False) == expected
+
+
+def test_the_shortcut_is_only_for_one_column_negative(dee, account):
+    for other in (
+        rule(c("custom.plan", "is_not", "gold")),
+        rule(c("city", "is_not", "london"), c("city", "is_not", "paris")),
+        rule(c("city", "is", "london")),
+        rule(c("city", "is_not", "london"), events=[purchase()]),
+    ):
+        assert not isinstance(selectors._countable(account, other), selectors.ComplementCount)
