@@ -88,7 +88,7 @@ def test_it_exports_only_the_selection(account, owner):
     assert job.processed == 1 and "b@example.com" in text and "a@example.com" not in text
 
 
-def test_it_exports_do_not_contact_entries(account, owner):
+def _dnc_export(account, owner, fmt: str) -> ExportJob:
     run(
         job_from(account, owner, "d.csv", b"Contact\n+385912345678\n=evil@example.com\n", kind="dnc"),
         user=owner,
@@ -96,9 +96,14 @@ def test_it_exports_do_not_contact_entries(account, owner):
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
         job = exports.export_job_create(
-            account=account, user=owner, kind="dnc", format="csv", selection={"query": ""}
+            account=account, user=owner, kind="dnc", format=fmt, selection={"query": ""}
         )
     job.refresh_from_db()
+    return job
+
+
+def test_it_exports_do_not_contact_entries(account, owner):
+    job = _dnc_export(account, owner, "csv")
     text = default_storage.open(job.file_path).read().decode("utf-8-sig")
     assert job.status == "done" and text.startswith("Contact,Kind,Channel") and "+385912345678" in text
 
@@ -118,6 +123,27 @@ def _rows(job) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
+def _awkward_people(account, owner):
+    """Profiles with every kind of cell: formulas, XML's special and illegal characters, dates,
+    numbers, booleans, JSON lists, a company, tags and contacts."""
+    from audience.models import Profile
+
+    for name, type_ in (("Score", "decimal"), ("Opted", "boolean"), ("Note", "text"), ("Count", "integer")):
+        AttributeDefinition.objects.create(account=account, name=name, type=type_)
+    data = (
+        b"First name,Last name,Email,Phone,Company,Birth date,Score,Opted,Note,City\n"
+        b"=1+1,-5,a@example.com,+385912345678,@Acme & <Co>,1990-02-03,12.5,true,+cmd,\n"
+        b"Ivo,,b@example.com,,,1900-01-15,-3,false,-12.5,Split\n"
+        b'Mia,"O\'Hara, ""Q""",c@example.com,+385987654321,Acme,,,,+1 (555) 010-2030,\n'
+    )
+    run(job_from(account, owner, "p.csv", data), options={"tags": ["VIP", "=bad", "alpha"]})
+    Profile.objects.filter(account=account, first_name="Ivo").update(
+        address="a\x01b & <c> \\d\ne\tf\rg \u00e9\u4e2d",
+        city="  spaced  ",
+        attributes={"Count": 3, "Note": None, "Score": [1, "x"]},
+    )
+
+
 @pytest.mark.parametrize("dense", [True, False])
 def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch, dense):
     """On PostgreSQL the CSV comes from COPY with the neutralisation in SQL (contacts and tags
@@ -128,21 +154,13 @@ def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch
     joins = exports._people_copy_joins
     monkeypatch.setattr(exports, "_people_copy_joins", lambda low, high, _: joins(low, high, dense))
 
-    for name, type_ in (("Score", "decimal"), ("Opted", "boolean"), ("Note", "text")):
-        AttributeDefinition.objects.create(account=account, name=name, type=type_)
-    data = (
-        b"First name,Last name,Email,Phone,Company,Birth date,Score,Opted,Note,City\n"
-        b"=1+1,-5,a@example.com,+385912345678,@Acme,1990-02-03,12.5,true,+cmd,\n"
-        b"Ivo,,b@example.com,,,,-3,false,-12.5,Split\n"
-        b'Mia,"O\'Hara, ""Q""",c@example.com,+385987654321,Acme,,,,+1 (555) 010-2030,\n'
-    )
-    run(job_from(account, owner, "p.csv", data), options={"tags": ["VIP", "=bad", "alpha"]})
+    _awkward_people(account, owner)
     fast = _rows(_export(account, owner, "csv"))
     monkeypatch.setattr(exports, "connection", SimpleNamespace(vendor="generic"))
     generic = _rows(_export(account, owner, "csv"))
     assert fast == generic
     assert len(fast) == 4 and fast[1][3] == "'=1+1" and fast[1][5] == "-5"
-    assert "'=bad" in fast[1][17] and fast[1][12] == "'@Acme"
+    assert "'=bad" in fast[1][17] and fast[1][12] == "'@Acme & <Co>"
     assert "+1 (555) 010-2030" in fast[3] and "'+cmd" in fast[1]  # phone-shaped text is left as written
 
 
@@ -178,3 +196,124 @@ def test_it_refuses_another_accounts_segment(account, other_account, owner):
         exports.export_job_create(
             account=account, user=owner, kind="people", format="csv", segment_id=segment.pk
         )
+
+
+def _xlsx_sheets(job) -> dict[str, dict[str, list[list]]]:
+    """Every sheet of the job's .xlsx as read by openpyxl and by calamine: {reader: {sheet: rows}},
+    rows as wide as the header, blank cells as None, dates as datetimes (as openpyxl reads them)."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+    from python_calamine import CalamineWorkbook
+
+    data = default_storage.open(job.file_path).read()
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    calamine = CalamineWorkbook.from_filelike(io.BytesIO(data))
+
+    def padded(rows: list[list]) -> list[list]:  # a row ends at its last value in openpyxl
+        width = len(rows[0])
+        return [row + [None] * (width - len(row)) for row in rows]
+
+    def plain(value):
+        if value == "":
+            return None
+        if type(value) is dt.date:
+            return dt.datetime.combine(value, dt.time())
+        return value
+
+    by_openpyxl = {s.title: padded([list(r) for r in s.iter_rows(values_only=True)]) for s in book.worksheets}
+    by_calamine = {
+        name: padded([[plain(v) for v in row] for row in calamine.get_sheet_by_name(name).to_python()])
+        for name in calamine.sheet_names
+    }
+    return {"openpyxl": by_openpyxl, "calamine": by_calamine}
+
+
+def test_it_writes_the_same_people_xlsx_on_every_path(account, owner, monkeypatch):
+    """On PostgreSQL the sheet XML is built by COPY, in SQL; the workbook must read the same (in
+    openpyxl and calamine) as the one the Python writer makes from the same rows."""
+    from types import SimpleNamespace
+
+    _awkward_people(account, owner)
+    fast = _xlsx_sheets(_export(account, owner, "xlsx"))
+    monkeypatch.setattr(exports, "connection", SimpleNamespace(vendor="generic"))
+    generic = _xlsx_sheets(_export(account, owner, "xlsx"))
+    assert fast == generic
+    rows = fast["openpyxl"]["Export"]
+    assert fast["calamine"]["Export"] == rows
+    header = rows[0]
+    first, ivo = rows[1], next(r for r in rows if r[3] == "Ivo")
+    cell = dict(zip(header, first, strict=True))
+    assert cell["First name"] == "'=1+1" and cell["Last name"] == "-5" and cell["Company"] == "'@Acme & <Co>"
+    assert cell["Birth date"].date().isoformat() == "1990-02-03" and cell["Created"].year >= 2024
+    assert (cell["Score"], cell["Opted"], cell["Note"]) == (12.5, True, "'+cmd")
+    assert "'=bad" in cell["Tags"] and cell["Phones"] == "+385912345678" and isinstance(cell["Id"], int)
+    cell = dict(zip(header, ivo, strict=True))
+    assert cell["Address"] == "ab & <c> \\d\ne\tf\rg \u00e9\u4e2d"  # the control character dropped
+    assert cell["City"] == "  spaced  " and cell["Count"] == 3 and cell["Note"] is None
+    assert cell["Birth date"].date().isoformat() == "1900-01-15"  # before Excel's phantom 29 February
+
+
+def test_it_writes_the_csvs_values_to_xlsx(account, owner):
+    """Column for column, the .xlsx holds what the CSV export writes, typed: numbers as numbers,
+    booleans as booleans, dates as dates."""
+    import datetime as dt
+
+    from imports import xlsx
+
+    _awkward_people(account, owner)
+    csv_rows = _rows(_export(account, owner, "csv"))
+    xlsx_rows = _xlsx_sheets(_export(account, owner, "xlsx"))["calamine"]["Export"]
+    assert xlsx_rows[0] == csv_rows[0]
+    for csv_row, xlsx_row in zip(csv_rows[1:], xlsx_rows[1:], strict=True):
+        for text, value in zip(csv_row, xlsx_row, strict=True):
+            if isinstance(value, bool):
+                assert text == str(value)
+            elif isinstance(value, int | float):
+                assert float(text) == value
+            elif isinstance(value, dt.datetime):
+                assert dt.datetime.fromisoformat(text).replace(tzinfo=None) - value < dt.timedelta(
+                    milliseconds=1
+                )
+            elif value is None:
+                assert text == ""
+            else:  # less the characters XML can't hold
+                assert text.translate(dict.fromkeys(map(ord, xlsx.ILLEGAL))) == value
+
+
+def test_it_continues_on_a_new_sheet_past_excels_last_row(account, owner, monkeypatch):
+    """Past 1,048,576 rows (three here) the rows go on in "Export (2)", … under the same header,
+    on both paths, across keyset batches (two rows here)."""
+    from types import SimpleNamespace
+
+    from audience.models import Profile
+    from imports import xlsx
+
+    Profile.objects.bulk_create([Profile(account=account, first_name=f"P{i}") for i in range(7)])
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 3)
+    monkeypatch.setattr(exports, "BATCH", 3)
+    fast = _xlsx_sheets(_export(account, owner, "xlsx"))
+    monkeypatch.setattr(exports, "connection", SimpleNamespace(vendor="generic"))
+    job = _export(account, owner, "xlsx")
+    assert (job.status, job.processed, job.total) == ("done", 7, 7)
+    generic = _xlsx_sheets(job)
+    assert fast == generic
+    for sheets in fast.values():
+        assert list(sheets) == ["Export", "Export (2)", "Export (3)", "Export (4)"]
+        assert all(rows[0][:4] == ["Id", "External id", "Type", "First name"] for rows in sheets.values())
+        names = [row[3] for rows in sheets.values() for row in rows[1:]]
+        assert names == [f"P{i}" for i in range(7)]
+
+
+def test_it_writes_an_empty_xlsx_with_its_header(account, owner):
+    sheets = _xlsx_sheets(_export(account, owner, "xlsx"))
+    assert [rows[0][:2] for rows in sheets["openpyxl"].values()] == [["Id", "External id"]]
+    assert sheets["calamine"]["Export"][0][:2] == ["Id", "External id"]
+
+
+def test_it_exports_do_not_contact_entries_to_xlsx(account, owner):
+    job = _dnc_export(account, owner, "xlsx")
+    rows = _xlsx_sheets(job)["calamine"]["Export"]
+    assert rows[0][:3] == ["Contact", "Kind", "Channel"] and len(rows) == 3
+    assert {row[0] for row in rows[1:]} == {"+385912345678", "'=evil@example.com"}
+    assert all(row[6].year >= 2024 for row in rows[1:])  # Added: a real date
