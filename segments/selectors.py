@@ -105,7 +105,26 @@ def _countable(account: Account, rule: Any) -> QuerySet | ComplementCount:
             return ComplementCount(
                 account, compiler.queryset({"attributes": {"match": "all", "conditions": [positive]}})
             )
+    if _is_any_of_positives(normalised):
+        # `A or B or …` as the count of a UNION of ids: each branch an index(-only) scan of its
+        # own, where one WHERE A OR B is a BitmapOr that visits the heap for every match.
+        branches = [
+            compiler.queryset({"attributes": {"match": "all", "conditions": [c]}}) for c in conditions
+        ]
+        first, *rest = [branch.order_by().values("pk") for branch in branches]
+        return first.union(*rest)
     return compiler.queryset(normalised)
+
+
+def _is_any_of_positives(rule: dict) -> bool:
+    group = rule.get("attributes") or {}
+    conditions = group.get("conditions") or []
+    return (
+        not rule.get("events")
+        and group.get("match") == "any"
+        and 1 < len(conditions) <= 5
+        and all("conditions" not in c and c["operator"] not in NEGATIONS for c in conditions)
+    )
 
 
 def _rule_key(kind: str, account: Account, rule: Any) -> tuple:

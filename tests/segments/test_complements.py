@@ -161,3 +161,21 @@ def test_the_shortcut_is_only_for_one_column_negative(dee, account):
         rule(c("city", "is_not", "london"), events=[purchase()]),
     ):
         assert not isinstance(selectors._countable(account, other), selectors.ComplementCount)
+
+
+ANY_GROUPS = [
+    (c("city", "is", "london"), c("custom.spend", "gte", 100)),  # ann matches both: counted once
+    (c("city", "is", "paris"), c("tags", "is", "vip"), c("email", "ends_with", "@test.org")),
+    (c("custom.plan", "is_empty"), c("birth_date", "is_empty")),  # JSON/NULL empties
+    (c("city", "in", ["nowhere"]), c("company", "is", "nobody")),  # zero
+]
+
+
+@pytest.mark.parametrize("conditions", ANY_GROUPS)
+def test_an_any_group_is_counted_as_a_union_of_its_conditions(dee, account, conditions):
+    the_rule = rule(*conditions, match="any")
+    assert not isinstance(selectors._countable(account, the_rule), selectors.ComplementCount)
+    expected = selectors.rule_queryset(account, the_rule).count()
+    assert selectors.rule_count(account, the_rule, cached=False) == expected
+    alone = [names(dee, selectors.rule_queryset(account, rule(one))) for one in conditions]
+    assert expected == len(set().union(*alone))
