@@ -133,7 +133,9 @@ class XlsxStream:
     def __exit__(self, kind, error, traceback) -> None:
         if error is None:
             self.close()
-        else:
+        else:  # the file is thrown away: just let go of it
+            if self.sheet is not None:
+                self.sheet.close()
             self.zip.close()
 
     def room(self) -> int:

@@ -138,7 +138,7 @@ def _awkward_people(account, owner):
     )
     run(job_from(account, owner, "p.csv", data), options={"tags": ["VIP", "=bad", "alpha"]})
     Profile.objects.filter(account=account, first_name="Ivo").update(
-        address="a\x01b & <c> \\d\ne\tf\rg \u00e9\u4e2d",
+        address="a\x01\x0b\ufffeb & <c> \\d\ne\tf\rg \u00e9\u4e2d",
         city="  spaced  ",
         attributes={"Count": 3, "Note": None, "Score": [1, "x"]},
     )
