@@ -141,6 +141,7 @@ COLUMN_NEGATIVES = [
     c("gender", "not_in", ["female"]),
     c("birth_date", "is_not", "2000-02-29"),  # NULL for cid and dee
     c("birth_date", "is_not_empty"),
+    c("created_at", "is_not_empty"),  # the positive is no rows at all (never empty)
 ]
 
 
@@ -168,6 +169,7 @@ ANY_GROUPS = [
     (c("city", "is", "paris"), c("tags", "is", "vip"), c("email", "ends_with", "@test.org")),
     (c("custom.plan", "is_empty"), c("birth_date", "is_empty")),  # JSON/NULL empties
     (c("city", "in", ["nowhere"]), c("company", "is", "nobody")),  # zero
+    (c("created_at", "is_empty"), c("city", "is", "paris")),  # a branch of no rows at all
 ]
 
 
