@@ -133,3 +133,19 @@ def test_the_count_view_starts_the_background_count_when_it_gives_up(
     response = owner_client.post("/segments/count/", {"rule": json.dumps(LONDON)}, HTTP_HX_REQUEST="true")
     assert "Still counting" in response.content.decode()
     assert queued == [[account.pk, LONDON]]
+
+
+def test_still_counting_asks_again_by_itself_until_the_count_is_there(
+    world, account, owner_client, monkeypatch
+):
+    from segments import tasks
+
+    monkeypatch.setattr(tasks.rule_count_task, "apply_async", lambda args, retry: None)
+    monkeypatch.setattr(counting, "count_with_timeout", lambda queryset, timeout_ms=None: None)
+    body = owner_client.post("/segments/count/", {"rule": json.dumps(LONDON)}, HTTP_HX_REQUEST="true").text
+    # The editor's retry posts the current rule again; it replaces the whole count fragment.
+    assert 'hx-post="/segments/count/"' in body and 'hx-include="#rule-input"' in body
+    assert 'hx-trigger="load delay:3s"' in body and 'hx-target="#rule-count"' in body
+    monkeypatch.undo()
+    body = owner_client.post("/segments/count/", {"rule": json.dumps(LONDON)}, HTTP_HX_REQUEST="true").text
+    assert "data-count-retry" not in body and "person matches" in body
