@@ -25,8 +25,12 @@ def test_it_imports_a_csv_through_mapping_analysis_and_import(page, marketer, tm
     page.get_by_text("Analyzed, not imported").wait_for()
     shot(page, "11-import-analysis")
     page.get_by_role("button", name="Import 2 valid rows").click()
-    page.locator("#job").get_by_text("Imported").wait_for()
+    page.locator("#job").get_by_text("Imported").first.wait_for()
+    assert page.locator("#job-progress").get_attribute("value") == "100"  # the bar ends full
     shot(page, "12-import-report")
-    assert set(Profile.objects.filter(account=account).values_list("last_name", flat=True)) == {"Horvat", "Smith"}
+    assert set(Profile.objects.filter(account=account).values_list("last_name", flat=True)) == {
+        "Horvat",
+        "Smith",
+    }
     report = page.locator("#report-title").locator("..").inner_text()
     assert "2" in report and "created" in report
