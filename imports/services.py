@@ -319,7 +319,7 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
                 job.total = source.size
                 for chunk in _chunks(_data_rows(source, job.skip_rows)):
                     records, rejected = _parse_chunk(target, chunk, seen)
-                    clean.write(json.dumps([len(chunk), len(rejected), [target.dump(r) for r in records]]))
+                    clean.write(json.dumps([len(chunk), len(rejected), target.dump_chunk(records)]))
                     clean.write("\n")
                     outcomes = rejected + target.classify(records)
                     for outcome in outcomes:
@@ -387,12 +387,10 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 return job
             with transaction.atomic():
                 _account_writes_lock(job)
-                outcomes = getattr(target, "classify_for_write", target.classify)(records)
-                counts, ids = target.write(outcomes)
+                counts, ids = target.import_chunk(records)
                 if tags and ids:
                     target.tags_apply(tags, ids)
                 rejected_n += counts.get("rejected", 0)
-                rejected_n += sum(1 for o in outcomes if o.result == "rejected")
                 ImportJob.objects.filter(pk=job.pk).update(
                     rows_read=F("rows_read") + rows,
                     created=F("created") + counts["created"],
@@ -429,15 +427,16 @@ def _account_writes_lock(job: ImportJob) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
 
 
-def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, list[Record]]]:
-    """(rows read, rows rejected before matching, valid records) per chunk: from the analysis's
-    parsed rows when it kept them (nothing is validated twice), else from the file."""
+def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, Any]]:
+    """(rows read, rows rejected before matching, valid rows) per chunk: from the analysis's
+    parsed rows when it kept them (nothing is validated twice; as `target.load_chunk` gives
+    them), else the records of the file read again."""
     clean = (job.analysis or {}).get("clean_path")
     if clean and default_storage.exists(clean):
         with default_storage.open(clean, "rb") as handle:
             for line in handle:
                 rows, rejected_n, data = json.loads(line)
-                yield rows, rejected_n, [target.load(item) for item in data]
+                yield rows, rejected_n, target.load_chunk(data)
         return
     seen: dict[str, int] = {}
     with _open(job) as source:

@@ -82,16 +82,17 @@ class DncTarget:
             raise RowRejected("contact", " ".join(error.messages)) from None
         return (_PHONE, value, normal, channel)
 
+    # The analysis keeps a chunk's valid rows as the text COPY reads (kind, value, sender and
+    # channel tab-separated, a line each): the import hands it to the database as it is.
     @staticmethod
-    def dump(record: Record) -> list:
-        f = record.fields
-        return [record.row_no, f["kind"], f["contact"], f["sender"], f["channel"]]
+    def dump_chunk(records: list[Record]) -> str:
+        return _copy_text([_key(r) for r in records])
 
     @staticmethod
-    def load(data: list) -> Record:
-        record = Record(row_no=data[0], cells=[])
-        record.fields = {"kind": data[1], "contact": data[2], "sender": data[3], "channel": data[4]}
-        return record
+    def load_chunk(data: str | list) -> str:
+        if isinstance(data, list):  # kept by an earlier version: [row, kind, value, sender, channel]
+            return _copy_text([tuple(item[1:]) for item in data])
+        return data
 
     @staticmethod
     def keys(record: Record) -> list[str]:
@@ -127,87 +128,105 @@ class DncTarget:
             for r in records
         ]
 
-    @staticmethod
-    def classify_for_write(records: list[Record]) -> list[Outcome]:
-        """The import needs no classification: the merge itself tells new from merged from
-        unchanged, so the per-chunk lookup `classify` makes for the analysis is skipped."""
-        return [Outcome(r, "new") for r in records]
-
-    def write(self, outcomes: list[Outcome]) -> tuple[dict[str, int], list[int]]:
-        accounts = list(Account.objects.filter(pk__in=self.options.get("accounts") or [self.account.pk]))
-        keys = [
-            (f["kind"], f["contact"], f["sender"], f["channel"])
-            for o in outcomes
-            if o.result != "rejected"
-            for f in [o.record.fields]
-        ]
-        if not keys:
+    def import_chunk(self, chunk: list[Record] | str) -> tuple[dict[str, int], list[int]]:
+        """Write a chunk: the analysis's COPY text, or the records of the file read again. Nothing
+        is classified first: the merge itself tells new from merged from unchanged."""
+        if not isinstance(chunk, str):
+            chunk = _copy_text([_key(r) for r in chunk])
+        if not chunk:
             return {"created": 0, "updated": 0, "unchanged": 0}, []
+        accounts = list(Account.objects.filter(pk__in=self.options.get("accounts") or [self.account.pk]))
         if connection.vendor == "postgresql":
-            counts = _write_staged(keys, accounts, self.user)
+            counts = _write_staged(chunk, accounts, self.user)
             if counts is not None:
                 return counts, []
         report = dnc_services.dnc_entries_add_normalized(
-            accounts=accounts, keys=keys, source=Source.IMPORT, added_by=self.user
+            accounts=accounts, keys=_copy_keys(chunk), source=Source.IMPORT, added_by=self.user
         )
         return {"created": report.created, "updated": report.merged, "unchanged": report.unchanged}, []
 
 
-def _write_staged(
-    keys: list[tuple[str, str, str, str]], accounts: list[Account], user
-) -> dict[str, int] | None:
-    """PostgreSQL: COPY the chunk's entries into a temporary table and merge them with a few
-    set-based statements (new entries, then the accounts missing from every entry, each audited),
-    instead of `dnc_entries_add`'s per-row probes: the same counts and audit trail. None, with
-    nothing written, when an entry vanished under us (deleted concurrently): the generic path
-    then decides."""
+def _key(record: Record) -> tuple[str, str, str, str]:
+    f = record.fields
+    return (f["kind"], f["contact"], f["sender"], f["channel"])
+
+
+_copy_escapes = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_copy_escaped = re.compile(r"\\(.)")
+_copy_unescapes = {"t": "\t", "n": "\n", "r": "\r"}
+
+
+def _copy_text(keys: list[tuple[str, str, str, str]]) -> str:
+    """Keys in COPY's text format, without a final newline. An email or a sender may hold a
+    backslash, a tab or a newline: the fields are escaped only then (checked once a chunk)."""
+    text = "\n".join(["\t".join(key) for key in keys])
+    if "\\" in text or "\r" in text or text.count("\n") != len(keys) - 1 or text.count("\t") != 3 * len(keys):
+        text = "\n".join(["\t".join([part.translate(_copy_escapes) for part in key]) for key in keys])
+    return text
+
+
+def _copy_keys(text: str) -> list[tuple[str, str, str, str]]:
+    """`_copy_text`'s keys again, for the generic writer."""
+    keys = []
+    for line in text.split("\n") if text else []:
+        parts = line.split("\t")
+        if "\\" in line:
+            parts = [_copy_escaped.sub(lambda m: _copy_unescapes.get(m[1], m[1]), part) for part in parts]
+        keys.append(tuple(parts))
+    return keys
+
+
+def _write_staged(text: str, accounts: list[Account], user) -> dict[str, int] | None:
+    """PostgreSQL: COPY the chunk's entries (`_copy_text`) into a temporary table and merge them in
+    one statement — new entries, the ids of existing ones, the accounts missing from each and
+    their audit rows — instead of `dnc_entries_add`'s per-row probes: the same counts and audit
+    trail. None, with nothing written, when an entry is neither new nor found (inserted or
+    deleted by another transaction meanwhile): the generic path then decides."""
     entry, row = DncEntry._meta.db_table, DncEntryAccount._meta.db_table
     audit, account = DncAudit._meta.db_table, Account._meta.db_table
     params = {
         "now": timezone.now(),
         "source": Source.IMPORT,
         "how": How.IMPORT,
+        "add": AuditAction.ADD,
         "accounts": [a.pk for a in accounts],
         "user": user.pk if user is not None else None,
         "username": user.get_username() if user is not None else "",
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS import_dnc_stage (kind text, value text, sender text, "
-            "channel text, entry_id bigint, is_new boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS"
+            "CREATE TEMP TABLE IF NOT EXISTS import_dnc_keys (kind text, value text, sender text, channel text) "
+            "ON COMMIT DELETE ROWS"
         )
         # ON COMMIT empties it; a chunk inside a longer transaction must not see the last one's rows.
-        cursor.execute("TRUNCATE import_dnc_stage")
-        with cursor.cursor.copy("COPY import_dnc_stage (kind, value, sender, channel) FROM STDIN") as copy:
-            for key in dict.fromkeys(keys):  # a repeat is unchanged (the analysis refuses them anyway)
-                copy.write_row(key)
-        cursor.execute("ANALYZE import_dnc_stage")  # no statistics otherwise: the joins below need them
+        cursor.execute("TRUNCATE import_dnc_keys")
+        with cursor.cursor.copy("COPY import_dnc_keys (kind, value, sender, channel) FROM STDIN") as copy:
+            copy.write(text + "\n")
+        cursor.execute("ANALYZE import_dnc_keys")  # no statistics otherwise: the join below needs them
+        # The entries the statement inserts are not visible to its own join (one snapshot), so
+        # `keyed` is each key once: inserted now, or found as it was when the statement began.
         cursor.execute(
             f"""WITH inserted AS (
                     INSERT INTO {entry} (kind, value, sender, channel, created_at)
-                    SELECT kind, value, sender, channel, %(now)s FROM import_dnc_stage ORDER BY value
+                    SELECT kind, value, sender, channel, %(now)s FROM import_dnc_keys ORDER BY value
                     ON CONFLICT (value, sender, channel) DO NOTHING
-                    RETURNING id, value, sender, channel)
-                UPDATE import_dnc_stage s SET entry_id = i.id, is_new = true FROM inserted i
-                WHERE i.value = s.value AND i.sender = s.sender AND i.channel = s.channel""",
-            params,
-        )
-        cursor.execute(
-            f"""UPDATE import_dnc_stage s SET entry_id = e.id FROM {entry} e
-                WHERE s.entry_id IS NULL
-                  AND e.value = s.value AND e.sender = s.sender AND e.channel = s.channel"""
-        )
-        cursor.execute("SELECT EXISTS (SELECT FROM import_dnc_stage WHERE entry_id IS NULL)")
-        if cursor.fetchone()[0]:
-            transaction.set_rollback(True)
-            return None
-        cursor.execute(
-            f"""WITH added AS (
+                    RETURNING id, kind, value, sender, channel
+                ), existing AS MATERIALIZED (
+                    SELECT * FROM import_dnc_keys s WHERE NOT EXISTS (
+                        SELECT FROM inserted i WHERE i.value = s.value AND i.sender = s.sender AND i.channel = s.channel)
+                ), keyed AS (
+                    SELECT id AS entry_id, kind, value, sender, channel, true AS is_new FROM inserted
+                    UNION ALL
+                    -- One index probe a key (LIMIT keeps it a probe): a hash join would read every entry.
+                    SELECT e.id, s.kind, s.value, s.sender, s.channel, false FROM existing s CROSS JOIN LATERAL (
+                        SELECT id FROM {entry} e
+                        WHERE e.value = s.value AND e.sender = s.sender AND e.channel = s.channel LIMIT 1) e
+                ), added AS (
                     INSERT INTO {row} (entry_id, account_id, kind, value, sender, channel, source, campaign,
                                        added_at, added_by_id)
-                    SELECT s.entry_id, a.id, s.kind, s.value, s.sender, s.channel, %(source)s, '', %(now)s, %(user)s
-                    FROM import_dnc_stage s CROSS JOIN unnest(%(accounts)s::bigint[]) AS a(id)
-                    ORDER BY a.id, s.value  -- in index order: fewer pages touched per row
+                    SELECT k.entry_id, a.id, k.kind, k.value, k.sender, k.channel, %(source)s, '', %(now)s, %(user)s
+                    FROM keyed k CROSS JOIN unnest(%(accounts)s::bigint[]) AS a(id)
+                    ORDER BY a.id, k.value  -- in index order: fewer pages touched per row
                     ON CONFLICT (entry_id, account_id) DO NOTHING
                     RETURNING entry_id, account_id, kind, value, sender, channel
                 ), audited AS (
@@ -217,10 +236,13 @@ def _write_staged(
                            a.channel, %(source)s, '', %(how)s, %(user)s, %(username)s
                     FROM added a JOIN {account} acc ON acc.id = a.account_id
                 )
-                SELECT count(*) FILTER (WHERE s.is_new),
-                       count(*) FILTER (WHERE NOT s.is_new AND s.entry_id IN (SELECT entry_id FROM added))
-                FROM import_dnc_stage s""",
-            {**params, "add": AuditAction.ADD},
+                SELECT (SELECT count(*) FROM import_dnc_keys), count(*), count(*) FILTER (WHERE is_new),
+                       count(*) FILTER (WHERE NOT is_new AND entry_id IN (SELECT entry_id FROM added))
+                FROM keyed""",
+            params,
         )
-        created, merged = cursor.fetchone()
-    return {"created": created, "updated": merged, "unchanged": len(keys) - created - merged}
+        staged, found, created, merged = cursor.fetchone()
+        if found != staged:
+            transaction.set_rollback(True)
+            return None
+    return {"created": created, "updated": merged, "unchanged": staged - created - merged}

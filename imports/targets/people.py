@@ -197,6 +197,12 @@ class PeopleTarget:
             attributes=attributes,
         )
 
+    def dump_chunk(self, records: list[Record]) -> list:
+        return [self.dump(r) for r in records]
+
+    def load_chunk(self, data: list) -> list[Record]:
+        return [self.load(item) for item in data]
+
     @staticmethod
     def keys(record: Record) -> list[str]:
         return (
@@ -347,6 +353,14 @@ class PeopleTarget:
         Tag.objects.filter(pk__in=[t.pk for t in tags]).update(modified_at=timezone.now())
 
     # Writing a chunk ---------------------------------------------------------------------------
+    def import_chunk(self, records: list[Record]) -> tuple[dict[str, int], list[int]]:
+        """Match (the database may have changed since the analysis) and write a chunk; the counts
+        include the rows rejected by matching."""
+        outcomes = self.classify(records)
+        counts, ids = self.write(outcomes)
+        counts["rejected"] = sum(1 for o in outcomes if o.result == "rejected")
+        return counts, ids
+
     def write(self, outcomes: list[Outcome]) -> tuple[dict[str, int], list[int]]:
         """Write a classified chunk; returns the counts and the ids of every valid row's profile."""
         counts = {"created": 0, "updated": 0, "unchanged": 0}

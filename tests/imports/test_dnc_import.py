@@ -107,3 +107,35 @@ def test_a_mixed_import_counts_merges_and_audits_every_account_added(account, ot
     assert set(added.values_list("account_name", flat=True)) == {"Acme", "Globex"}
     assert DncEntryAccount.objects.filter(account=other_account).count() == 3
     assert DncEntryAccount.objects.get(account=other_account, value="+385987654321").added_by == owner
+
+
+def test_it_keeps_senders_with_backslashes_and_tabs_as_they_are(account, owner):
+    """The analysis keeps valid rows as COPY text: a backslash or a tab in a sender (or a quoted
+    email) is escaped there and arrives in the list unchanged, on every path."""
+    data = (
+        'Contact,Sender\n+385 91 234 5678,"Shop\\\\1"\n+385 91 234 5679,"A\tB"\n"""a\\\\b""@example.com",\n'
+    )
+    job = run(job_from(account, owner, "dnc.csv", data.encode(), kind="dnc"), user=owner, options={})
+    assert (job.created, job.rejected) == (3, 0), job.analysis
+    assert set(DncEntryAccount.objects.filter(account=account).values_list("value", "sender")) == {
+        ("+385912345678", "Shop\\\\1"),
+        ("+385912345679", "A\tB"),
+        ('"a\\\\b"@example.com', ""),
+    }
+
+
+def test_the_copy_text_reads_back_as_the_keys():
+    from imports.targets.dnc import _copy_keys, _copy_text
+
+    keys = [("phone", "+385912345678", "a\\tb\\\\n", ""), ("email", "x\ty@e.com", "S\nT\r", "EMAIL")]
+    assert _copy_keys(_copy_text(keys)) == keys
+    assert _copy_keys(_copy_text(keys[:1])) == keys[:1] and _copy_keys(_copy_text([])) == []
+
+
+def test_it_imports_a_chunk_kept_by_an_earlier_version(account, owner):
+    from imports.targets.dnc import DncTarget
+
+    target = DncTarget(account=account, mapping=["contact"], options={"accounts": [account.pk]}, user=owner)
+    counts, _ = target.import_chunk(target.load_chunk([[2, "phone", "+385912345678", "", "SMS"]]))
+    assert counts == {"created": 1, "updated": 0, "unchanged": 0}
+    assert DncEntryAccount.objects.get(account=account).value == "+385912345678"
