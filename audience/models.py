@@ -302,6 +302,42 @@ class Event(models.Model):
         return f"{self.name} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class EventSummary(models.Model):
+    """Per profile and event name: how many events, the first and the last — what most event
+    clauses ask ("performed App Launch in the last 30 days" is `last_at >= now - 30 days`, "Email
+    Open exactly 2 times" is `count = 2`), answered from one row per profile instead of grouping
+    millions of events (docs/rules.md, "How counts stay fast").
+
+    Kept by database triggers on the event table (audience.summary), so every write — API, admin,
+    seeding, a cascade, raw SQL — keeps it exact; nothing in Python writes it.
+    """
+
+    pk = models.CompositePrimaryKey("profile", "name")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=100)
+    count = models.IntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Counts (any time) and every other test on one event name, index-only.
+            models.Index(
+                fields=["account", "name", "count"],
+                include=["profile", "first_at", "last_at"],
+                name="event_summary_count",
+            ),
+            # "Performed within the last …": a range of last_at.
+            models.Index(
+                fields=["account", "name", "last_at"], include=["profile"], name="event_summary_last"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ×{self.count}"
+
+
 class Notification(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

@@ -14,7 +14,7 @@ class SegmentsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from audience import counting, selection, usage
-        from audience.models import AttributeDefinition
+        from audience.models import AttributeDefinition, EventDefinition
         from segments import indexes, selectors
 
         # Each custom attribute gets its expression index (segments.indexes); PostgreSQL only.
@@ -24,6 +24,9 @@ class SegmentsConfig(AppConfig):
         post_delete.connect(
             indexes.on_definition_deleted, sender=AttributeDefinition, dispatch_uid="segments_attr_unindex"
         )
+        # … and each event property, per event definition.
+        for signal, uid in ((post_save, "segments_evprop_index"), (post_delete, "segments_evprop_unindex")):
+            signal.connect(indexes.on_event_definition_changed, sender=EventDefinition, dispatch_uid=uid)
 
         # Cached counts (people, rules, tags) are keyed by a data generation that every write to
         # a table they read moves on (audience.counting); connections opened before now get it too.

@@ -8,8 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from audience import counting
 from audience.models import Account, AttributeDefinition, Profile
@@ -67,30 +68,50 @@ def rule_count(
 
 
 class ComplementCount:
-    """The count of a negative condition on a standard column as (the account's profiles) −
-    (the positive), in one statement (one snapshot): both are index scans, where the negative
-    itself reads ~90 % of the account's index rows one by one. Exact because the compiler's
-    positive is never NULL, so its `~` is its complement (tests/segments/test_complements.py)."""
+    """The count of a negative condition on a standard column, or of a complemented event clause
+    (`performed: false`, `fewer than 3 times`), as (the account's profiles) − (the positive), in
+    one statement (one snapshot): both are index scans, where the negative itself reads ~90 % of
+    the account's index rows one by one. Exact because the compiler's positive is never NULL, so
+    its `~` is its complement (tests/segments/test_complements.py). `positive` is any queryset
+    with one row per matching profile of the account (profiles, summary rows, grouped events)."""
 
     def __init__(self, account: Account, positive: QuerySet):
         self.account, self.positive = account, positive
 
     def count(self) -> int:
-        def rows(queryset: QuerySet) -> Subquery:
-            grouped = queryset.order_by().values("account_id").annotate(n=Count("*")).values("n")
-            return Coalesce(Subquery(grouped), 0)
+        profiles = Profile.objects.for_account(self.account).order_by().values("pk")
+        try:
+            positive, positive_params = self.positive.order_by().query.sql_with_params()
+        except EmptyResultSet:  # a positive that can't match (`created_at is_empty`)
+            return profiles.count()
+        everyone, everyone_params = profiles.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM ({everyone}) e) - (SELECT count(*) FROM ({positive}) p)",
+                [*everyone_params, *positive_params],
+            )
+            return cursor.fetchone()[0]
 
-        everyone = Profile.objects.for_account(self.account)
-        both = Account.objects.filter(pk=self.account.pk).annotate(
-            everyone=rows(everyone), positive=rows(self.positive)
-        )
-        total, positive = both.values_list("everyone", "positive").get()
-        return total - positive
+
+class SerialCount:
+    """A count without parallel workers, for the rows of one event clause or contact condition:
+    for grouped events a parallel plan builds the same hash of ~200k events in every worker
+    (500–700 ms measured for `Purchase ≥ 3 in 30 days`, 150–200 ms serial). Needs the
+    transaction counting.count_with_timeout opens on PostgreSQL (SET LOCAL)."""
+
+    def __init__(self, countable: QuerySet | ComplementCount):
+        self.countable = countable
+
+    def count(self) -> int:
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        return self.countable.count()
 
 
-def _countable(account: Account, rule: Any) -> QuerySet | ComplementCount:
-    """What to count for `rule`: its queryset, or a ComplementCount when the rule is one negative
-    condition on a standard column (`city is_not London`)."""
+def _countable(account: Account, rule: Any) -> QuerySet | ComplementCount | SerialCount:
+    """What to count for `rule`: its queryset, or — for one condition or one event clause alone —
+    its matching rows counted without the profile join, a complement as total − positive."""
     catalog = Catalog(account)
     normalised, errors = rule_normalize(rule, catalog)
     if errors:
@@ -100,11 +121,21 @@ def _countable(account: Account, rule: Any) -> QuerySet | ComplementCount:
     if not normalised.get("events") and len(conditions) == 1 and "conditions" not in conditions[0]:
         condition = conditions[0]
         spec = catalog.attribute(condition["attribute"])
+        if spec.source == "contact":
+            rows, negated = compiler.contact_matches(spec, condition["operator"], condition.get("value"))
+            return SerialCount(ComplementCount(account, rows) if negated else rows)
         if condition["operator"] in NEGATIONS and spec.source == "column":
             positive = {**condition, "operator": NEGATIONS[condition["operator"]]}
             return ComplementCount(
                 account, compiler.queryset({"attributes": {"match": "all", "conditions": [positive]}})
             )
+    events = normalised.get("events") or []
+    if not conditions and len(events) == 1:
+        # One event clause: its positive part counted on its own (summary rows, or the events'
+        # distinct or grouped profile ids), and a complement as total − positive, instead of
+        # probing every profile against a hashed set of ids.
+        matches, negated = compiler.event_matches(events[0])
+        return SerialCount(ComplementCount(account, matches.rows) if negated else matches.rows)
     if _is_any_of_positives(normalised):
         # `A or B or …` as the count of a UNION of ids: each branch an index(-only) scan of its
         # own, where one WHERE A OR B is a BitmapOr that visits the heap for every match.

@@ -26,6 +26,13 @@ def attribute_index_drop_task(definition_pk: int) -> None:
     indexes.attribute_index_drop(definition_pk)
 
 
+@shared_task(name="segments.property_indexes_sync_task")
+def property_indexes_sync_task(definition_pk: int) -> tuple[int, int]:
+    from segments import indexes
+
+    return indexes.property_indexes_sync_one(definition_pk)
+
+
 @shared_task(name="segments.rule_count_task")
 def rule_count_task(account_pk: int, rule: dict) -> int | None:
     """Count a rule with the background limit; the answer goes into the count cache."""

@@ -12,6 +12,7 @@ fit work_mem or it re-scans the subquery for every profile).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -22,7 +23,7 @@ from django.db.models.lookups import In
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audience.models import Account, Contact, Event, Profile
+from audience.models import Account, Contact, Event, EventSummary, Profile
 from segments.rules import operators as ops
 from segments.rules.catalog import Catalog
 from segments.rules.operators import AttributeSpec
@@ -51,6 +52,11 @@ _ORDER_LOOKUP = {
 def exists(rows: QuerySet) -> Q:
     """`EXISTS (rows WHERE profile_id = profile.id)`: a semi-join, and `~` of it an anti-join."""
     return Q(Exists(rows.order_by().filter(profile_id=OuterRef("pk"))))
+
+
+def complement(q: Q) -> Q:
+    """`~q` — except for the empty Q (everything), which Django negates to everything again."""
+    return ~q if q else NOTHING
 
 
 def text_expression(field: str) -> Any:
@@ -82,6 +88,17 @@ def relative_range(operator: str, value: dict, today: dt.date) -> tuple[dt.date 
         "was_within": (past, today, False),
         "was_more_than": (None, past - dt.timedelta(days=1), False),
     }[operator]
+
+
+@dataclass(frozen=True)
+class EventMatches:
+    """The profiles an event clause's positive part selects: `q`, a condition on Profile, and
+    `rows`, one row per matching profile (EventSummary rows, or the events' distinct or grouped
+    profile ids), which a count can count as they are, without joining the profiles: an event's
+    account is always its profile's (the database refuses anything else, audience.summary)."""
+
+    q: Q
+    rows: QuerySet
 
 
 class Compiler:
@@ -118,7 +135,7 @@ class Compiler:
         operator, value = condition["operator"], condition.get("value")
         if operator in ops.NEGATIONS:
             positive = self.positive_q(spec, ops.NEGATIONS[operator], value)
-            return ~positive
+            return complement(positive)
         return self.positive_q(spec, operator, value)
 
     def positive_q(self, spec: AttributeSpec, operator: str, value: Any) -> Q:
@@ -214,6 +231,19 @@ class Compiler:
             reversed_value=Reverse("value")
         )
 
+    def contact_matches(self, spec: AttributeSpec, operator: str, value: Any) -> tuple[QuerySet, bool]:
+        """A phone/email condition as (the distinct profile ids of the contacts its positive part
+        matches, whether the condition is their complement) — for counting the condition alone
+        without joining the profiles (a contact's account is always its profile's)."""
+        negated = operator in ops.NEGATIONS
+        positive = ops.NEGATIONS.get(operator, operator)
+        rows = self._contacts(spec.key)
+        if positive == "is_empty":  # empty = has no contact of the kind: the complement of "has one"
+            negated = not negated
+        else:
+            rows = rows.filter(self._contact_q(positive, value))
+        return rows.order_by().values("profile_id").distinct(), negated
+
     def _subquery_q(self, rows: QuerySet, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
         if operator == "is_empty":
             return ~exists(rows)
@@ -267,6 +297,57 @@ class Compiler:
 
     # -- events -----------------------------------------------------------------------------
     def event_q(self, clause: dict) -> Q:
+        matches, negated = self.event_matches(clause)
+        return complement(matches.q) if negated else matches.q
+
+    def event_matches(self, clause: dict) -> tuple[EventMatches, bool]:
+        """The clause as (its positive part, whether the clause is that part's complement).
+        Comparisons that admit zero (`lt 3`, `equals 0`) and `performed: false` are complements,
+        so profiles with no event at all are included."""
+        occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
+        operator, count = occurrence["operator"], occurrence["count"]
+        lookup, n, negated = {
+            "gte": ("gte", count, False),
+            "gt": ("gte", count + 1, False),
+            "lt": ("gte", count, True),
+            "lte": ("gte", count + 1, True),
+            "equals": ("exact", count, False) if count else ("gte", 1, True),
+        }[operator]
+        if lookup == "gte" and n <= 0:
+            matches = EventMatches(EVERYTHING, rows=Profile.objects.filter(account=self.account))
+        else:
+            matches = self._summary_matches(clause, lookup, n) or self._event_matches(clause, lookup, n)
+        return matches, negated != (not clause.get("performed", True))
+
+    def _summary_matches(self, clause: dict, lookup: str, n: int) -> EventMatches | None:
+        """From EventSummary (one row per profile and event name) where it holds the answer:
+        at any time, every count; in a window open at one end, "performed at all" — events after
+        T exist exactly when the last one is after T, before T exactly when the first one is.
+        None when the clause needs the events themselves: property filters, a closed window, a
+        count of 2 or more inside a window."""
+        if clause.get("properties"):
+            return None
+        (lower_lookup, lower), (upper_lookup, upper) = self._time_bounds(clause["time"])
+        if lower is None and upper is None:
+            test = Q(**{f"count__{lookup}": n})
+        elif (lookup, n) != ("gte", 1) or (lower is not None and upper is not None):
+            return None
+        elif lower is not None:
+            test = Q(**{f"last_at__{lower_lookup}": lower})
+        else:
+            test = Q(**{f"first_at__{upper_lookup}": upper})
+        rows = EventSummary.objects.filter(account=self.account, name=clause["event"]).filter(test)
+        return EventMatches(exists(rows), rows=rows)
+
+    def _event_matches(self, clause: dict, lookup: str, n: int) -> EventMatches:
+        """Profiles whose matching events number `>= n` or `== n`, grouped over the events."""
+        events = self._events(clause)
+        if (lookup, n) == ("gte", 1):
+            return EventMatches(exists(events), rows=events.values("profile_id").distinct())
+        grouped = events.values("profile_id").annotate(n=Count("*")).filter(**{f"n__{lookup}": n})
+        return EventMatches(Q(pk__in=grouped.values("profile_id")), rows=grouped)
+
+    def _events(self, clause: dict) -> QuerySet:
         events = Event.objects.filter(account=self.account, name=clause["event"]).filter(
             self._time_q(clause["time"])
         )
@@ -282,40 +363,25 @@ class Compiler:
                 positive = self._field_q(
                     field, spec, ops.NEGATIONS[operator], prop.get("value"), nullable=True
                 )
-                events = events.filter(~positive)
+                events = events.filter(complement(positive))
             else:
                 events = events.filter(self._field_q(field, spec, operator, prop.get("value"), nullable=True))
-        occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
-        q = self._occurrence_q(events.order_by(), occurrence["operator"], occurrence["count"])
-        return q if clause.get("performed", True) else ~q
-
-    def _occurrence_q(self, events: QuerySet, operator: str, count: int) -> Q:
-        def at_least(n: int) -> Q:
-            if n <= 0:
-                return EVERYTHING
-            if n == 1:
-                return exists(events)
-            grouped = events.values("profile_id").annotate(n=Count("*")).filter(n__gte=n).values("profile_id")
-            return Q(pk__in=grouped)
-
-        if operator == "gte":
-            return at_least(count)
-        if operator == "gt":
-            return at_least(count + 1)
-        # Comparisons that admit zero are complements, so profiles with no event are included.
-        if operator == "lt":
-            return ~at_least(count) if count > 0 else NOTHING
-        if operator == "lte":
-            return ~at_least(count + 1)
-        if count == 0:  # equals 0
-            return ~at_least(1)
-        exactly = events.values("profile_id").annotate(n=Count("*")).filter(n=count).values("profile_id")
-        return Q(pk__in=exactly)
+        return events.order_by()
 
     def _time_q(self, time: dict) -> Q:
+        (lower_lookup, lower), (upper_lookup, upper) = self._time_bounds(time)
+        q = Q()
+        if lower is not None:
+            q &= Q(**{f"occurred_at__{lower_lookup}": lower})
+        if upper is not None:
+            q &= Q(**{f"occurred_at__{upper_lookup}": upper})
+        return q
+
+    def _time_bounds(
+        self, time: dict
+    ) -> tuple[tuple[str, dt.datetime | None], tuple[str, dt.datetime | None]]:
+        """An event time window as (lookup, lower bound), (lookup, upper bound); None is open."""
         operator = time["operator"]
-        if operator == "any_time":
-            return Q()
 
         def ago(amount: int) -> dt.datetime:
             return self.now - dt.timedelta(**{time["unit"]: amount})
@@ -323,14 +389,16 @@ class Compiler:
         def moment(text: str) -> dt.datetime:
             return parse_datetime(text.replace("Z", "+00:00"))
 
+        if operator == "any_time":
+            return ("gte", None), ("lte", None)
         if operator == "within_last":
-            return Q(occurred_at__gte=ago(time["amount"]))
+            return ("gte", ago(time["amount"])), ("lte", None)
         if operator == "before_last":
-            return Q(occurred_at__lt=ago(time["amount"]))
+            return ("gte", None), ("lt", ago(time["amount"]))
         if operator == "between_last":
-            return Q(occurred_at__gte=ago(time["to"]), occurred_at__lte=ago(time["from"]))
+            return ("gte", ago(time["to"])), ("lte", ago(time["from"]))
         if operator == "after":
-            return Q(occurred_at__gt=moment(time["value"]))
+            return ("gt", moment(time["value"])), ("lte", None)
         if operator == "before":
-            return Q(occurred_at__lt=moment(time["value"]))
-        return Q(occurred_at__gte=moment(time["start"]), occurred_at__lte=moment(time["end"]))
+            return ("gte", None), ("lt", moment(time["value"]))
+        return ("gte", moment(time["start"])), ("lte", moment(time["end"]))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from audience import services as audience_services
-from audience.models import Event
+from audience.models import Contact, Event
 from segments import selectors
 from tests.segments.conftest import NOW
 from tests.segments.test_rules import cond, names
@@ -181,3 +182,34 @@ def test_an_any_group_is_counted_as_a_union_of_its_conditions(dee, account, cond
     assert selectors.rule_count(account, the_rule, cached=False) == expected
     alone = [names(dee, selectors.rule_queryset(account, rule(one))) for one in conditions]
     assert expected == len(set().union(*alone))
+
+
+CONTACT_CONDITIONS = [
+    c("email", "ends_with", "@EXAMPLE.com"),
+    c("email", "is", "ann@other.org"),  # another account's: nobody here
+    c("email", "is_not", "bob@test.org"),
+    c("email", "not_in", ["bob@test.org", "ann@example.com"]),
+    c("email", "contains", "e"),
+    c("email", "not_contains", "example"),
+    c("email", "is_empty"),
+    c("email", "is_not_empty"),
+    c("phone", "starts_with", "+385"),
+    c("phone", "is_empty"),
+]
+
+
+@pytest.mark.parametrize("condition", CONTACT_CONDITIONS)
+def test_a_contact_condition_alone_is_counted_from_the_contacts(dee, account, condition):
+    """Counted as the matching contacts' distinct profiles (or everyone minus them), with no join
+    to the profiles: the same number as the rule's own query, on either database."""
+    assert isinstance(selectors._countable(account, rule(condition)), selectors.SerialCount)
+    expected = selectors.rule_queryset(account, rule(condition)).count()
+    assert selectors.rule_count(account, rule(condition), cached=False) == expected
+
+
+def test_a_contact_of_another_accounts_profile_is_refused(dee, account, other_account):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Contact.objects.create(account=other_account, profile=dee["ann"], kind="email", value="x@y.org")
+    contact = Contact.objects.filter(profile=dee["ann"]).first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Contact.objects.filter(pk=contact.pk).update(account=other_account)

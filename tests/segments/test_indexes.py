@@ -1,14 +1,16 @@
-"""Custom attribute indexes (PostgreSQL only): created when a definition is committed, dropped when
-it is deleted, and their expression is the one the compiler's SQL reads (the planner uses them)."""
+"""Custom attribute and event property indexes (PostgreSQL only): created when a definition is
+committed, dropped when it is deleted, and their expression is the one the compiler's SQL reads
+(the planner uses them)."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from audience import services as audience_services
-from audience.models import AttributeDefinition, Profile
+from audience.models import AttributeDefinition, Event, Profile
 from segments import indexes, selectors
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="indexes exist on PostgreSQL only")
@@ -76,4 +78,75 @@ def test_the_command_recreates_missing_indexes(account):
         call_command("segments_indexes")
         assert indexes.attribute_index_name(definition.pk) in indexes.existing_attribute_indexes()
     finally:
+        definition.delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_definition_gets_an_index_per_property_kept_in_line_with_it(account):
+    definition = audience_services.event_definition_create(
+        account=account, name="Order", properties={"category": "text", "amount": "decimal"}
+    )
+    try:
+        first = set(indexes.property_indexes_wanted(definition))
+        assert len(first) == 2 and first <= indexes.existing_property_indexes(definition.pk)
+        audience_services.event_definition_update(
+            definition=definition, description="", new_properties={"paid": "boolean"}
+        )
+        definition.refresh_from_db()
+        assert indexes.existing_property_indexes(definition.pk) == set(
+            indexes.property_indexes_wanted(definition)
+        )
+        assert len(indexes.existing_property_indexes(definition.pk)) == 3
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP INDEX "{sorted(first)[0]}"')
+        call_command("segments_indexes")
+        assert first <= indexes.existing_property_indexes(definition.pk)
+    finally:
+        pk = definition.pk
+        audience_services.event_definition_delete(definition=definition)
+    assert indexes.existing_property_indexes(pk) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("type_", "condition", "value"),
+    [
+        ("text", {"operator": "is", "value": "books"}, lambda i: ["books", "games", "toys"][i % 3]),
+        ("text", {"operator": "starts_with", "value": "bo"}, lambda i: ["books", "games", "toys"][i % 3]),
+        ("decimal", {"operator": "gte", "value": 500}, lambda i: i),
+        ("boolean", {"operator": "is", "value": True}, lambda i: i % 7 == 0),
+    ],
+)
+def test_an_event_property_filter_uses_its_index(account, type_, condition, value):
+    definition = audience_services.event_definition_create(
+        account=account, name="Order", properties={"p": type_}
+    )
+    profile = audience_services.profile_create(account=account, fields={"first_name": "Ann"})
+    Event.objects.bulk_create(
+        Event(
+            account=account,
+            profile=profile,
+            name="Order",
+            occurred_at=timezone.now(),
+            properties={"p": value(i)},
+        )
+        for i in range(3000)
+    )
+    try:
+        rule = {
+            "version": 1,
+            "events": [
+                {
+                    "event": "Order",
+                    "time": {"operator": "within_last", "amount": 30, "unit": "days"},
+                    "properties": [{"property": "p", **condition}],
+                }
+            ],
+        }
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE audience_event")
+        (name,) = indexes.property_indexes_wanted(definition)
+        assert name in plan(selectors.rule_queryset(account, rule))
+    finally:
+        Profile.objects.filter(pk=profile.pk).delete()
         definition.delete()

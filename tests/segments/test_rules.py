@@ -156,6 +156,8 @@ EVENT_CASES = [
     ({"occurrence": {"operator": "lt", "count": 0}}, set()),
     ({"occurrence": {"operator": "gte", "count": 0}}, {"ann", "bob", "cid"}),
     ({"occurrence": {"operator": "gte", "count": 3}, "performed": False}, {"bob", "cid"}),
+    # "did not perform at least 0 times" is nobody (Django's ~Q() would have been everybody)
+    ({"occurrence": {"operator": "gte", "count": 0}, "performed": False}, set()),
     ({"time": {"operator": "within_last", "amount": 30, "unit": "days"}}, {"ann"}),
     (
         {
