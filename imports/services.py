@@ -10,12 +10,14 @@ resume from, so a job killed in the middle resumes to the same final state.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import os
 import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -296,6 +298,21 @@ def _notify(job: ImportJob, message: str, level: str = "info") -> None:
     )
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector, started by allocations, walks every live object of the process
+    (Django's too) again and again while a file's rows are made and dropped: ~40 % of a 300k-row
+    analysis's CPU. Rows make no reference cycles; it is paused for the job and resumes after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_cyclic_gc_paused()
 def import_job_analyze(*, job_id: int) -> ImportJob | None:
     """Validate every row and count what an import would do; write the rejected rows' file."""
     if not job_claim(ImportJob, job_id):
@@ -370,6 +387,7 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
     return job
 
 
+@_cyclic_gc_paused()
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Import the file in chunks; each chunk commits with the counters and the resume point."""
     if not job_claim(ImportJob, job_id):
@@ -425,6 +443,10 @@ def _account_writes_lock(job: ImportJob) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
+            # The chunk's commit does not wait for the disk: a crash of the server may lose the
+            # last chunks, each with its counters and resume_row, so the job writes them again;
+            # the job's finish is an ordinary commit, which makes every chunk before it durable.
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, Any]]:

@@ -203,8 +203,8 @@ def _write_staged(text: str, accounts: list[Account], user) -> dict[str, int] | 
         with cursor.cursor.copy("COPY import_dnc_keys (kind, value, sender, channel) FROM STDIN") as copy:
             copy.write(text + "\n")
         cursor.execute("ANALYZE import_dnc_keys")  # no statistics otherwise: the join below needs them
-        # The entries the statement inserts are not visible to its own join (one snapshot), so
-        # `keyed` is each key once: inserted now, or found as it was when the statement began.
+        # The entries the statement inserts are not visible to its own probes (one snapshot): a
+        # key is inserted now or found as it was when the statement began; else it is missing.
         cursor.execute(
             f"""WITH inserted AS (
                     INSERT INTO {entry} (kind, value, sender, channel, created_at)
@@ -215,20 +215,28 @@ def _write_staged(text: str, accounts: list[Account], user) -> dict[str, int] | 
                     SELECT * FROM import_dnc_keys s WHERE NOT EXISTS (
                         SELECT FROM inserted i WHERE i.value = s.value AND i.sender = s.sender AND i.channel = s.channel)
                 ), keyed AS (
-                    SELECT id AS entry_id, kind, value, sender, channel, true AS is_new FROM inserted
-                    UNION ALL
-                    -- One index probe a key (LIMIT keeps it a probe): a hash join would read every entry.
-                    SELECT e.id, s.kind, s.value, s.sender, s.channel, false FROM existing s CROSS JOIN LATERAL (
+                    SELECT e.id AS entry_id, s.kind, s.value, s.sender, s.channel FROM existing s CROSS JOIN LATERAL (
+                        -- One index probe a key (LIMIT keeps it a probe): a hash join would read every entry.
                         SELECT id FROM {entry} e
                         WHERE e.value = s.value AND e.sender = s.sender AND e.channel = s.channel LIMIT 1) e
-                ), added AS (
+                ), added_new AS (
+                    -- No other transaction can see a new entry yet: its rows need no conflict check.
+                    INSERT INTO {row} (entry_id, account_id, kind, value, sender, channel, source, campaign,
+                                       added_at, added_by_id)
+                    SELECT i.id, a.id, i.kind, i.value, i.sender, i.channel, %(source)s, '', %(now)s, %(user)s
+                    FROM inserted i CROSS JOIN unnest(%(accounts)s::bigint[]) AS a(id)
+                    ORDER BY a.id, i.value  -- in index order: fewer pages touched per row
+                    RETURNING entry_id, account_id, kind, value, sender, channel
+                ), added_existing AS (
                     INSERT INTO {row} (entry_id, account_id, kind, value, sender, channel, source, campaign,
                                        added_at, added_by_id)
                     SELECT k.entry_id, a.id, k.kind, k.value, k.sender, k.channel, %(source)s, '', %(now)s, %(user)s
                     FROM keyed k CROSS JOIN unnest(%(accounts)s::bigint[]) AS a(id)
-                    ORDER BY a.id, k.value  -- in index order: fewer pages touched per row
+                    ORDER BY a.id, k.value
                     ON CONFLICT (entry_id, account_id) DO NOTHING
                     RETURNING entry_id, account_id, kind, value, sender, channel
+                ), added AS (
+                    SELECT * FROM added_new UNION ALL SELECT * FROM added_existing
                 ), audited AS (
                     INSERT INTO {audit} (action, at, account_id, account_name, entry_id_copy, kind, value, sender,
                                          channel, source, campaign, how, user_id, username)
@@ -236,13 +244,13 @@ def _write_staged(text: str, accounts: list[Account], user) -> dict[str, int] | 
                            a.channel, %(source)s, '', %(how)s, %(user)s, %(username)s
                     FROM added a JOIN {account} acc ON acc.id = a.account_id
                 )
-                SELECT (SELECT count(*) FROM import_dnc_keys), count(*), count(*) FILTER (WHERE is_new),
-                       count(*) FILTER (WHERE NOT is_new AND entry_id IN (SELECT entry_id FROM added))
+                SELECT (SELECT count(*) FROM import_dnc_keys), (SELECT count(*) FROM inserted), count(*),
+                       count(*) FILTER (WHERE entry_id IN (SELECT entry_id FROM added_existing))
                 FROM keyed""",
             params,
         )
-        staged, found, created, merged = cursor.fetchone()
-        if found != staged:
+        staged, created, found, merged = cursor.fetchone()
+        if created + found != staged:
             transaction.set_rollback(True)
             return None
     return {"created": created, "updated": merged, "unchanged": staged - created - merged}

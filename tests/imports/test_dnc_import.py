@@ -139,3 +139,18 @@ def test_it_imports_a_chunk_kept_by_an_earlier_version(account, owner):
     counts, _ = target.import_chunk(target.load_chunk([[2, "phone", "+385912345678", "", "SMS"]]))
     assert counts == {"created": 1, "updated": 0, "unchanged": 0}
     assert DncEntryAccount.objects.get(account=account).value == "+385912345678"
+
+
+def test_a_chunk_the_merge_cannot_account_for_goes_the_generic_way(account, owner):
+    """A key neither inserted nor found by the one-statement merge (on PostgreSQL: another
+    transaction's entry; here a repeat, which the analysis never lets through) rolls the merge
+    back and the chunk goes through dnc_entries_add_normalized: counts still add up."""
+    from dnc.models import DncAudit
+    from imports.targets.dnc import DncTarget, _copy_text
+
+    target = DncTarget(account=account, mapping=["contact"], options={"accounts": [account.pk]}, user=owner)
+    key = ("phone", "+385912345678", "", "SMS")
+    counts, _ = target.import_chunk(_copy_text([key, key, ("phone", "+385912345679", "", "")]))
+    assert counts == {"created": 2, "updated": 0, "unchanged": 1}
+    assert DncEntryAccount.objects.filter(account=account).count() == 2
+    assert DncAudit.objects.filter(account_id=account.pk).count() == 2
