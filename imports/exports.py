@@ -13,15 +13,19 @@ import csv
 import io
 import json
 import os
+import queue
 import re
+import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 
@@ -318,17 +322,26 @@ def _csv_sql(kind: str, expr: str) -> str:
 
 def _people_copy_sql(definitions: list[str]) -> str:
     columns = [_csv_sql(kind, expr) for kind, expr in _people_columns(definitions)]
+    # The explicit id range lets each statement read its range of the primary key: with only
+    # `p.id IN (…)` the planner scanned the whole profile table for every range (1.26 → 0.87 s
+    # per 100,000 profiles).
     return (
         f"COPY (SELECT {', '.join(columns)} FROM {Profile._meta.db_table} p "
         f"LEFT JOIN {Company._meta.db_table} co ON co.id = p.company_id "
         "{joins} "
-        "WHERE p.id IN ({ids}) ORDER BY p.id) TO STDOUT WITH (FORMAT csv)"
+        "WHERE p.id > {low} AND p.id <= {high} AND p.id IN ({ids}) ORDER BY p.id) TO STDOUT WITH (FORMAT csv)"
     )
 
 
 def _people_csv_copy(job: ExportJob, path: str) -> None:
     """Write the people CSV with COPY … TO STDOUT, one statement per range of COPY_RANGE ids;
-    the formula neutralisation and formatting are done in SQL, the same as `_csv_cell`."""
+    the formula neutralisation and formatting are done in SQL, the same as `_csv_cell`.
+
+    The ranges are read over EXPORT_COPY_STREAMS connections at once, each into a part file,
+    joined in order at the end: one COPY keeps one core busy in PostgreSQL and one in Python
+    (libpq hands a COPY over a row at a time). Each range is its own statement, so its own
+    snapshot, on one connection as on several. Inside a transaction (a test's, or a caller's)
+    other connections can't see its rows: one stream on this connection then."""
     queryset = people_queryset(job).order_by()
     definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
     header = _people_header(definitions)
@@ -342,25 +355,90 @@ def _people_csv_copy(job: ExportJob, path: str) -> None:
             ids_params,
         )
         bounds = cursor.fetchall()
+    ranges, low, before = [], 0, 0
+    for high, upto in bounds:
+        if low != high:
+            ranges.append((low, high, upto - before))
+        low, before = high, upto
+
+    def copy_range(low: int, high: int, rows: int, handle) -> None:
+        part = queryset.filter(pk__gt=low, pk__lte=high)
+        sql, params = part.values_list("pk", flat=True).query.sql_with_params()
+        statement = (
+            template.replace("{joins}", _people_copy_joins(low, high, high - low <= 4 * rows))
+            .replace("{low}", str(int(low)))
+            .replace("{high}", str(int(high)))
+            .replace("{ids}", sql)
+        )
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+            for data in copy:
+                handle.write(data)
+
+    def progress(rows: int) -> None:
+        job.processed = min(job.total, job.processed + rows)
+        ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+
+    streams = 1 if connection.in_atomic_block else max(1, min(settings.EXPORT_COPY_STREAMS, len(ranges)))
     with open(path, "wb") as handle:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow(header)
         handle.write(("\ufeff" + text.getvalue()).encode())
-        low, before = 0, 0
-        with connection.cursor() as cursor:
-            for high, upto in bounds:
-                if low == high:
-                    continue
-                part = queryset.filter(pk__gt=low, pk__lte=high)
-                sql, params = part.values_list("pk", flat=True).query.sql_with_params()
-                dense = high - low <= 4 * (upto - before)
-                statement = template.replace("{joins}", _people_copy_joins(low, high, dense))
-                with cursor.cursor.copy(statement.replace("{ids}", sql), params) as copy:
-                    for data in copy:
-                        handle.write(data)
-                low, before = high, upto
-                job.processed = min(job.total, upto)
-                ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+        if streams == 1:
+            for low, high, rows in ranges:
+                copy_range(low, high, rows, handle)
+                progress(rows)
+        else:
+            _copy_ranges_parallel(ranges, streams, copy_range, progress, handle)
+
+
+def _copy_ranges_parallel(ranges: list[tuple], streams: int, copy_range, progress, handle) -> None:
+    """Run `copy_range` for each range on `streams` threads (each with its own database
+    connection, closed when it is done), each range into a part file; report progress as ranges
+    finish and append the parts to `handle` in order. The first error stops the others and is
+    raised here."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for index, item in enumerate(ranges):
+        todo.put((index, item))
+    stop = threading.Event()
+    folder = tempfile.mkdtemp(prefix="export-")
+
+    def part_path(index: int) -> str:
+        return os.path.join(folder, f"{index:06}.csv")
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    index, (low, high, rows) = todo.get_nowait()
+                except queue.Empty:
+                    return
+                with open(part_path(index), "wb") as part:
+                    copy_range(low, high, rows, part)
+                done.put((index, rows, None))
+        except Exception as error:  # handed to the caller, which raises it
+            stop.set()
+            done.put((None, 0, error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(streams)]
+    try:
+        for thread in threads:
+            thread.start()
+        for _ in ranges:
+            index, rows, error = done.get()
+            if error is not None:
+                raise error
+            progress(rows)
+        for index in range(len(ranges)):
+            with open(part_path(index), "rb") as part:
+                shutil.copyfileobj(part, handle, 1024 * 1024)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # PostgreSQL: the people .xlsx rows built as sheet XML by the database ---------------------------

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import io
 
+import psycopg
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import TestCase
 
 from audience.models import AttributeDefinition, Notification
@@ -317,3 +319,31 @@ def test_it_exports_do_not_contact_entries_to_xlsx(account, owner):
     assert rows[0][:3] == ["Contact", "Kind", "Channel"] and len(rows) == 3
     assert {row[0] for row in rows[1:]} == {"+385912345678", "'=evil@example.com"}
     assert all(row[6].year >= 2024 for row in rows[1:])  # Added: a real date
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_it_reads_the_people_csv_over_several_connections_in_order(
+    account, owner, monkeypatch, settings, tmp_path
+):
+    """Outside a transaction the ranges are read on EXPORT_COPY_STREAMS connections at once and
+    joined in order: the file is the one a single connection writes, progress reaches the total,
+    and an error in any range fails the export instead of leaving a file with a hole."""
+    _awkward_people(account, owner)
+    monkeypatch.setattr(exports, "COPY_RANGE", 1)  # one range per profile: 3 ranges, 2 streams
+    settings.EXPORT_COPY_STREAMS = 1
+    single = _export(account, owner, "csv")
+    settings.EXPORT_COPY_STREAMS = 2
+    parallel = _export(account, owner, "csv")
+    assert _rows(parallel) == _rows(single) and len(_rows(parallel)) == 4
+    assert parallel.processed == parallel.total == 3
+
+    joins = exports._people_copy_joins
+    monkeypatch.setattr(
+        exports, "_people_copy_joins", lambda low, high, dense: joins(low, high, dense) + " BROKEN"
+    )
+    job = ExportJob.objects.create(
+        account=account, created_by=owner, kind="people", format="csv", selection={"ids": None, "filters": {}}
+    )
+    with pytest.raises(psycopg.errors.SyntaxError, match="BROKEN"):
+        exports._people_csv_copy(job, str(tmp_path / "out.csv"))
