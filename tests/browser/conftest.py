@@ -28,11 +28,13 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")
 
 
 @pytest.fixture(scope="session")
 def browser():
+    # In the fixture, not a `pytestmark` here: a conftest's pytestmark marks no test.
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed (apt install chromium; .ci/run does)")
     # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there
     # unless told otherwise. Only for the browser tests, and taken back afterwards.
     before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
