@@ -127,7 +127,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Rules hash event groups and NOT IN subqueries in memory: PostgreSQL's default 4 MB is too
     # small for 1M profiles (the measurements in docs/ assume 64 MB).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c work_mem={env_str('DB_WORK_MEM', '64MB')}"
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c work_mem={env_str('DB_WORK_MEM', '64MB')}"
+    )
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

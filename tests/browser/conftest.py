@@ -29,7 +29,6 @@ ARGS = [
 ]
 
 
-
 @pytest.fixture(scope="session")
 def browser():
     # In the fixture, not a `pytestmark` here: a conftest's pytestmark marks no test.

@@ -10,9 +10,15 @@ from tests.browser.conftest import shot
 
 def test_it_sends_a_broadcast_to_a_selection_dropping_do_not_contact(page, marketer):
     account, user = marketer
-    services.profile_create(account=account, fields={"first_name": "Ana", "last_name": "Horvat"}, phones=["+385912345678"])
-    services.profile_create(account=account, fields={"first_name": "Ben", "last_name": "Smith"}, phones=["+447911123456"])
-    services.profile_create(account=account, fields={"first_name": "Cleo", "last_name": "Dubois"}, emails=["c@example.com"])
+    services.profile_create(
+        account=account, fields={"first_name": "Ana", "last_name": "Horvat"}, phones=["+385912345678"]
+    )
+    services.profile_create(
+        account=account, fields={"first_name": "Ben", "last_name": "Smith"}, phones=["+447911123456"]
+    )
+    services.profile_create(
+        account=account, fields={"first_name": "Cleo", "last_name": "Dubois"}, emails=["c@example.com"]
+    )
     dnc_services.dnc_entry_add(accounts=[account], contact="00385 91 234 5678", channel="SMS", added_by=user)
     cache.clear()
     page.goto("/people/")
@@ -29,7 +35,9 @@ def test_it_sends_a_broadcast_to_a_selection_dropping_do_not_contact(page, marke
     page.locator("#confirm-modal-ok").click()  # the confirmation dialog
     counters = page.get_by_test_id("broadcast-counters")
     counters.wait_for()
-    page.wait_for_function("document.querySelector('[data-testid=broadcast-counters]').innerText.includes('Blocked')")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=broadcast-counters]').innerText.includes('Blocked')"
+    )
     shot(page, "14-broadcast-sent")
     broadcast = Broadcast.objects.get(account=account, name="Spring sale")
     assert (broadcast.sent, broadcast.blocked_dnc, broadcast.no_destination) == (1, 1, 1)

@@ -22,5 +22,9 @@ def test_it_builds_a_segment_watching_the_live_count_and_saves_it(page, marketer
     page.get_by_role("button", name="Create segment").click()
     page.wait_for_url("**/segments/*/")
     segment = Segment.objects.get(account=account, name="Parisians")
-    assert segment.rule["attributes"]["conditions"][0] == {"attribute": "city", "operator": "is", "value": "Paris"}
+    assert segment.rule["attributes"]["conditions"][0] == {
+        "attribute": "city",
+        "operator": "is",
+        "value": "Paris",
+    }
     shot(page, "05-segment-saved")
