@@ -13,6 +13,7 @@ Rules, the same in analysis and import:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class Outcome:
     message: str = ""
 
 
+@functools.cache  # once a field, not once a cell
 def _max_length(name: str) -> int:
     return Profile._meta.get_field(name).max_length
 
@@ -485,13 +487,14 @@ class PeopleTarget:
             )
             for record, (pk,) in zip(records, cursor.fetchall(), strict=True):
                 record.profile_id = pk
+            account_id = self.account.pk
             with cursor.cursor.copy(f"COPY import_profile_stage ({', '.join(columns)}) FROM STDIN") as copy:
                 for r in records:
                     f = r.fields
                     copy.write_row(
                         (
                             r.profile_id,
-                            self.account.pk,
+                            account_id,
                             r.external_id,
                             self.type,
                             f.get("first_name", ""),
@@ -504,7 +507,9 @@ class PeopleTarget:
                             f.get("address", ""),
                             f.get("preferred_language", ""),
                             self._company_id(r.company),
-                            json.dumps({k: v for k, v in r.attributes.items() if v is not None}),
+                            json.dumps({k: v for k, v in r.attributes.items() if v is not None})
+                            if r.attributes
+                            else "{}",
                             now,
                             now,
                         )
@@ -515,7 +520,7 @@ class PeopleTarget:
                 for r in records:
                     for kind, values in (("phone", r.phones), ("email", r.emails)):
                         for value in values:
-                            copy.write_row((r.row_no, self.account.pk, r.profile_id, kind, value, now))
+                            copy.write_row((r.row_no, account_id, r.profile_id, kind, value, now))
             cols = ", ".join(columns)
             cursor.execute(
                 f"INSERT INTO {profile_table} ({cols}) SELECT DISTINCT ON (id) {cols} FROM import_profile_stage ORDER BY id"
