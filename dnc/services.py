@@ -30,6 +30,7 @@ from dnc.destinations import (
 from dnc.models import AuditAction, Channel, DncAudit, DncEntry, DncEntryAccount, How, Kind, Source
 
 SMALL_CHECK = 2_000  # up to this many destinations, one indexed query
+_CHANNELS = frozenset(Channel.values)  # `Channel.values` builds its list again on every use
 ADD_BATCH = 5_000
 
 
@@ -38,7 +39,7 @@ ADD_BATCH = 5_000
 
 def _channel_check(channel: str) -> str:
     value = str(channel or "").strip().upper()
-    if value not in Channel.values:
+    if value not in _CHANNELS:
         raise ValueError(f"{channel!r} is not a channel: use one of {', '.join(Channel.values)}.")
     return value
 
@@ -188,7 +189,7 @@ def dnc_entry_parse(*, contact: str, sender: str = "", channel: str = "") -> _Ke
     except ValidationError as error:
         raise ValidationError({"contact": error.messages}) from None
     channel = str(channel or "").strip().upper()
-    if channel and channel not in Channel.values:
+    if channel and channel not in _CHANNELS:
         raise ValidationError({"channel": f"{channel} is not a channel."})
     if kind in (Kind.EMAIL, Kind.DOMAIN):
         if channel not in ("", Channel.EMAIL):

@@ -255,14 +255,14 @@ def _parse_chunk(target, chunk, seen: dict[str, int]) -> tuple[list[Record], lis
             )
             continue
         keys = target.keys(record)
-        earlier = next((seen[k] for k in keys if k in seen), None)
-        if earlier is not None:
-            key = next(k for k in keys if k in seen)
-            rejected.append(Outcome(record, "rejected", "duplicate", f"Same {key} as row {earlier}."))
-            continue
         for key in keys:
-            seen[key] = number
-        records.append(record)
+            if key in seen:
+                rejected.append(Outcome(record, "rejected", "duplicate", f"Same {key} as row {seen[key]}."))
+                break
+        else:
+            for key in keys:
+                seen[key] = number
+            records.append(record)
     return records, rejected
 
 

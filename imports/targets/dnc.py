@@ -202,7 +202,6 @@ def _write_staged(text: str, accounts: list[Account], user) -> dict[str, int] | 
         cursor.execute("TRUNCATE import_dnc_keys")
         with cursor.cursor.copy("COPY import_dnc_keys (kind, value, sender, channel) FROM STDIN") as copy:
             copy.write(text + "\n")
-        cursor.execute("ANALYZE import_dnc_keys")  # no statistics otherwise: the join below needs them
         # The entries the statement inserts are not visible to its own probes (one snapshot): a
         # key is inserted now or found as it was when the statement began; else it is missing.
         cursor.execute(
