@@ -28,9 +28,13 @@ class Tag(models.Model):
 
 
 class ProfileTag(models.Model):
+    # No single-column indexes on profile and tag: profile_tag_unique starts with profile and
+    # profile_tag_by_tag with tag, and every import tags each of its people (one more index each).
     account = models.ForeignKey("audience.Account", on_delete=models.CASCADE, related_name="+")
-    profile = models.ForeignKey("audience.Profile", on_delete=models.CASCADE, related_name="profile_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="profile_tags")
+    profile = models.ForeignKey(
+        "audience.Profile", on_delete=models.CASCADE, related_name="profile_tags", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="profile_tags", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
