@@ -16,6 +16,9 @@ has only row-level triggers, which is plenty for the data it holds.
 Contacts get the same account check (`contact_check_install`, migration 0009), so that a rule on
 phones or emails alone is counted from the matching contacts without joining the profiles.
 
+On SQLite, altering the event or contact table rebuilds it and drops its triggers: a migration
+that alters either must call `uninstall` / `install` (or the contact pair) again after it.
+
 A bulk load may skip the summary triggers for its session (`SET audience.skip_event_summary = 'on'` on
 PostgreSQL) and call `rebuild(account)` once at the end, as `seed_demo` does.
 """
