@@ -33,6 +33,8 @@ EVENTS = Event._meta.db_table
 SUMMARY = EventSummary._meta.db_table
 PROFILES = Profile._meta.db_table
 COLUMNS = "account_id, profile_id, name, count, first_at, last_at"
+# The summary row of a group of events (profile, name): what every trigger and `rebuild` insert.
+AGGREGATE = "account_id, profile_id, name, count(*), min(occurred_at), max(occurred_at)"
 SKIP_SETTING = "audience.skip_event_summary"
 
 
@@ -68,9 +70,8 @@ BEGIN{check}
     IF current_setting('{SKIP_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
     DELETE FROM {SUMMARY} s USING ({pairs}) p WHERE s.profile_id = p.profile_id AND s.name = p.name;
     INSERT INTO {SUMMARY} ({COLUMNS})
-    SELECT e.account_id, e.profile_id, e.name, count(*), min(e.occurred_at), max(e.occurred_at)
-    FROM {EVENTS} e JOIN ({pairs}) t ON e.profile_id = t.profile_id AND e.name = t.name
-    GROUP BY e.account_id, e.profile_id, e.name ORDER BY e.profile_id, e.name;
+    SELECT {AGGREGATE} FROM {EVENTS} WHERE (profile_id, name) IN ({pairs})
+    GROUP BY account_id, profile_id, name ORDER BY profile_id, name;
     RETURN NULL;
 END $$;
 """
@@ -83,8 +84,7 @@ CREATE OR REPLACE FUNCTION audience_event_summary_insert() RETURNS trigger LANGU
 BEGIN{account_check("new_rows")}
     IF current_setting('{SKIP_SETTING}', true) = 'on' THEN RETURN NULL; END IF;
     INSERT INTO {SUMMARY} AS s ({COLUMNS})
-    SELECT account_id, profile_id, name, count(*), min(occurred_at), max(occurred_at)
-    FROM new_rows GROUP BY account_id, profile_id, name ORDER BY profile_id, name
+    SELECT {AGGREGATE} FROM new_rows GROUP BY account_id, profile_id, name ORDER BY profile_id, name
     ON CONFLICT (profile_id, name) DO UPDATE SET
         count = s.count + EXCLUDED.count,
         first_at = LEAST(s.first_at, EXCLUDED.first_at),
@@ -127,7 +127,7 @@ def _sqlite_recount(row: str) -> str:
     return (
         f"DELETE FROM {SUMMARY} WHERE profile_id = {row}.profile_id AND name = {row}.name; "
         f"INSERT INTO {SUMMARY} ({COLUMNS}) "
-        f"SELECT account_id, profile_id, name, count(*), min(occurred_at), max(occurred_at) FROM {EVENTS} "
+        f"SELECT {AGGREGATE} FROM {EVENTS} "
         f"WHERE profile_id = {row}.profile_id AND name = {row}.name GROUP BY account_id, profile_id, name;"
     )
 
@@ -184,8 +184,7 @@ def rebuild(account: Account | None, schema_connection=connection) -> None:
         cursor.execute(f"DELETE FROM {SUMMARY} {where}", params)
         cursor.execute(
             f"INSERT INTO {SUMMARY} ({COLUMNS}) "
-            f"SELECT account_id, profile_id, name, count(*), min(occurred_at), max(occurred_at) "
-            f"FROM {EVENTS} {where} GROUP BY account_id, profile_id, name",
+            f"SELECT {AGGREGATE} FROM {EVENTS} {where} GROUP BY account_id, profile_id, name",
             params,
         )
 

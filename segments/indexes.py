@@ -219,9 +219,7 @@ def property_indexes_sync(*, rebuild: bool = False) -> tuple[int, int]:
     wanted: dict[str, str] = {}
     for definition in EventDefinition.objects.all():
         wanted.update(property_indexes_wanted(definition))
-    existing = existing_property_indexes()
-    created, dropped = _sync(existing, wanted, rebuild=rebuild)
-    return created, dropped
+    return _sync(existing_property_indexes(), wanted, rebuild=rebuild)
 
 
 def _sync(existing: set[str], wanted: dict[str, str], *, rebuild: bool = False) -> tuple[int, int]:
