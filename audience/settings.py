@@ -226,6 +226,8 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024)
 BULK_SYNC_LIMIT = env_int("BULK_SYNC_LIMIT", 1000)
 # A people CSV export on PostgreSQL reads its ranges of profiles over this many connections at once.
 EXPORT_COPY_STREAMS = env_int("EXPORT_COPY_STREAMS", 2)
+# An import on PostgreSQL writes its chunks over this many connections at once (still committed in order).
+IMPORT_STREAMS = env_int("IMPORT_STREAMS", 2)
 
 # Counts: a statement timeout keeps a slow rule from hanging a page; a short cache per rule.
 COUNT_TIMEOUT_MS = env_int("COUNT_TIMEOUT_MS", 3000)

@@ -10,16 +10,19 @@ resume from, so a job killed in the middle resumes to the same final state.
 from __future__ import annotations
 
 import csv
+import functools
 import gc
+import itertools
 import json
 import os
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -32,6 +35,7 @@ from audience import services as audience_services
 from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
 from audience.models import Account, Membership, ProfileType, Role
 from imports import files, mapping
+from imports import streams as streams_
 from imports.exports import cell_safe
 from imports.models import ImportJob, ImportKind, ImportStage
 from imports.targets.people import Outcome, PeopleTarget, Record, RowRejected
@@ -395,29 +399,28 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
     target = _target(job)
     tags = target.tags_resolve(job) if hasattr(target, "tags_resolve") else []
-    done = 0
     try:
-        for rows, rejected_n, records in _import_chunks(job, target):
-            done += rows
-            if done <= job.resume_row:
-                continue  # committed before an interruption
-            if _cancelled(job):
-                return job
-            with transaction.atomic():
-                _account_writes_lock(job)
-                counts, ids = target.import_chunk(records)
-                if tags and ids:
-                    target.tags_apply(tags, ids)
-                rejected_n += counts.get("rejected", 0)
-                ImportJob.objects.filter(pk=job.pk).update(
-                    rows_read=F("rows_read") + rows,
-                    created=F("created") + counts["created"],
-                    updated=F("updated") + counts["updated"],
-                    unchanged=F("unchanged") + counts["unchanged"],
-                    rejected=F("rejected") + rejected_n,
-                    resume_row=done,
-                    processed=done,
+        chunks = _chunks_to_write(job, target)
+        streams = import_streams()
+        with _account_writes_held(job, streams > 1):
+            if streams > 1:
+                # Those not committed (a failure stopped the streams): one at a time below.
+                chunks = itertools.chain(
+                    streams_.chunks_write_streamed(
+                        job_id=job.pk,
+                        chunks=chunks,
+                        streams=streams,
+                        writer=lambda: _stream_writer(job, tags),
+                        keep_going=lambda: not _cancelled(job),
+                    ),
+                    chunks,
                 )
+            for item in chunks:
+                if _cancelled(job):
+                    return job
+                with transaction.atomic():
+                    _account_writes_lock(job)
+                    _chunk_write(job, target, tags, item)()
         if tags and hasattr(target, "tags_touch"):
             target.tags_touch(tags)
     except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
@@ -430,6 +433,58 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     job_finish(job, message=import_report_line(job))
     _notify(job, f"The import of {job.file_name} is complete: {import_report_line(job)}.", level="success")
     return job
+
+
+def import_streams() -> int:
+    """How many connections write an import's chunks at once: IMPORT_STREAMS on PostgreSQL; one
+    inside a transaction (a test's or a caller's: other connections can't see its rows) and on
+    SQLite, which writes one transaction at a time."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, settings.IMPORT_STREAMS)
+
+
+def _chunks_to_write(job: ImportJob, target) -> Iterator[tuple[int, int, int, Any]]:
+    """(rows up to and with the chunk, its rows, rows rejected before matching, valid rows) of
+    each chunk not committed before an interruption."""
+    done = 0
+    for rows, rejected_n, records in _import_chunks(job, target):
+        done += rows
+        if done > job.resume_row:
+            yield done, rows, rejected_n, records
+
+
+def _stream_writer(job: ImportJob, tags: list) -> tuple[Callable, Callable]:
+    """One stream's (prepare, write) for `imports.streams`, with a target of its own."""
+    target = _target(job)
+
+    def prepare(item: tuple[int, int, int, Any]) -> None:
+        if hasattr(target, "prepare_chunk"):
+            target.prepare_chunk(item[3])
+
+    return prepare, functools.partial(_chunk_write, job, target, tags)
+
+
+def _chunk_write(job: ImportJob, target, tags: list, item: tuple[int, int, int, Any]) -> Callable[[], None]:
+    """Write one chunk in the open transaction; returns what adds its counters and resume point
+    to the job (called last, just before the commit)."""
+    done, rows, rejected_n, records = item
+    counts, ids = target.import_chunk(records)
+    if tags and ids:
+        target.tags_apply(tags, ids)
+
+    def record() -> None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            rows_read=F("rows_read") + rows,
+            created=F("created") + counts["created"],
+            updated=F("updated") + counts["updated"],
+            unchanged=F("unchanged") + counts["unchanged"],
+            rejected=F("rejected") + rejected_n + counts.get("rejected", 0),
+            resume_row=done,
+            processed=done,
+        )
+
+    return record
 
 
 # pg_advisory_xact_lock(IMPORT_LOCK, account id): one import chunk of an account at a time.
@@ -447,6 +502,23 @@ def _account_writes_lock(job: ImportJob) -> None:
             # last chunks, each with its counters and resume_row, so the job writes them again;
             # the job's finish is an ordinary commit, which makes every chunk before it durable.
             cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+@contextmanager
+def _account_writes_held(job: ImportJob, held: bool) -> Iterator[None]:
+    """The same per-account lock for the whole import, on this connection, while other
+    connections write its chunks (`imports.streams`): another import of the account waits for
+    this one to finish. The lock goes with the connection if the worker dies."""
+    if not held:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [IMPORT_LOCK, job.account_id])
 
 
 def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, Any]]:

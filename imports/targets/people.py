@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,21 +366,27 @@ class PeopleTarget:
 
     def write(self, outcomes: list[Outcome]) -> tuple[dict[str, int], list[int]]:
         """Write a classified chunk; returns the counts and the ids of every valid row's profile."""
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
         new = [o.record for o in outcomes if o.result == "new"]
-        changed = [o.record for o in outcomes if o.result == "changed"]
-        self._companies_resolve({r.company for r in new + changed if r.company})
+        changed = [o for o in outcomes if o.result == "changed"]
+        self._companies_resolve({r.company for r in new + [o.record for o in changed] if r.company})
         if new:
             self._create(new)
-            counts["created"] = len(new)
         if changed and self.rewrite:
             self._update(changed)
-            counts["updated"] = len(changed)
-        else:
-            counts["unchanged"] += len(changed)
-        counts["unchanged"] += sum(1 for o in outcomes if o.result == "same")
+        results = Counter(o.result for o in outcomes)
+        counts = {
+            "created": len(new),
+            "updated": results["changed"] if self.rewrite else 0,
+            "unchanged": results["same"] + (0 if self.rewrite else results["changed"]),
+        }
         ids = [o.record.profile_id for o in outcomes if o.result != "rejected"]
         return counts, ids
+
+    def prepare_chunk(self, records: list[Record]) -> None:
+        """Before the chunk's transaction (`imports.streams`): make the companies its rows name,
+        each committed at once, so that chunks written at the same time, naming the same new
+        company, don't wait on each other's uncommitted one."""
+        self._companies_resolve({r.company for r in records if r.company})
 
     def _companies_resolve(self, names: set[str]) -> None:
         wanted = {n.lower(): n for n in names if n.lower() not in self._companies}
@@ -532,45 +539,64 @@ class PeopleTarget:
                 "ON CONFLICT (account_id, kind, value) DO NOTHING"
             )
 
-    def _update(self, records: list[Record]) -> None:
+    def _update(self, outcomes: list[Outcome]) -> None:
+        """Rewrite the matched profiles, each locked and read again first: another transaction
+        (a chunk of the same file written at the same time, see `imports.streams`) may have
+        changed one since the matching. A row that no longer changes its profile turns "same";
+        one that would now give it too many contacts, "rejected"."""
         now = timezone.now()
+        ids = sorted({o.record.profile_id for o in outcomes})
+        list(Profile.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk"))
         current = {
             row["pk"]: row
-            for row in Profile.objects.filter(pk__in=[r.profile_id for r in records]).values(
+            for row in Profile.objects.filter(pk__in=ids).values(
                 "pk",
                 "type",
                 "company_id",
                 "company__name",
                 "attributes",
                 "external_id",
-                *{k for r in records for k in r.fields},
+                *{k for o in outcomes for k in o.record.fields},
             )
         }
         have: dict[int, set[str]] = {}
-        for pid, value in Contact.objects.filter(profile_id__in=list(current)).values_list(
-            "profile_id", "value"
-        ):
+        for pid, value in Contact.objects.filter(profile_id__in=ids).values_list("profile_id", "value"):
             have.setdefault(pid, set()).add(value)
         planned, touched, new_contacts = [], set(), {}
-        for r in records:
+        for outcome in outcomes:
+            r = outcome.record
             added = [v for v in r.phones + r.emails if v not in have.get(r.profile_id, set())]
+            if len(have.get(r.profile_id, ())) + len(added) > MAX_CONTACTS:
+                outcome.result, outcome.code = "rejected", "too_many_contacts"
+                outcome.message = f"The profile would have more than {MAX_CONTACTS} contacts."
+                continue
             changes = self._changes(r, current[r.profile_id], added)
+            if not changes:
+                outcome.result = "same"
+                continue
             if added:
                 new_contacts[r.profile_id] = added
+                have.setdefault(r.profile_id, set()).update(added)
             changes.pop("contacts", None)
             if "company" in changes:
                 changes["company_id"] = self._company_id(changes.pop("company"))
+            # A profile matched by two rows of the chunk: the second starts from the first's values.
+            current[r.profile_id] = {**current[r.profile_id], **changes}
             touched.update(changes)
-            planned.append((r, changes))
-        profiles = []
-        for r, changes in planned:
+            planned.append(r)
+        profiles = {}
+        for r in planned:
             # bulk_update writes every touched column of every row: start from the stored values.
             row = current[r.profile_id]
             profile = Profile(pk=r.profile_id, modified_at=now)
             for key in touched:
-                setattr(profile, key, changes.get(key, row[key]))
-            profiles.append(profile)
-        Profile.objects.bulk_update(profiles, sorted(touched | {"modified_at"}), batch_size=1000)
+                setattr(profile, key, row[key])
+            profiles[r.profile_id] = profile
+        Profile.objects.bulk_update(
+            list(profiles.values()), sorted(touched | {"modified_at"}), batch_size=1000
+        )
         Contact.objects.bulk_create(
-            self._contacts(records, now, only=new_contacts), batch_size=2000, ignore_conflicts=True
+            self._contacts([o.record for o in outcomes], now, only=new_contacts),
+            batch_size=2000,
+            ignore_conflicts=True,
         )

@@ -145,20 +145,20 @@ def test_it_resumes_after_an_interruption_without_duplicates(account, owner, mon
     from imports.targets.people import PeopleTarget
 
     calls = {"n": 0}
-    original = PeopleTarget.write
+    original = PeopleTarget.import_chunk
 
-    def dying_write(self, outcomes):
+    def dying_write(self, records):
         calls["n"] += 1
         if calls["n"] == 3:
             raise SystemExit("worker killed")
-        return original(self, outcomes)
+        return original(self, records)
 
-    monkeypatch.setattr(PeopleTarget, "write", dying_write)
+    monkeypatch.setattr(PeopleTarget, "import_chunk", dying_write)
     with pytest.raises(SystemExit):
         services.import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.resume_row, job.created) == ("running", 4, 4)
-    monkeypatch.setattr(PeopleTarget, "write", original)
+    monkeypatch.setattr(PeopleTarget, "import_chunk", original)
     services.import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.created, job.rows_read) == ("done", 7, 7)

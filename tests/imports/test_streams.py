@@ -1,0 +1,177 @@
+"""Imports written over several PostgreSQL connections at once (`imports.streams`): the same end
+state as one connection, chunks committed in file order whatever finishes first, and a failure —
+a deadlock between two chunks included — leaves a committed prefix and nothing after it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from audience.models import Contact, Profile
+from imports import services
+from imports.models import ImportJob
+from imports.targets.people import PeopleTarget
+from tags.models import ProfileTag
+from tests.imports.conftest import job_from
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="streams are PostgreSQL's"),
+    pytest.mark.django_db(transaction=True),
+]
+
+CHUNK = 20
+ROWS = 200  # ten chunks
+
+
+def people_csv(shared: tuple[int, int] = (3, 150)) -> bytes:
+    """ROWS rows; every fifth names company Acme, every seventh Beta (in every chunk). The two
+    `shared` rows (by default in chunks 0 and 7) each carry a key of the profile `existing`
+    makes, with a different custom attribute."""
+    lines = ["Email,Phone,First name,Company,Tier,Region"]
+    for i in range(ROWS):
+        company = "Acme" if i % 5 == 0 else "Beta" if i % 7 == 0 else ""
+        email, phone, tier, region = f"p{i}@example.com", "", "", ""
+        if i == shared[0]:
+            email, tier = "shared@example.com", "gold"
+        if i == shared[1]:
+            email, phone, region = "", "+385911111111", "north"
+        lines.append(f"{email},{phone},Name{i},{company},{tier},{region}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def existing(account) -> Profile:
+    profile = Profile.objects.create(account=account, first_name="Old", attributes={"tier": "tin"})
+    Contact.objects.create(account=account, profile=profile, kind="email", value="shared@example.com")
+    Contact.objects.create(account=account, profile=profile, kind="phone", value="+385911111111")
+    return profile
+
+
+def import_file(account, user, data: bytes, options: dict | None = None) -> ImportJob:
+    job = job_from(account, user, "people.csv", data)
+    services.import_job_map(
+        job=job,
+        fields=["email", "phone", "first_name", "company", "", ""],
+        new_fields={4: ("tier", "text"), 5: ("region", "text")},
+        analyze=False,
+    )
+    services.import_job_analyze(job_id=job.pk)
+    job = ImportJob.objects.get(pk=job.pk)
+    services.import_job_start(
+        job=job, user=user, options=options or {"existing": "rewrite", "tags": ["Fair"]}, run=False
+    )
+    return services.import_job_run(job_id=job.pk)
+
+
+def state(account) -> tuple:
+    profiles = sorted(
+        (p.first_name, p.company.name if p.company else "", sorted(p.attributes.items()))
+        for p in Profile.objects.filter(account=account).select_related("company")
+    )
+    contacts = sorted(Contact.objects.filter(account=account).values_list("kind", "value"))
+    tagged = ProfileTag.objects.filter(profile__account=account).count()
+    return profiles, contacts, tagged
+
+
+def counts(job: ImportJob) -> tuple:
+    return job.status, job.created, job.updated, job.unchanged, job.rejected, job.rows_read, job.resume_row
+
+
+@pytest.fixture
+def small_chunks(monkeypatch, settings):
+    monkeypatch.setattr(services, "CHUNK", CHUNK)
+    settings.IMPORT_STREAMS = 2
+
+
+@pytest.fixture
+def threads_seen(monkeypatch):
+    """The threads that wrote chunks."""
+    seen: set[int] = set()
+    write = services._chunk_write
+
+    def spy(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_chunk_write", spy)
+    return seen
+
+
+def test_it_ends_as_one_connection_does(account, other_account, owner, small_chunks, threads_seen, settings):
+    for target in (account, other_account):
+        existing(target)
+    settings.IMPORT_STREAMS = 1
+    one = import_file(other_account, None, people_csv())
+    assert threads_seen == {threading.get_ident()}
+    threads_seen.clear()
+    settings.IMPORT_STREAMS = 2
+    two = import_file(account, owner, people_csv())
+    assert len(threads_seen) == 2 and threading.get_ident() not in threads_seen
+    assert counts(two) == counts(one) == ("done", ROWS - 2, 2, 0, 0, ROWS, ROWS)
+    assert state(account) == state(other_account)
+    # The existing profile, rewritten by chunk 1 and by chunk 8: neither rewrite lost the other's.
+    shared = Contact.objects.get(account=account, value="shared@example.com").profile
+    assert shared.attributes == {"tier": "gold", "region": "north"}
+    assert shared.first_name == "Name150"  # the later row's
+    assert Profile.objects.filter(account=account).count() == ROWS - 1
+
+
+def test_a_failing_chunk_lets_nothing_after_it_commit(account, owner, small_chunks, monkeypatch):
+    """Chunk 3 fails late, after chunk 4 has done its writes on the other connection: chunk 4
+    must roll back, so the job's resume point and the database agree on chunks 0-2."""
+    original = PeopleTarget.import_chunk
+
+    def failing(self, records):
+        if records and records[0].row_no == 3 * CHUNK + 2:  # rows are numbered from 2
+            time.sleep(0.5)
+            raise ValueError("disk on fire")
+        return original(self, records)
+
+    monkeypatch.setattr(PeopleTarget, "import_chunk", failing)
+    with pytest.raises(ValueError, match="disk on fire"):
+        import_file(account, owner, people_csv())
+    job = ImportJob.objects.get(account=account)
+    assert (job.status, job.resume_row, job.rows_read, job.created) == (
+        "running",
+        3 * CHUNK,
+        3 * CHUNK,
+        3 * CHUNK,
+    )
+    assert Profile.objects.filter(account=account).count() == 3 * CHUNK
+    # The worker comes back: the job resumes from chunk 3 and ends as one run would.
+    monkeypatch.setattr(PeopleTarget, "import_chunk", original)
+    services.import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert counts(job) == ("done", ROWS, 0, 0, 0, ROWS, ROWS)
+    assert Profile.objects.filter(account=account).count() == ROWS
+
+
+def test_a_deadlock_between_chunks_is_written_again_one_at_a_time(
+    account, other_account, owner, small_chunks, threads_seen, monkeypatch
+):
+    """Rows of chunks 0 and 1 match one existing profile. Chunk 0 pauses before rewriting it
+    while chunk 1, on the other connection, locks it, rewrites it and waits for chunk 0 to
+    commit; chunk 0 then waits for that profile: PostgreSQL stops one of them as a deadlock
+    (after its deadlock_timeout, 1 s), and the chunks not committed are written again."""
+    update = PeopleTarget._update
+    first = {"paused": False}
+
+    def pausing(self, outcomes):
+        if not first["paused"] and any(o.record.row_no == 5 for o in outcomes):  # row 3
+            first["paused"] = True
+            time.sleep(0.5)
+        return update(self, outcomes)
+
+    monkeypatch.setattr(PeopleTarget, "_update", pausing)
+    for target in (account, other_account):
+        existing(target)
+    job = import_file(account, owner, people_csv(shared=(3, 25)))
+    assert first["paused"] and threading.get_ident() in threads_seen  # written again here
+    assert counts(job) == ("done", ROWS - 2, 2, 0, 0, ROWS, ROWS)
+    monkeypatch.setattr(PeopleTarget, "_update", update)
+    import_file(other_account, None, people_csv(shared=(3, 25)))
+    assert state(account) == state(other_account)
+    shared = Contact.objects.get(account=account, value="shared@example.com").profile
+    assert shared.attributes == {"tier": "gold", "region": "north"}
