@@ -225,7 +225,15 @@ def _target(job: ImportJob, options: dict | None = None):
         return DncTarget(
             account=job.account, mapping=job.mapping, options=options or job.options, user=job.created_by
         )
-    return PeopleTarget(account=job.account, mapping=job.mapping, options=options or job.options)
+    target = PeopleTarget(account=job.account, mapping=job.mapping, options=options or job.options)
+    if options is None and job.stage == ImportStage.IMPORT:  # what did the analysis find?
+        analysis = job.analysis or {}
+        target.all_new = (
+            analysis.get("new", 0) > 0
+            and analysis.get("existing", 0) == 0
+            and not analysis.get("reasons", {}).get(PeopleTarget.reasons["conflict"])
+        )
+    return target
 
 
 def _data_rows(source: files.RowSource, skip_rows: int) -> Iterator[tuple[int, list[str]]]:

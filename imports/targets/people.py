@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -101,6 +101,7 @@ class PeopleTarget:
         self.options = options or {}
         self.type = self.options.get("type", ProfileType.LEAD)
         self.rewrite = self.options.get("existing", "keep") == "rewrite"
+        self.all_new = False  # the analysis found every row new: see `_create_all_new`
         types = {d.name: d.type for d in AttributeDefinition.objects.for_account(account)}
         self.columns: list[tuple[int, str, str]] = []  # (index, key, attribute type)
         for index, key in enumerate(mapping):
@@ -359,6 +360,11 @@ class PeopleTarget:
     def import_chunk(self, records: list[Record]) -> tuple[dict[str, int], list[int]]:
         """Match (the database may have changed since the analysis) and write a chunk; the counts
         include the rows rejected by matching."""
+        if self.all_new and records and connection.vendor == "postgresql":
+            created = self._create_all_new(records)
+            if created is not None:
+                return created
+            self.all_new = False  # the database has changed since the analysis: match each row
         outcomes = self.classify(records)
         counts, ids = self.write(outcomes)
         counts["rejected"] = sum(1 for o in outcomes if o.result == "rejected")
@@ -412,6 +418,22 @@ class PeopleTarget:
     def _company_id(self, name: str) -> int | None:
         return self._companies.get(name.lower()) if name else None
 
+    def _create_all_new(self, records: list[Record]) -> tuple[dict[str, int], list[int]] | None:
+        """When the analysis found no row's phone, email or external id in the account, each
+        row is written as a new profile without matching it first: the unique indexes check
+        instead, and if any key is taken now (written since the analysis) the chunk goes back
+        to its savepoint and None says: match each row."""
+        self._companies_resolve({r.company for r in records if r.company})
+        try:
+            with transaction.atomic():
+                self._create_copy(records, timezone.now(), only_new=True)
+        except IntegrityError:
+            for record in records:
+                record.profile_id = None
+            return None
+        counts = {"created": len(records), "updated": 0, "unchanged": 0, "rejected": 0}
+        return counts, [r.profile_id for r in records]
+
     def _create(self, records: list[Record]) -> None:
         now = timezone.now()
         if connection.vendor == "postgresql":
@@ -454,9 +476,11 @@ class PeopleTarget:
                         )
         return made
 
-    def _create_copy(self, records: list[Record], now: dt.datetime) -> None:
+    def _create_copy(self, records: list[Record], now: dt.datetime, only_new: bool = False) -> None:
         """PostgreSQL: ids from the sequence, COPY into temporary staging tables, then merge
-        de-duplicated rows into the real tables."""
+        de-duplicated rows into the real tables. `only_new`: a contact already taken raises
+        IntegrityError instead of being left out (no probe of the unique index before each
+        insert, which ON CONFLICT makes)."""
         columns = [
             "id",
             "account_id",
@@ -535,8 +559,8 @@ class PeopleTarget:
             cursor.execute(
                 f"INSERT INTO {contact_table} (account_id, profile_id, kind, value, created_at) "
                 "SELECT DISTINCT ON (kind, value) account_id, profile_id, kind, value, created_at "
-                "FROM import_contact_stage ORDER BY kind, value, row_no "
-                "ON CONFLICT (account_id, kind, value) DO NOTHING"
+                "FROM import_contact_stage ORDER BY kind, value, row_no"
+                + ("" if only_new else " ON CONFLICT (account_id, kind, value) DO NOTHING")
             )
 
     def _update(self, outcomes: list[Outcome]) -> None:

@@ -131,6 +131,26 @@ def test_it_needs_a_key_column(account, owner):
         services.import_job_map(job=job, fields=["city", "first_name"])
 
 
+def test_it_matches_rows_again_when_the_account_changed_since_the_analysis(account, owner):
+    """The analysis found every row new, so the import writes them without matching first; a
+    profile given one of the file's emails in between is matched all the same, not doubled."""
+    from imports import services
+
+    job = job_from(account, owner, "people.csv", PEOPLE.encode())
+    services.import_job_map(job=job, fields=job.mapping, analyze=False)
+    services.import_job_analyze(job_id=job.pk)
+    job = ImportJob.objects.get(pk=job.pk)
+    assert (job.analysis["new"], job.analysis["existing"]) == (2, 0)
+    already = Profile.objects.create(account=account, first_name="Already")
+    Contact.objects.create(account=account, profile=already, kind="email", value="mia@example.com")
+    services.import_job_start(job=job, user=owner, options={}, run=False)
+    job = services.import_job_run(job_id=job.pk)
+    assert (job.status, job.created, job.updated, job.unchanged, job.rejected) == ("done", 1, 0, 1, 3)
+    assert Profile.objects.filter(account=account).count() == 2
+    assert Contact.objects.filter(account=account, value="mia@example.com").get().profile == already
+    assert ProfileTag.objects.filter(profile=already).exists()  # the default tag, as a matched row
+
+
 def test_it_resumes_after_an_interruption_without_duplicates(account, owner, monkeypatch):
     from imports import services
 
