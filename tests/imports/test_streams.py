@@ -175,3 +175,53 @@ def test_a_deadlock_between_chunks_is_written_again_one_at_a_time(
     assert state(account) == state(other_account)
     shared = Contact.objects.get(account=account, value="shared@example.com").profile
     assert shared.attributes == {"tier": "gold", "region": "north"}
+
+
+def test_a_cancelled_import_keeps_a_committed_prefix(account, owner, small_chunks, monkeypatch):
+    """Cancelled while chunk 3 is written: no chunk is handed out after that, the ones already
+    out finish, and the counters, the resume point and the database agree."""
+    write = services._chunk_write
+
+    def cancelling(job, target, tags, item):
+        if item[0] == 4 * CHUNK:
+            services.import_job_cancel(job=job)
+        return write(job, target, tags, item)
+
+    monkeypatch.setattr(services, "_chunk_write", cancelling)
+    job = import_file(account, owner, people_csv())
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert 4 * CHUNK <= job.resume_row < ROWS
+    assert job.rows_read == job.resume_row == job.created == Profile.objects.filter(account=account).count()
+
+
+def test_do_not_contact_imports_stream_too(
+    account, other_account, owner, small_chunks, threads_seen, settings
+):
+    from dnc.models import DncAudit, DncEntryAccount
+
+    data = ("Contact,Channel\n" + "".join(f"+3859155{i:05d},SMS\n" for i in range(ROWS))).encode()
+
+    def dnc_import(target, user):
+        job = job_from(target, user, "dnc.csv", data, kind="dnc")
+        services.import_job_map(job=job, fields=job.mapping, analyze=False)
+        services.import_job_analyze(job_id=job.pk)
+        services.import_job_start(
+            job=ImportJob.objects.get(pk=job.pk), user=user, options={"accounts": [target.pk]}, run=False
+        )
+        return services.import_job_run(job_id=job.pk)
+
+    streamed = dnc_import(account, owner)
+    assert len(threads_seen) == 2 and threading.get_ident() not in threads_seen
+    settings.IMPORT_STREAMS = 1
+    single = dnc_import(other_account, None)
+    assert counts(streamed) == ("done", ROWS, 0, 0, 0, ROWS, ROWS)
+    assert counts(single) == ("done", 0, ROWS, 0, 0, ROWS, ROWS)  # the same entries, merged
+
+    def listed(target):
+        return sorted(
+            DncEntryAccount.objects.filter(account=target).values_list("value", "sender", "channel")
+        )
+
+    assert listed(account) == listed(other_account) and len(listed(account)) == ROWS
+    assert DncAudit.objects.filter(account_id=account.pk).count() == ROWS
