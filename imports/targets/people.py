@@ -608,19 +608,48 @@ class PeopleTarget:
             current[r.profile_id] = {**current[r.profile_id], **changes}
             touched.update(changes)
             planned.append(r)
-        profiles = {}
-        for r in planned:
-            # bulk_update writes every touched column of every row: start from the stored values.
-            row = current[r.profile_id]
-            profile = Profile(pk=r.profile_id, modified_at=now)
-            for key in touched:
-                setattr(profile, key, row[key])
-            profiles[r.profile_id] = profile
-        Profile.objects.bulk_update(
-            list(profiles.values()), sorted(touched | {"modified_at"}), batch_size=1000
-        )
+        # Every touched column of every planned profile is written: the stored values, with
+        # this chunk's changes on top (`current`).
+        ids = sorted({r.profile_id for r in planned})
+        fields = sorted(touched)
+        if ids and connection.vendor == "postgresql":
+            self._update_copy([current[pid] for pid in ids], fields, now)
+        elif ids:
+            profiles = []
+            for pid in ids:
+                profile = Profile(pk=pid, modified_at=now)
+                for key in fields:
+                    setattr(profile, key, current[pid][key])
+                profiles.append(profile)
+            Profile.objects.bulk_update(profiles, [*fields, "modified_at"], batch_size=1000)
         Contact.objects.bulk_create(
             self._contacts([o.record for o in outcomes], now, only=new_contacts),
             batch_size=2000,
             ignore_conflicts=True,
         )
+
+    def _update_copy(self, rows: list[dict], fields: list[str], now: dt.datetime) -> None:
+        """PostgreSQL: the new values COPYed into a temporary table and written by one
+        UPDATE … FROM (bulk_update's CASE per row and column took ~0.4 ms a row of Python)."""
+        columns = [Profile._meta.get_field(name).column for name in fields]
+        table = Profile._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS import_profile_update")
+            cursor.execute(
+                f"CREATE TEMP TABLE import_profile_update ON COMMIT DROP AS "
+                f"SELECT {', '.join(['id', *columns])} FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(
+                f"COPY import_profile_update ({', '.join(['id', *columns])}) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [row["pk"]]
+                        + [json.dumps(row[name]) if name == "attributes" else row[name] for name in fields]
+                    )
+            assignments = "".join(f"{column} = s.{column}, " for column in columns)
+            cursor.execute(
+                f"UPDATE {table} p SET {assignments}modified_at = %s "
+                "FROM import_profile_update s WHERE p.id = s.id",
+                [now],
+            )

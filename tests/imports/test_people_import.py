@@ -82,6 +82,42 @@ def test_it_rewrites_existing_profiles_when_told_to(account, owner):
     assert list(profile.contacts.values_list("value", flat=True)) == ["a@example.com"]
 
 
+def test_a_rewrite_writes_each_kind_of_value_and_only_what_changed(account, owner):
+    """One chunk: a row that only adds a contact, one that changes a date, a company and a typed
+    custom attribute (merged with the stored ones), and one that changes nothing."""
+    from audience.models import AttributeDefinition
+
+    AttributeDefinition.objects.create(account=account, name="orders", type="integer")
+    run(
+        job_from(
+            account,
+            owner,
+            "a.csv",
+            b"External id,Birth date,Company,Orders\nA1,1990-01-02,Acme,3\nA2,1980-05-06,Acme,4\nA3,,,\n",
+        )
+    )
+    a2 = Profile.objects.get(account=account, external_id="A2")
+    a2.attributes = {**a2.attributes, "note": "kept"}
+    a2.save()
+    job = run(
+        job_from(
+            account,
+            owner,
+            "b.csv",
+            b"External id,Email,Birth date,Company,Orders\n"
+            b"A1,one@example.com,,,\nA2,,1981-07-08,Beta,5\nA3,,,,\n",
+        ),
+        options={"existing": "rewrite"},
+    )
+    assert (job.created, job.updated, job.unchanged, job.rejected) == (0, 2, 1, 0)
+    a1, a2 = (Profile.objects.get(account=account, external_id=x) for x in ("A1", "A2"))
+    assert list(a1.contacts.values_list("value", flat=True)) == ["one@example.com"]
+    assert (str(a1.birth_date), a1.company.name, a1.attributes) == ("1990-01-02", "Acme", {"orders": 3})
+    assert (str(a2.birth_date), a2.company.name) == ("1981-07-08", "Beta")
+    assert a2.attributes == {"orders": 5, "note": "kept"}
+    assert a2.modified_at > a1.created_at
+
+
 def test_it_rejects_a_row_matching_two_profiles(account, owner):
     run(job_from(account, owner, "a.csv", b"External id,Email\nA1,a@example.com\nA2,b@example.com\n"))
     job = run(
