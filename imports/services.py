@@ -512,6 +512,9 @@ def _account_writes_lock(job: ImportJob) -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+WAITING_FOR_ACCOUNT = "Waiting for another import into this account to finish."
+
+
 @contextmanager
 def _account_writes_held(job: ImportJob, held: bool) -> Iterator[None]:
     """The same per-account lock for the whole import, on this connection, while other
@@ -521,7 +524,11 @@ def _account_writes_held(job: ImportJob, held: bool) -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
+        if not cursor.fetchone()[0]:  # the progress shows why nothing moves
+            ImportJob.objects.filter(pk=job.pk).update(message=WAITING_FOR_ACCOUNT)
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
+            ImportJob.objects.filter(pk=job.pk, message=WAITING_FOR_ACCOUNT).update(message="")
     try:
         yield
     finally:

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from audience.models import Contact, Profile
 from imports import services
@@ -225,3 +225,35 @@ def test_do_not_contact_imports_stream_too(
 
     assert listed(account) == listed(other_account) and len(listed(account)) == ROWS
     assert DncAudit.objects.filter(account_id=account.pk).count() == ROWS
+
+
+def test_a_second_import_of_the_account_waits_and_says_so(account, owner, small_chunks):
+    """Another import of the account holds its lock: this one says it is waiting, then runs."""
+    import psycopg
+    from django.db import connection as default
+
+    job = job_from(account, owner, "people.csv", people_csv())
+    services.import_job_map(job=job, fields=job.mapping, analyze=False)
+    services.import_job_analyze(job_id=job.pk)
+    services.import_job_start(job=ImportJob.objects.get(pk=job.pk), user=owner, options={}, run=False)
+    settings_dict = default.get_connection_params()
+    with psycopg.connect(**settings_dict, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [services.IMPORT_LOCK, account.pk])
+
+        def run_import() -> None:
+            try:
+                services.import_job_run(job_id=job.pk)
+            finally:
+                connections.close_all()
+
+        runner = threading.Thread(target=run_import)
+        runner.start()
+        deadline = time.monotonic() + 10
+        while ImportJob.objects.get(pk=job.pk).message != services.WAITING_FOR_ACCOUNT:
+            assert time.monotonic() < deadline, "the job never said it was waiting"
+            time.sleep(0.05)
+        assert ImportJob.objects.get(pk=job.pk).rows_read == 0
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [services.IMPORT_LOCK, account.pk])
+        runner.join(30)
+    job.refresh_from_db()
+    assert (job.status, job.created, job.message) == ("done", ROWS, services.import_report_line(job))
