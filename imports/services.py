@@ -477,6 +477,12 @@ def _chunk_write(job: ImportJob, target, tags: list, item: tuple[int, int, int, 
     """Write one chunk in the open transaction; returns what adds its counters and resume point
     to the job (called last, just before the commit)."""
     done, rows, rejected_n, records = item
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # The chunk's commit does not wait for the disk: a crash of the server may lose the
+            # last chunks, each with its counters and resume_row, so the job writes them again;
+            # the job's finish is an ordinary commit, which makes every chunk before it durable.
+            cursor.execute("SET LOCAL synchronous_commit = off")
     counts, ids = target.import_chunk(records)
     if tags and ids:
         target.tags_apply(tags, ids)
@@ -506,10 +512,6 @@ def _account_writes_lock(job: ImportJob) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
-            # The chunk's commit does not wait for the disk: a crash of the server may lose the
-            # last chunks, each with its counters and resume_row, so the job writes them again;
-            # the job's finish is an ordinary commit, which makes every chunk before it durable.
-            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 WAITING_FOR_ACCOUNT = "Waiting for another import into this account to finish."

@@ -144,9 +144,6 @@ def _chunk_write_ordered(
         chunk.locked.set()
         prepare(chunk.item)
         with transaction.atomic(), connection.cursor() as cursor:
-            # Each chunk commits on its own; a crash of the server may lose the last ones, whose
-            # counters and resume_row go with them (the job's finish is an ordinary commit).
-            cursor.execute("SET LOCAL synchronous_commit = off")
             record = write(chunk.item)
             # The deferred foreign key checks now, at the same time as the other streams' work,
             # not one chunk after the other at the commits.
