@@ -3,7 +3,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
-from audience import admin_api  # noqa: F401  (registers ApiKey)
+from audience import (
+    admin_api,  # noqa: F401  (registers ApiKey)
+    counting,
+)
 from audience.models import (
     Account,
     AttributeDefinition,
@@ -25,7 +28,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "time_zone", "member_count", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
@@ -55,7 +58,7 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "display_name", "type", "city", "country", "account", "created_at"]
     list_filter = ["type", "gender", "account"]
     # Exact or prefix matches only: a contains-search over a million rows would scan them all.
@@ -68,7 +71,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["value", "kind", "profile", "account"]
     list_filter = ["kind", "account"]
     search_fields = ["=value"]
@@ -79,7 +82,7 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "domain", "country", "profile_count", "account"]
     list_filter = ["account"]
     search_fields = ["name", "domain", "external_id"]
@@ -95,7 +98,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AttributeDefinition)
-class AttributeDefinitionAdmin(admin.ModelAdmin):
+class AttributeDefinitionAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "type", "account", "created_at"]
     list_filter = ["type", "account"]
     search_fields = ["name"]
@@ -107,7 +110,7 @@ class AttributeDefinitionAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventDefinition)
-class EventDefinitionAdmin(admin.ModelAdmin):
+class EventDefinitionAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "is_predefined", "account", "created_at"]
     list_filter = ["is_predefined", "account"]
     search_fields = ["name"]
@@ -116,7 +119,7 @@ class EventDefinitionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "profile", "occurred_at", "account"]
     list_filter = ["account"]
     search_fields = ["=name", "=event_id"]

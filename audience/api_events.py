@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from ninja import Field, Router, Schema
 
-from audience import services
+from audience import counting, services
 from audience.api_errors import ApiError
 from audience.api_persons import person_find
 from audience.attributes import attribute_value_parse
@@ -232,6 +232,7 @@ def events_batch(request: HttpRequest, payload: list[EventIn]):
                 seen.add(event.event_id)
             fresh.append(event)
         Event.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+        counting.data_changed(account_ids=[account.pk])
     return 202, {"accepted": len(fresh), "duplicates": duplicates}
 
 

@@ -1,31 +1,35 @@
 """Counting profiles without hanging a page: a statement timeout on PostgreSQL and a short cache.
 
-`count_cached(queryset, key=...)` answers the exact number, or None when the database took longer
-than COUNT_TIMEOUT_MS ("still counting" on screen; the caller may retry). Used by the People
-summary card, the live segment count and the Tags screen.
+`count_cached(queryset, account_id=..., key=...)` answers the exact number, or None when the
+database took longer than COUNT_TIMEOUT_MS ("still counting" on screen; the caller may retry).
+Used by the People summary card, the live segment count, a segment's page, the API's count and
+communications' audiences.
 
-Freshness: every cache key carries the *data generation*, a number in the cache that goes up
-whenever a statement writes to a table that counts read (profiles, contacts, companies, events,
-tags, Do Not Contact, attribute/event definitions, the account itself) — once at the write (so the
-writer's own next count is fresh) and again when the transaction commits (so a count another
-request cached in between, from the old data, is discarded too). The write is seen by a database
-execute wrapper (`watch_writes`, installed on every connection), so bulk_create, queryset.update()
-and raw SQL through Django's cursor invalidate as well as model.save(). COUNT_CACHE_SECONDS only
-bounds what is kept.
+Freshness (DESIGN.md, "Counts": never staler than the last write). Every cached count is kept
+under its account's *data generation*, a number in the cache per account. Every write path that
+changes something a rule or a People filter reads — profiles, contacts, companies, tags and
+their links, events and their summary, attribute and event definitions, Do Not Contact entries
+and their accounts, sent messages, the account's time zone — calls `data_changed(account_ids=…)`
+once, for every account it wrote to (a Do Not Contact entry applies to several). That moves the
+generation twice: at the call, so the writer's own next count is fresh, and again when the
+transaction commits, so a count another request cached in between (from the data before the
+commit, which it could not see yet) is discarded too. A write path that does not call it leaves
+counts up to COUNT_CACHE_SECONDS old: tests/audience/test_counting_freshness.py has one test per
+write path. (It used to be guessed from the SQL of every statement, which missed `INSERT OR
+IGNORE`, `WITH … INSERT` and the like.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.db.models import QuerySet
 
 
@@ -43,73 +47,81 @@ def count_with_timeout(queryset: QuerySet, *, timeout_ms: int | None = None) -> 
         raise
 
 
-GENERATION_KEY = "count:generation"
-# The tables whose rows a count reads; a write to any of them makes every cached count old.
-WATCHED_TABLES = (
-    "audience_account",
-    "audience_profile",
-    "audience_contact",
-    "audience_company",
-    "audience_event",
-    "audience_attributedefinition",
-    "audience_eventdefinition",
-    "tags_tag",
-    "tags_profiletag",
-    "tags_companytag",
-    "dnc_dncentry",
-    "dnc_dncentryaccount",
-)
-_WRITE = re.compile(
-    r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?('
-    + "|".join(WATCHED_TABLES)
-    + r')"?\b',
-    re.IGNORECASE,
-)
+# -- the data generation ----------------------------------------------------------------------
+def _generation_key(account_id: int) -> str:
+    return f"count:generation:{int(account_id)}"
 
 
-def generation() -> int:
-    """The data generation (starts at a clock value, so a lost key never brings back old counts)."""
-    found = cache.get(GENERATION_KEY)
+def data_generation(account_id: int) -> int:
+    """The account's data generation. It starts at a clock value, so a key that was lost (evicted,
+    or a cache restarted) comes back higher than before, never at a value old counts were kept
+    under."""
+    key = _generation_key(account_id)
+    found = cache.get(key)
     if found is None:
-        cache.add(GENERATION_KEY, time.time_ns(), None)
-        found = cache.get(GENERATION_KEY, 0)
+        cache.add(key, time.time_ns(), None)
+        found = cache.get(key, 0)
     return found
 
 
-def generation_bump() -> None:
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # missing (never read, or evicted): start a new, higher one
-        cache.add(GENERATION_KEY, time.time_ns(), None)
+def _bump(account_ids: Iterable[int]) -> None:
+    for account_id in account_ids:
+        key = _generation_key(account_id)
+        try:
+            cache.incr(key)
+        except ValueError:  # missing (never read, or evicted): start a new, higher one
+            cache.add(key, time.time_ns(), None)
 
 
-def watch_writes(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
-    """Execute wrapper: after a write to a watched table, bump the generation now and on commit."""
-    result = execute(sql, params, many, context)
-    if isinstance(sql, str) and _WRITE.match(sql):
-        generation_bump()
-        connection_ = context["connection"]
-        pending = getattr(connection_, "run_on_commit", [])
-        if not any(entry[1] is generation_bump for entry in pending):
-            connection_.on_commit(generation_bump)
-    return result
+class _CommitBump:
+    """The bump a transaction owes at its commit: one per transaction, gathering the accounts of
+    every `data_changed` made in it."""
+
+    def __init__(self) -> None:
+        self.account_ids: set[int] = set()
+
+    def __call__(self) -> None:
+        _bump(sorted(self.account_ids))
 
 
-def watch_writes_install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
-    """`connection_created` receiver: put `watch_writes` on each new database connection."""
-    if watch_writes not in connection.execute_wrappers:
-        connection.execute_wrappers.append(watch_writes)
+def data_changed(*, account_ids: Iterable[int | None], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Say that the data of these accounts changed (on the connection `using`): their cached
+    counts are not used again. Call it once per write path, in the write's transaction, after
+    the write; see the module's docstring."""
+    ids = {int(pk) for pk in account_ids if pk is not None}
+    if not ids:
+        return
+    _bump(sorted(ids))
+    writer = connections[using]
+    if not writer.in_atomic_block:
+        return  # autocommit: the write is committed already, the bump above came after it
+    for _savepoints, func, _robust in writer.run_on_commit:
+        # One bump owed already by this transaction takes these accounts too. It is never lost
+        # while this write stands: the savepoints it was registered in are either still open
+        # (then this write is inside them, and a rollback of one drops both) or released (then
+        # nothing can roll them back). A rollback of this write alone leaves an extra bump,
+        # which costs a recount, never a stale count.
+        if isinstance(func, _CommitBump):
+            func.account_ids |= ids
+            return
+    owed = _CommitBump()
+    owed.account_ids |= ids
+    transaction.on_commit(owed, using=using)
 
 
-def count_cache_key(*parts: Any) -> str:
-    payload = json.dumps([generation(), *parts], sort_keys=True, default=str)
-    return f"count:{hashlib.sha256(payload.encode()).hexdigest()}"
+# -- the cache ----------------------------------------------------------------------------------
+def count_cache_key(account_id: int, *parts: Any) -> str:
+    """The cache key of `parts` (what is counted and the criteria) for the account's current data."""
+    payload = json.dumps([data_generation(account_id), *parts], sort_keys=True, default=str)
+    return f"count:{int(account_id)}:{hashlib.sha256(payload.encode()).hexdigest()}"
 
 
-def cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """`compute()`, kept for COUNT_CACHE_SECONDS under `key` and the data generation; a None
-    answer (a timed-out count) is not kept."""
-    cache_key = count_cache_key(*key)
+def cached(account_id: int, key: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, kept for COUNT_CACHE_SECONDS under `key` and the account's data generation
+    (read before computing: a write committed meanwhile moves it on, so the answer, perhaps from
+    the data before that write, is never found again); a None answer (a timed-out count) is not
+    kept."""
+    cache_key = count_cache_key(account_id, *key)
     found = cache.get(cache_key)
     if found is not None:
         return found
@@ -119,7 +131,42 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def count_cached(queryset: QuerySet, *, key: tuple, timeout_ms: int | None = None) -> int | None:
-    """The count of `queryset`, cached under `key` (which must identify the account and the
-    criteria, e.g. ("people", account.pk, filters, rule)) and the data generation."""
-    return cached(key, lambda: count_with_timeout(queryset, timeout_ms=timeout_ms))
+def count_cached(
+    queryset: QuerySet, *, account_id: int, key: tuple, timeout_ms: int | None = None
+) -> int | None:
+    """The count of `queryset` (the account's profiles matching something), cached under `key`
+    (what is counted and the criteria, e.g. ("people", filters, rule)) for `account_id`."""
+    return cached(account_id, key, lambda: count_with_timeout(queryset, timeout_ms=timeout_ms))
+
+
+# -- the Django admin ---------------------------------------------------------------------------
+def _account_field(model: Any) -> str:
+    return "account_id" if hasattr(model, "account_id") else "pk"  # pk: the Account itself
+
+
+class DataChangedAdminMixin:
+    """For the ModelAdmin of a model that counts read: the admin writes past the services, so
+    its saves (with their inlines) and deletes say `data_changed` for the row's account — the
+    account itself for Account, and the one a row was moved away from as well."""
+
+    def _account_ids(self, obj: Any) -> set[int]:
+        return {getattr(obj, _account_field(type(obj)))}
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        moved_from = form.initial.get("account") if change else None
+        data_changed(account_ids={*self._account_ids(obj), getattr(moved_from, "pk", moved_from)})
+
+    def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        data_changed(account_ids=self._account_ids(form.instance))
+
+    def delete_model(self, request: Any, obj: Any) -> None:
+        account_ids = self._account_ids(obj)
+        super().delete_model(request, obj)
+        data_changed(account_ids=account_ids)
+
+    def delete_queryset(self, request: Any, queryset: QuerySet) -> None:
+        account_ids = set(queryset.values_list(_account_field(queryset.model), flat=True))
+        super().delete_queryset(request, queryset)
+        data_changed(account_ids=account_ids)

@@ -19,8 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audience import counting, services, summary
 from audience import demo_data as data
-from audience import services, summary
 from audience.models import (
     Account,
     AttributeDefinition,
@@ -271,6 +271,7 @@ def seed_demo(
         progress("building event indexes")
         _event_indexes(drop=False)
     writer.finish()
+    counting.data_changed(account_ids=[account.pk])  # the loader writes past the services
     report.seconds["load"] = (timezone.now() - started).total_seconds()
     return report
 

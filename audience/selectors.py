@@ -195,7 +195,7 @@ def profile_count(*, account: Account, query: QueryDict) -> int | None:
     filters = people_filters(query)
     rule = people_rule(query)
     queryset = selection.profiles_matching(account=account, filters=filters, rule=rule)
-    return counting.count_cached(queryset, key=("people", account.pk, filters, rule))
+    return counting.count_cached(queryset, account_id=account.pk, key=("people", filters, rule))
 
 
 def profile_events(
@@ -281,7 +281,7 @@ def attribute_in_use_by_profiles(*, definition: AttributeDefinition) -> bool:
 
 def attribute_profile_count(*, definition: AttributeDefinition) -> int | None:
     queryset = Profile.objects.filter(account_id=definition.account_id, attributes__has_key=definition.name)
-    return counting.count_cached(queryset, key=("attribute", definition.pk))
+    return counting.count_cached(queryset, account_id=definition.account_id, key=("attribute", definition.pk))
 
 
 def event_definitions(*, account: Account) -> QuerySet:

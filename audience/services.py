@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audience import counting
 from audience.attributes import attribute_value_parse
 from audience.contacts import normalize_contact
 from audience.models import (
@@ -140,6 +141,7 @@ def profile_create(
         profile,
         [(ContactKind.PHONE, p) for p in phones] + [(ContactKind.EMAIL, e) for e in emails],
     )
+    counting.data_changed(account_ids=[account.pk])
     return profile
 
 
@@ -181,11 +183,15 @@ def profile_update(
             for e in (emails if emails is not None else [v for k, v in current if k == "email"])
         ]
         _contacts_replace(profile, wanted)
+    counting.data_changed(account_ids=[profile.account_id])
     return profile
 
 
 def profile_delete(*, profile: Profile) -> None:
-    profile.delete()
+    account_id = profile.account_id
+    with transaction.atomic():
+        profile.delete()
+        counting.data_changed(account_ids=[account_id])
 
 
 def notification_create(
@@ -214,6 +220,7 @@ def _company_save(company: Company) -> Company:
     if duplicate.exclude(pk=company.pk).exists():
         raise ValidationError({"name": ["Another company has this name."]})
     company.save()
+    counting.data_changed(account_ids=[company.account_id])
     return company
 
 
@@ -241,6 +248,7 @@ def attribute_definition_create(*, account: Account, name: str, type: str) -> At
     definition = AttributeDefinition(account=account, name=name, type=type)
     definition.full_clean(exclude=["account"], validate_constraints=False)
     definition.save()
+    counting.data_changed(account_ids=[account.pk])  # rules naming it compile differently now
     return definition
 
 
@@ -256,6 +264,7 @@ def attribute_definition_delete(*, definition: AttributeDefinition) -> None:
     if reasons:
         raise ValidationError(f"{definition.name} is in use ({'; '.join(reasons)}), so it can't be deleted.")
     definition.delete()
+    counting.data_changed(account_ids=[definition.account_id])
 
 
 def _event_properties_clean(properties: dict[str, str]) -> dict[str, str]:
@@ -290,6 +299,7 @@ def event_definition_create(
     )
     definition.full_clean(exclude=["account"], validate_constraints=False)
     definition.save()
+    counting.data_changed(account_ids=[account.pk])
     return definition
 
 
@@ -308,6 +318,7 @@ def event_definition_update(
     definition.description = description.strip()
     definition.properties = {**definition.properties, **added}
     definition.save(update_fields=["description", "properties"])
+    counting.data_changed(account_ids=[definition.account_id])  # new properties: rules on them
     return definition
 
 
@@ -315,6 +326,7 @@ def event_definition_delete(*, definition: EventDefinition) -> None:
     if definition.is_predefined:
         raise ValidationError(f"{definition.name} is predefined and can't be deleted.")
     definition.delete()
+    counting.data_changed(account_ids=[definition.account_id])
 
 
 # --- The account and its members ---------------------------------------------------------------
@@ -327,6 +339,7 @@ def account_update(*, account: Account, name: str, time_zone: str) -> Account:
     if Account.objects.filter(name__iexact=account.name).exclude(pk=account.pk).exists():
         raise ValidationError({"name": ["Another account has this name."]})
     account.save(update_fields=["name", "time_zone"])
+    counting.data_changed(account_ids=[account.pk])  # relative dates count from the account's today
     return account
 
 

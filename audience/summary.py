@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from audience import counting
 from audience.models import Account, Contact, Event, EventSummary, Profile
 
 EVENTS = Event._meta.db_table
@@ -187,6 +188,8 @@ def rebuild(account: Account | None, schema_connection=connection) -> None:
             f"SELECT {AGGREGATE} FROM {EVENTS} {where} GROUP BY account_id, profile_id, name",
             params,
         )
+    if account is not None:  # all accounts: a migration's, before anything was counted
+        counting.data_changed(account_ids=[account.pk], using=schema_connection.alias)
 
 
 def mismatched(table: str, schema_connection=connection) -> int:

@@ -82,7 +82,9 @@ def flow_audience(*, flow: Flow) -> QuerySet:
 
 def audience_count(*, account: Account, items: list[AudienceItem], key: tuple) -> int | None:
     """The audience's size, or None while the database is still counting (see audience.counting)."""
-    return count_cached(audience_queryset(account=account, items=items), key=("communications", *key))
+    return count_cached(
+        audience_queryset(account=account, items=items), account_id=account.pk, key=("communications", *key)
+    )
 
 
 @dataclass

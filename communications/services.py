@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audience import counting
 from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
 from audience.models import Account, Company, Contact
 from audience.selection import Selection
@@ -290,6 +291,8 @@ def _handed_over_commit(broadcast: Broadcast, profile_ids: list[int], failures: 
     for error, pks in by_error.items():
         pending.filter(profile_id__in=pks).update(status=MessageStatus.FAILED, error=error)
     sent = pending.filter(profile_id__in=still - set(failures)).update(status=MessageStatus.SENT)
+    if sent:  # People's "contacted within" and "reached over" filters read the sent messages
+        counting.data_changed(account_ids=[broadcast.account_id])
     failed = len(still) - sent
     Broadcast.objects.filter(pk=broadcast.pk).update(
         processed=F("processed") + len(still), sent=F("sent") + sent, failed=F("failed") + failed

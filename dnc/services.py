@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from audience import counting
 from audience.models import Account, Contact, ContactKind
 from dnc.destinations import (
     contact_parse,
@@ -345,11 +346,12 @@ def _add_batch(
     how: str,
     report: DncAddReport,
 ) -> None:
-    if connection.vendor == "postgresql" and _add_batch_postgres(
-        keys, accounts, source, added_by, campaign, how, report
+    if not (
+        connection.vendor == "postgresql"
+        and _add_batch_postgres(keys, accounts, source, added_by, campaign, how, report)
     ):
-        return
-    _add_batch_generic(keys, accounts, source, added_by, campaign, how, report)
+        _add_batch_generic(keys, accounts, source, added_by, campaign, how, report)
+    counting.data_changed(account_ids=[account.pk for account in accounts])
 
 
 @transaction.atomic
@@ -534,6 +536,8 @@ def dnc_entries_remove(
         DncEntryAccount.objects.filter(pk__in=[row.pk for row in rows]).delete()
         DncEntry.objects.filter(pk__in=[row.entry_id for row in rows], memberships__isnull=True).delete()
         removed += len(rows)
+    if removed:
+        counting.data_changed(account_ids=[account.pk])
     return removed
 
 

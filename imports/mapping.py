@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from audience import counting
 from audience.models import Account, AttributeDefinition, AttributeType
 from imports.models import ImportKind
 
@@ -188,6 +189,7 @@ def attribute_field_create(*, account: Account, name: str, type: str) -> str:
         try:
             with transaction.atomic():
                 existing = AttributeDefinition.objects.create(account=account, name=name, type=type)
+                counting.data_changed(account_ids=[account.pk])
         except IntegrityError:
             existing = AttributeDefinition.objects.for_account(account).get(name__iexact=name)
     if existing.type != type:

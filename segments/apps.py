@@ -9,11 +9,9 @@ class SegmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db import connections
-        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete, post_save
 
-        from audience import counting, selection, usage
+        from audience import selection, usage
         from audience.models import AttributeDefinition, EventDefinition
         from segments import indexes, selectors
 
@@ -27,12 +25,6 @@ class SegmentsConfig(AppConfig):
         # … and each event property, per event definition.
         for signal, uid in ((post_save, "segments_evprop_index"), (post_delete, "segments_evprop_unindex")):
             signal.connect(indexes.on_event_definition_changed, sender=EventDefinition, dispatch_uid=uid)
-
-        # Cached counts (people, rules, tags) are keyed by a data generation that every write to
-        # a table they read moves on (audience.counting); connections opened before now get it too.
-        connection_created.connect(counting.watch_writes_install, dispatch_uid="counting_watch_writes")
-        for connection in connections.all(initialized_only=True):
-            counting.watch_writes_install(connection=connection)
 
         selection.register_rule_compiler(lambda account, rule: selectors.rule_queryset(account, rule))
         usage.register_attribute_usage(selectors.attribute_usage)

@@ -64,7 +64,7 @@ def rule_count(
     def count() -> int | None:
         return counting.count_with_timeout(_countable(account, rule), timeout_ms=timeout_ms)
 
-    return counting.cached(_rule_key("rule", account, rule), count) if cached else count()
+    return counting.cached(account.pk, _rule_key("rule", rule), count) if cached else count()
 
 
 class ComplementCount:
@@ -158,11 +158,11 @@ def _is_any_of_positives(rule: dict) -> bool:
     )
 
 
-def _rule_key(kind: str, account: Account, rule: Any) -> tuple:
+def _rule_key(kind: str, rule: Any) -> tuple:
     """The rule as given: a hit needs no query at all (not even the catalog's). The same text
-    always compiles the same way within one data generation, which moves when definitions or
-    the account's time zone change (audience.counting)."""
-    return (kind, account.pk, json.dumps(rule, sort_keys=True, default=str))
+    always compiles the same way within one data generation of the account, which moves when
+    its definitions or its time zone change too (audience.counting)."""
+    return (kind, json.dumps(rule, sort_keys=True, default=str))
 
 
 def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:
@@ -192,7 +192,7 @@ def rule_sample(account: Account, rule: Any, *, size: int = 5) -> list[Profile]:
     def newest() -> list[int]:
         return list(rule_queryset(account, rule).order_by("-id").values_list("pk", flat=True)[:size])
 
-    ids = counting.cached(_rule_key(f"sample{size}", account, rule), newest)
+    ids = counting.cached(account.pk, _rule_key(f"sample{size}", rule), newest)
     return list(Profile.objects.for_account(account).filter(pk__in=ids).order_by("-id"))
 
 

@@ -117,9 +117,11 @@ def segments_predefined_ensure(*, account: Account) -> None:
     for key, (name, description, rule) in PREDEFINED.items():
         if key in existing:
             continue
-        EventDefinition.objects.get_or_create(
+        _, created = EventDefinition.objects.get_or_create(
             account=account, name=EventDefinition.APP_LAUNCH, defaults={"is_predefined": True}
         )
+        if created:
+            counting.data_changed(account_ids=[account.pk])
         if Segment.objects.for_account(account).filter(name__iexact=name).exists():
             continue
         try:
@@ -160,7 +162,7 @@ def rule_count_in_background(*, account: Account, rule: Any) -> bool:
     from segments import tasks
 
     text = json.dumps(rule, sort_keys=True, default=str)
-    marker = counting.count_cache_key("counting", account.pk, text)
+    marker = counting.count_cache_key(account.pk, "counting", text)
     if not cache.add(marker, True, BACKGROUND_COUNT_MS // 1000):
         return False
     try:

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from audience import counting
 from tags.models import CompanyTag, ProfileTag, Tag, TagBulkJob
 
 
@@ -15,7 +16,7 @@ def _count(model) -> Subquery:
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "account", "persons", "companies", "created_at", "modified_at")
     list_filter = ("account",)
     search_fields = ("name",)
@@ -42,7 +43,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProfileTag)
-class ProfileTagAdmin(admin.ModelAdmin):
+class ProfileTagAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ("tag", "profile", "account", "created_at")
     list_select_related = ("tag", "profile", "account")
     raw_id_fields = ("profile", "tag", "account")
@@ -51,7 +52,7 @@ class ProfileTagAdmin(admin.ModelAdmin):
 
 
 @admin.register(CompanyTag)
-class CompanyTagAdmin(admin.ModelAdmin):
+class CompanyTagAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
     list_display = ("tag", "company", "account", "created_at")
     list_select_related = ("tag", "company", "account")
     raw_id_fields = ("company", "tag", "account")

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audience import counting
 from audience import services as audience_services
 from audience.counting import count_with_timeout
 from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
@@ -152,6 +153,7 @@ def _chunk_apply(job: TagBulkJob, add: list[Tag], remove: list[Tag], ids: list[i
             )
         if remove:
             removed = ProfileTag.objects.filter(tag__in=remove, profile_id__in=ids).delete()[0]
+        counting.data_changed(account_ids=[job.account_id])
         still_running = TagBulkJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             last_profile_id=ids[-1],
             processed=F("processed") + len(ids),

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audience import counting
 from audience.models import Account, Company, Profile
 from tags.models import CompanyTag, ProfileTag, Tag
 from tags.usage import tag_usages
@@ -46,7 +47,9 @@ def tag_get_or_create(*, account: Account, name: str) -> Tag:
         return existing
     try:
         with transaction.atomic():
-            return Tag.objects.create(account=account, name=name)
+            tag = Tag.objects.create(account=account, name=name)
+            counting.data_changed(account_ids=[account.pk])
+            return tag
     except IntegrityError:  # created meanwhile by someone else
         return Tag.objects.for_account(account).get(name__iexact=name)
 
@@ -68,7 +71,9 @@ def tag_create(*, account: Account, name: str) -> Tag:
         raise ValidationError(f"A tag named “{existing.name}” already exists.")
     try:
         with transaction.atomic():
-            return Tag.objects.create(account=account, name=name)
+            tag = Tag.objects.create(account=account, name=name)
+            counting.data_changed(account_ids=[account.pk])
+            return tag
     except IntegrityError:
         raise ValidationError(f"A tag named “{name}” already exists.") from None
 
@@ -93,6 +98,7 @@ def tag_rename(*, tag: Tag, name: str) -> Tag:
     try:
         with transaction.atomic():
             tag.save(update_fields=["name", "modified_at"])
+            counting.data_changed(account_ids=[tag.account_id])
     except IntegrityError:
         raise ValidationError(f"A tag named “{name}” already exists.") from None
     return tag
@@ -111,6 +117,7 @@ def _links_copy(*, source: Tag, target: Tag) -> None:
                 f"ON CONFLICT ({column}, tag_id) DO NOTHING",
                 [target.pk, now, source.pk],
             )
+    counting.data_changed(account_ids=[target.account_id])
 
 
 def tag_duplicate(*, tag: Tag, name: str) -> Tag:
@@ -139,9 +146,11 @@ def tag_merge(*, source: Tag, target: Tag) -> Tag:
 def _tags_delete_rows(tag_ids: Sequence[int]) -> None:
     # The links first, each one DELETE (links have no dependants, so the ORM deletes them without
     # loading them): a tag on a million profiles is deleted without a million rows in memory.
+    account_ids = set(Tag.objects.filter(pk__in=tag_ids).values_list("account_id", flat=True))
     ProfileTag.objects.filter(tag_id__in=tag_ids).delete()
     CompanyTag.objects.filter(tag_id__in=tag_ids).delete()
     Tag.objects.filter(pk__in=tag_ids).delete()
+    counting.data_changed(account_ids=account_ids)
 
 
 def tags_delete(*, account: Account, tags: Iterable[Tag]) -> int:
@@ -218,6 +227,7 @@ def tags_add(*, account: Account, tags: Iterable[Tag], profile_ids: Iterable[int
         created += links_insert(account_id=account.pk, tag_ids=[t.pk for t in tags], profile_ids=chunk)
     if created:
         Tag.objects.filter(pk__in=[tag.pk for tag in tags]).update(modified_at=timezone.now())
+        counting.data_changed(account_ids=[account.pk])
     return created
 
 
@@ -233,6 +243,7 @@ def tags_remove(*, account: Account, tags: Iterable[Tag], profile_ids: Iterable[
         ).delete()[0]
     if removed:
         Tag.objects.filter(pk__in=[tag.pk for tag in tags]).update(modified_at=timezone.now())
+        counting.data_changed(account_ids=[account.pk])
     return removed
 
 
@@ -254,9 +265,11 @@ def company_tag_add(*, company: Company, name: str) -> Tag:
     )
     if created:
         Tag.objects.filter(pk=tag.pk).update(modified_at=timezone.now())
+        counting.data_changed(account_ids=[company.account_id])
     return tag
 
 
 def company_tag_remove(*, company: Company, tag: Tag) -> None:
     if CompanyTag.objects.filter(company=company, tag=tag).delete()[0]:
         Tag.objects.filter(pk=tag.pk).update(modified_at=timezone.now())
+        counting.data_changed(account_ids=[company.account_id])

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audience import counting
 from audience.models import Account
 from dnc import services as dnc_services
 from dnc.destinations import sender_normalize
@@ -139,6 +140,7 @@ class DncTarget:
         if connection.vendor == "postgresql":
             counts = _write_staged(chunk, accounts, self.user)
             if counts is not None:
+                counting.data_changed(account_ids=[account.pk for account in accounts])
                 return counts, []
         report = dnc_services.dnc_entries_add_normalized(
             accounts=accounts, keys=_copy_keys(chunk), source=Source.IMPORT, added_by=self.user

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from audience import counting
 from audience.attributes import attribute_value_parse
 from audience.contacts import normalize_email
 from audience.models import (
@@ -359,15 +360,18 @@ class PeopleTarget:
     # Writing a chunk ---------------------------------------------------------------------------
     def import_chunk(self, records: list[Record]) -> tuple[dict[str, int], list[int]]:
         """Match (the database may have changed since the analysis) and write a chunk; the counts
-        include the rows rejected by matching."""
+        include the rows rejected by matching. In the chunk's transaction, which `tags_apply`
+        joins: the one `counting.data_changed` here covers both."""
         if self.all_new and records and connection.vendor == "postgresql":
             created = self._create_all_new(records)
             if created is not None:
+                counting.data_changed(account_ids=[self.account.pk])
                 return created
             self.all_new = False  # the database has changed since the analysis: match each row
         outcomes = self.classify(records)
         counts, ids = self.write(outcomes)
         counts["rejected"] = sum(1 for o in outcomes if o.result == "rejected")
+        counting.data_changed(account_ids=[self.account.pk])
         return counts, ids
 
     def write(self, outcomes: list[Outcome]) -> tuple[dict[str, int], list[int]]:

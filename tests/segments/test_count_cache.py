@@ -1,6 +1,7 @@
 """The count cache: a repeated count is answered without the database, and no write leaves a
-cached count (or sample) behind — the key carries the data generation that every write to a
-counted table moves on (audience.counting)."""
+cached count (or sample) behind — the key carries the account's data generation, which every
+write service moves on (audience.counting.data_changed). Every write path, through its URL:
+tests/audience/test_counting_freshness.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from django.db import transaction
 
 from audience import counting
-from audience.models import Notification, Profile
+from audience import services as audience_services
+from audience.models import Notification
 from segments import selectors
 from tags import services as tag_services
 
@@ -55,11 +57,15 @@ def _tag_bob(world, account):
 
 WRITES = [
     pytest.param(
-        LONDON, lambda w, a: Profile.objects.filter(pk=w["bob"].pk).update(city="London"), id="update"
+        LONDON,
+        lambda w, a: audience_services.profile_update(profile=w["bob"], fields={"city": "London"}),
+        id="update",
     ),
-    pytest.param(LONDON, lambda w, a: Profile.objects.filter(pk=w["ann"].pk).delete(), id="delete"),
+    pytest.param(LONDON, lambda w, a: audience_services.profile_delete(profile=w["ann"]), id="delete"),
     pytest.param(
-        LONDON, lambda w, a: Profile.objects.bulk_create([Profile(account=a, city="london")]), id="bulk"
+        LONDON,
+        lambda w, a: audience_services.profile_create(account=a, fields={"city": "london"}),
+        id="create",
     ),
     pytest.param(VIP, _tag_bob, id="tags_add"),
 ]
@@ -81,21 +87,39 @@ def test_no_write_leaves_a_cached_count_behind(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_generation_moves_at_the_write_and_again_at_commit(account):
-    """At the write, so the writer's next count is fresh; at commit, so a count another request
-    cached meanwhile (from the data before the commit) is not used either."""
-    profile = Profile.objects.create(account=account, city="Split")
-    start = counting.generation()
+def test_the_generation_moves_at_the_write_and_again_at_commit(account, other_account):
+    """At the write, so the writer's next count is fresh; at commit (once per transaction), so a
+    count another request cached meanwhile (from the data before the commit) is not used either.
+    Only the account written to moves."""
+    profile = audience_services.profile_create(account=account, fields={"city": "Split"})
+    start, other = counting.data_generation(account.pk), counting.data_generation(other_account.pk)
     with transaction.atomic():
-        Profile.objects.filter(pk=profile.pk).update(city="Rome")
-        Profile.objects.filter(pk=profile.pk).update(city="Oslo")
-        assert counting.generation() == start + 2
-    assert counting.generation() == start + 3
+        audience_services.profile_update(profile=profile, fields={"city": "Rome"})
+        audience_services.profile_update(profile=profile, fields={"city": "Oslo"})
+        assert counting.data_generation(account.pk) == start + 2
+    assert counting.data_generation(account.pk) == start + 3
+    assert counting.data_generation(other_account.pk) == other
 
 
-def test_writes_elsewhere_keep_the_cache(world, account, django_assert_num_queries):
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_savepoint_still_moves_it_at_commit(account):
+    """A bump owed by an outer transaction stays owed when a savepoint inside it is rolled back."""
+    start = counting.data_generation(account.pk)
+    with transaction.atomic():
+        audience_services.profile_create(account=account, fields={"city": "Split"})
+        try:
+            with transaction.atomic():
+                audience_services.profile_create(account=account, fields={"city": "Rome"})
+                raise RuntimeError
+        except RuntimeError:
+            pass
+    assert counting.data_generation(account.pk) == start + 3
+
+
+def test_writes_elsewhere_keep_the_cache(world, account, other_account, django_assert_num_queries):
     assert selectors.rule_count(account, LONDON) == 1
     Notification.objects.filter(pk=-1).update(message="x")
+    audience_services.profile_create(account=other_account, fields={"city": "London"})
     with django_assert_num_queries(0):
         assert selectors.rule_count(account, LONDON) == 1
 
