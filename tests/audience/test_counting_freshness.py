@@ -210,7 +210,8 @@ def test_a_people_import(account, owner, counts, people):
     data = "First name,City,External id\nAna,London,N1\nIvo,London,N2\n"
 
     def import_():
-        job = run(job_from(account, owner, "people.csv", data.encode()))
+        # No default tag: a tag created at the start would move the generation by itself.
+        job = run(job_from(account, owner, "people.csv", data.encode()), options={"default_tag": False})
         assert job.created == 2, job.message
 
     counts.check(LONDON, import_)
@@ -218,11 +219,12 @@ def test_a_people_import(account, owner, counts, people):
 
 def test_a_people_import_that_rewrites_and_tags(account, owner, counts, people):
     data = "City,External id\nLondon,p0\nLondon,p1\n"
+    tag_services.tag_create(account=account, name="VIP")
 
     def import_():
         job = run(
             job_from(account, owner, "people.csv", data.encode()),
-            options={"existing": "rewrite", "tags": ["VIP"]},
+            options={"existing": "rewrite", "tags": ["VIP"], "default_tag": False},
         )
         assert job.updated == 2, job.message
 
@@ -479,3 +481,27 @@ def test_a_count_cached_between_the_write_and_its_commit_is_not_used(account):
         thread.join()
     assert seen == [0]
     assert selectors.rule_count(account, LONDON) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_written_over_several_connections(account, owner, monkeypatch, settings):
+    """The chunks commit on the streams' own connections (imports.streams): each moves the
+    generation on its connection, at the write and at its commit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("import streams are PostgreSQL's")
+    from imports import services as import_services
+
+    monkeypatch.setattr(import_services, "CHUNK", 20)
+    settings.IMPORT_STREAMS = 2
+    counts = Counts(account, _client(owner), owner)
+    data = "First name,City,External id\n" + "".join(f"P{n},London,S{n}\n" for n in range(100))
+
+    def import_():
+        job = job_from(account, owner, "people.csv", data.encode())
+        import_services.import_job_map(job=job, fields=job.mapping, analyze=False)
+        import_services.import_job_analyze(job_id=job.pk)
+        job.refresh_from_db()
+        import_services.import_job_start(job=job, user=owner, options={"default_tag": False}, run=False)
+        assert import_services.import_job_run(job_id=job.pk).created == 100
+
+    counts.check(LONDON, import_)
