@@ -401,6 +401,31 @@ def test_a_definition_moves_the_generation(account, owner_client, write):
     assert counting.data_generation(account.pk) > before
 
 
+def test_definition_edits_tag_renames_and_company_tags_move_the_generation(account, owner_client):
+    """Writes whose effect on a number no rule shows at once (a rule naming a definition or a
+    tag compiles differently; company tags), each through its screen."""
+    event = audience_services.event_definition_create(account=account, name="Signup")
+    attribute = audience_services.attribute_definition_create(account=account, name="Score", type="text")
+    tag = tag_services.tag_create(account=account, name="Vip")
+    company = audience_services.company_create(account=account, fields={"name": "Acme"})
+    steps = [
+        (f"/configuration/events/{event.pk}/edit/", {"description": "x", "property_0": "plan"}),
+        (f"/configuration/events/{event.pk}/delete/", {}),
+        (reverse("audience:attribute_delete", args=[attribute.pk]), {}),
+        (reverse("tags:rename", args=[tag.pk]), {"name": "VIP"}),
+        (f"/tags/company/{company.pk}/", {"name": "Partner"}),
+        (
+            f"/tags/company/{company.pk}/",
+            {"remove": tag_services.tag_get_or_create(account=account, name="Partner").pk},
+        ),
+    ]
+    for url, data in steps:
+        before = counting.data_generation(account.pk)
+        response = owner_client.post(url, data)
+        assert response.status_code == 302, (url, response.content.decode()[:2000])
+        assert counting.data_generation(account.pk) > before, url
+
+
 # -- Sending ----------------------------------------------------------------------------------
 def test_a_sent_broadcast_moves_the_contacted_filter(account, owner, owner_client, people, settings):
     from audience.selection import Selection
