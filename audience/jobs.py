@@ -173,8 +173,7 @@ def job_fail(job: Job, *, message: str) -> bool:
 def gave_up_message(attempts: int) -> str:
     return (
         f"Gave up after {attempts} attempts: each time, the worker running this job stopped before it "
-        "finished (it was killed or ran out of memory). What was committed before stays; the details "
-        "are in the worker's log."
+        "finished (it was killed or ran out of memory). The details are in the worker's log."
     )
 
 
@@ -247,8 +246,8 @@ def unexpected_message(error: Exception) -> str:
     text = (str(error).strip().splitlines() or [""])[0][:300]
     reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
     return (
-        f"Stopped by an unexpected error ({reason}). What was committed before it stays; the "
-        "details are in the worker's log. Try again, or show this message to your administrator."
+        f"Stopped by an unexpected error ({reason}). The details are in the worker's log: try "
+        "again, or show this message to your administrator."
     )
 
 
@@ -270,6 +269,9 @@ def job_run(model: type[Job], job_id: int, *, work: Callable[[JobRun], JobDone |
         job_fail(job, message=" ".join(error.messages))
     except Exception as error:
         log.exception("%s %s failed with an unexpected error", model.__name__, job_id)
+        if not connection.in_atomic_block:
+            # A dropped database connection raised it: the failure is written on a new one.
+            connection.close_if_unusable_or_obsolete()
         job_fail(job, message=unexpected_message(error))
     else:
         if done is not None and job_finish(job, message=done.message):

@@ -402,3 +402,43 @@ def test_stale_requeue_queues_a_job_again_until_the_cap_then_gives_up(account, o
     # Given up, it is never queued again.
     assert jobs.job_stale_requeue() == 1 and len(sent) == 2
     assert Notification.objects.filter(user=owner).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_database_session_is_ended_still_ends(account, owner, settings, monkeypatch):
+    """PostgreSQL ends the worker's session while an export reads its rows (a restart, an
+    administrator's pg_terminate_backend; outside any transaction, which would drop the broken
+    connection itself): the failure is written over a new connection."""
+    if not settings.IS_POSTGRES:
+        pytest.skip("ends a PostgreSQL session")
+    from django.db import connection, connections
+
+    monkeypatch.setattr(exports, "BATCH", CHUNK)
+    dnc_services.dnc_entries_add(
+        accounts=[account],
+        entries=[{"contact": f"+3859177{i:05d}", "channel": "", "sender": ""} for i in range(ROWS)],
+        source=Source.CUSTOM,
+    )
+    original = exports._keyset
+
+    def session_ended(queryset, fields):
+        for index, rows in enumerate(original(queryset, fields)):
+            yield rows
+            if index == 0:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    (pid,) = cursor.fetchone()
+                admin = connections.create_connection("default")
+                try:
+                    with admin.cursor() as cursor:
+                        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                finally:
+                    admin.close()
+
+    monkeypatch.setattr(exports, "_keyset", session_ended)
+    # No transaction around the test: the job is queued, and run here, as it is created.
+    job = exports.export_job_create(account=account, user=owner, kind="dnc", format="csv")
+    job = ExportJob.objects.get(pk=job.pk)
+    assert job.status == jobs.JobStatus.FAILED and job.message.startswith(UNEXPECTED), job.message
+    assert job.file_path == "" and not (settings.MEDIA_ROOT / "exports").exists()
+    assert Notification.objects.get(user=owner).level == "danger"
