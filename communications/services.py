@@ -133,10 +133,10 @@ def broadcast_run(*, broadcast_id: int) -> None:
     the lifecycle: claim, cancel between chunks, and failure."""
     if not Broadcast.objects.filter(pk=broadcast_id, queued_at__isnull=False).exists():
         return
-    job_run(Broadcast, broadcast_id, work=_broadcast_send)
+    job_run(Broadcast, broadcast_id, work=_broadcast_work)
 
 
-def _broadcast_send(run: JobRun) -> JobDone | None:
+def _broadcast_work(run: JobRun) -> JobDone | None:
     broadcast = run.job
     backend = backends.backend_get()
     recipients = selectors.broadcast_recipients(broadcast=broadcast)

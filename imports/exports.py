@@ -536,10 +536,10 @@ def _people_xlsx_copy(job: ExportJob, path: str) -> None:
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write the export file from scratch (a re-run overwrites it) and keep it in storage."""
-    return job_run(ExportJob, job_id, work=_export)
+    return job_run(ExportJob, job_id, work=_export_work)
 
 
-def _export(run: JobRun) -> JobDone | None:
+def _export_work(run: JobRun) -> JobDone | None:
     """The file is written to a temporary file and put in storage whole, only when complete: a
     failure in the middle leaves no file to download."""
     job = run.job

@@ -313,10 +313,10 @@ def _older_objects_frozen() -> Iterator[None]:
 @_older_objects_frozen()
 def import_job_analyze(*, job_id: int) -> ImportJob | None:
     """Validate every row and count what an import would do; write the rejected rows' file."""
-    return job_run(ImportJob, job_id, work=_analyze)
+    return job_run(ImportJob, job_id, work=_analysis_work)
 
 
-def _analyze(run: JobRun) -> JobDone | None:
+def _analysis_work(run: JobRun) -> JobDone | None:
     job = run.job
     target = _target(job, {"type": ProfileType.LEAD, "existing": "rewrite"})
     counts, reasons, seen = Counter(), Counter(), {}
@@ -396,10 +396,10 @@ def _unlinked_after(*paths: str) -> Iterator[None]:
 @_older_objects_frozen()
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Import the file in chunks; each chunk commits with the counters and the resume point."""
-    return job_run(ImportJob, job_id, work=_import)
+    return job_run(ImportJob, job_id, work=_import_work)
 
 
-def _import(run: JobRun) -> JobDone | None:
+def _import_work(run: JobRun) -> JobDone | None:
     job = run.job
     target = _target(job)
     tags = target.tags_resolve(job) if hasattr(target, "tags_resolve") else []

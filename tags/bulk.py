@@ -111,10 +111,10 @@ def tag_bulk_apply(
 def tag_bulk_job_run(*, job_id: int) -> TagBulkJob | None:
     """Work through a job's selection chunk by chunk; safe to call again on the same job. A
     filter that no longer applies (a tag in it was deleted) fails the job with its reason."""
-    return job_run(TagBulkJob, job_id, work=_bulk)
+    return job_run(TagBulkJob, job_id, work=_tag_bulk_work)
 
 
-def _bulk(run: JobRun) -> JobDone | None:
+def _tag_bulk_work(run: JobRun) -> JobDone | None:
     job = run.job
     account = job.account
     add = list(Tag.objects.for_account(account).filter(pk__in=job.add_tag_ids))
