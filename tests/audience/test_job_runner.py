@@ -82,9 +82,12 @@ def assert_failed_and_told(model, pk: int, owner, title: str, reason: str) -> jo
     return job
 
 
-def assert_page_says_it(client, outsider_client, url: str) -> None:
-    page = client.get(url)
-    assert page.status_code == 200 and UNEXPECTED in page.content.decode()
+def assert_page_says_it(client, teammate_client, outsider_client, url: str) -> None:
+    """The job's page gives the reason to its owner and teammates; only the owner was notified."""
+    for member in (client, teammate_client):
+        page = member.get(url)
+        assert page.status_code == 200 and UNEXPECTED in page.content.decode()
+    assert Notification.objects.values("user").distinct().count() == 1  # the owner's, seen above
     assert outsider_client.get(url).status_code == 404
 
 
@@ -117,7 +120,7 @@ def upload_and_analyze(client, account, kind: str, data: bytes) -> ImportJob:
 
 @pytest.mark.parametrize("kind, target", [("people", PeopleTarget), ("dnc", DncTarget)])
 def test_it_fails_an_import_whose_chunk_raises_keeping_the_committed_prefix(
-    owner_client, outsider_client, account, owner, monkeypatch, kind, target
+    owner_client, teammate_client, outsider_client, account, owner, monkeypatch, kind, target
 ):
     monkeypatch.setattr(import_services, "CHUNK", CHUNK)
     job = upload_and_analyze(owner_client, account, kind, people_csv() if kind == "people" else dnc_csv())
@@ -142,11 +145,13 @@ def test_it_fails_an_import_whose_chunk_raises_keeping_the_committed_prefix(
         else DncEntry.objects.filter(accounts=account).count()
     )
     assert written == CHUNK  # the first chunk, nothing of the second
-    assert_page_says_it(owner_client, outsider_client, reverse("imports:detail", args=[job.pk]))
+    assert_page_says_it(
+        owner_client, teammate_client, outsider_client, reverse("imports:detail", args=[job.pk])
+    )
 
 
 def test_it_fails_an_analysis_that_raises_and_keeps_no_file_of_it(
-    owner_client, outsider_client, account, owner, monkeypatch, settings, temp_dir
+    owner_client, teammate_client, outsider_client, account, owner, monkeypatch, settings, temp_dir
 ):
     monkeypatch.setattr(import_services, "CHUNK", CHUNK)
     monkeypatch.setattr(
@@ -161,7 +166,9 @@ def test_it_fails_an_analysis_that_raises_and_keeps_no_file_of_it(
     assert os.listdir(folder) == [os.path.basename(job.file_path)]  # no rejected rows, no parsed rows
     assert os.listdir(temp_dir) == []  # its temporary files are gone too
     assert owner_client.get(reverse("imports:rejected", args=[job.pk])).status_code == 404
-    assert_page_says_it(owner_client, outsider_client, reverse("imports:detail", args=[job.pk]))
+    assert_page_says_it(
+        owner_client, teammate_client, outsider_client, reverse("imports:detail", args=[job.pk])
+    )
 
 
 # --- Exports --------------------------------------------------------------------------------------
@@ -190,7 +197,14 @@ def assert_no_export_file(job: ExportJob, settings, temp_dir, client) -> None:
 
 
 def test_it_fails_a_people_export_whose_reads_fail_and_exposes_no_file(
-    owner_client, outsider_client, account, owner, settings, temp_dir, connection_dropped_on_second_batch
+    owner_client,
+    teammate_client,
+    outsider_client,
+    account,
+    owner,
+    settings,
+    temp_dir,
+    connection_dropped_on_second_batch,
 ):
     Profile.objects.bulk_create([Profile(account=account, first_name=f"P{i}") for i in range(ROWS)])
     with TestCase.captureOnCommitCallbacks(execute=True):
@@ -207,11 +221,20 @@ def test_it_fails_a_people_export_whose_reads_fail_and_exposes_no_file(
         "OperationalError: server closed the connection unexpectedly",
     )
     assert_no_export_file(ExportJob.objects.get(pk=job.pk), settings, temp_dir, owner_client)
-    assert_page_says_it(owner_client, outsider_client, reverse("imports:export_detail", args=[job.pk]))
+    assert_page_says_it(
+        owner_client, teammate_client, outsider_client, reverse("imports:export_detail", args=[job.pk])
+    )
 
 
 def test_it_fails_a_do_not_contact_export_whose_reads_fail_and_exposes_no_file(
-    owner_client, outsider_client, account, owner, settings, temp_dir, connection_dropped_on_second_batch
+    owner_client,
+    teammate_client,
+    outsider_client,
+    account,
+    owner,
+    settings,
+    temp_dir,
+    connection_dropped_on_second_batch,
 ):
     dnc_services.dnc_entries_add(
         accounts=[account],
@@ -229,14 +252,16 @@ def test_it_fails_a_do_not_contact_export_whose_reads_fail_and_exposes_no_file(
         "OperationalError: server closed the connection unexpectedly",
     )
     assert_no_export_file(ExportJob.objects.get(pk=job.pk), settings, temp_dir, owner_client)
-    assert_page_says_it(owner_client, outsider_client, reverse("imports:export_detail", args=[job.pk]))
+    assert_page_says_it(
+        owner_client, teammate_client, outsider_client, reverse("imports:export_detail", args=[job.pk])
+    )
 
 
 # --- Bulk tag changes -----------------------------------------------------------------------------
 
 
 def test_it_fails_a_bulk_tag_change_whose_chunk_raises_keeping_the_committed_prefix(
-    owner_client, outsider_client, account, owner, settings, monkeypatch
+    owner_client, teammate_client, outsider_client, account, owner, settings, monkeypatch
 ):
     settings.BULK_SYNC_LIMIT = 3
     monkeypatch.setattr(bulk, "CHUNK", CHUNK)
@@ -253,7 +278,7 @@ def test_it_fails_a_bulk_tag_change_whose_chunk_raises_keeping_the_committed_pre
     assert (job.processed, job.added, job.last_profile_id) == (CHUNK, CHUNK, first_chunk[-1])
     vip = Tag.objects.get(account=account, name="VIP")
     assert sorted(ProfileTag.objects.filter(tag=vip).values_list("profile_id", flat=True)) == first_chunk
-    assert_page_says_it(owner_client, outsider_client, job.get_absolute_url())
+    assert_page_says_it(owner_client, teammate_client, outsider_client, job.get_absolute_url())
 
 
 # --- Broadcasts -----------------------------------------------------------------------------------
@@ -288,7 +313,7 @@ def queued_broadcast(account, recipients: list[int]) -> Broadcast:
 
 
 def test_it_fails_a_broadcast_whose_chunk_raises_with_no_message_left_in_flight(
-    owner_client, outsider_client, account, owner, recipients, monkeypatch
+    owner_client, teammate_client, outsider_client, account, owner, recipients, monkeypatch
 ):
     broadcast = queued_broadcast(account, recipients)
     # The second chunk's message rows are written, then the write fails: they roll back.
@@ -307,7 +332,7 @@ def test_it_fails_a_broadcast_whose_chunk_raises_with_no_message_left_in_flight(
     assert set(messages.values_list("status", flat=True)) == {MessageStatus.SENT}  # none in flight
     assert (broadcast.processed, broadcast.sent, broadcast.cursor) == (2, 2, recipients[1])
     assert [m.profile_id for m in MemoryBackend.outbox] == recipients[:2]
-    assert_page_says_it(owner_client, outsider_client, broadcast.get_absolute_url())
+    assert_page_says_it(owner_client, teammate_client, outsider_client, broadcast.get_absolute_url())
 
 
 def test_a_broadcast_cancelled_in_the_middle_stops_after_its_chunk(account, owner, recipients, monkeypatch):
