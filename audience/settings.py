@@ -207,6 +207,8 @@ CELERY_TIMEZONE = "UTC"
 # lost its worker and is taken over (docs/architecture.md, "When a worker dies").
 JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 60)
+# A job started this many times (each resume after a dead worker is one more) gives up: failed, saying so.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 CELERY_BEAT_SCHEDULE = {
     # Jobs whose queueing failed (broker down) are queued again once it is back.
     "task-outbox-flush": {"task": "audience.task_outbox_flush_task", "schedule": 30},

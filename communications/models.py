@@ -64,6 +64,14 @@ class Broadcast(Job):
         return reverse("communications:broadcast", args=[self.pk])
 
     @property
+    def job_title(self) -> str:
+        return f"Broadcast “{self.name}”"
+
+    @property
+    def job_owner(self):
+        return self.queued_by or self.created_by
+
+    @property
     def is_draft(self) -> bool:
         return self.queued_at is None
 

@@ -13,10 +13,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from audience import counting
-from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
+from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
 from audience.models import Account, Company, Contact
 from audience.selection import Selection
-from audience.services import notification_create
 from communications import backends, selectors
 from communications.models import (
     CHANNEL_CONTACT,
@@ -131,57 +130,35 @@ def broadcast_run(*, broadcast_id: int) -> None:
     hand over) with the cursor; `_broadcast_hand_over` then gives the queued ones to the backend
     and commits what it answered. A resumed run first hands over what a dead worker left queued,
     with the same idempotency keys, so the backend sees each recipient at most once per key and
-    every recipient has exactly one message row."""
+    every recipient has exactly one message row. The job runner (`audience.jobs.job_run`) owns
+    the lifecycle: claim, cancel between chunks, and failure."""
     if not Broadcast.objects.filter(pk=broadcast_id, queued_at__isnull=False).exists():
         return
-    if not job_claim(Broadcast, broadcast_id):
-        return
-    broadcast = Broadcast.objects.select_related("account").get(pk=broadcast_id)
+    job_run(Broadcast, broadcast_id, work=_broadcast_work)
+
+
+def _broadcast_work(run: JobRun) -> JobDone | None:
+    broadcast = run.job
     backend = backends.backend_get()
-    try:
-        recipients = selectors.broadcast_recipients(broadcast=broadcast)
-        if not broadcast.total:
-            Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
-        _broadcast_hand_over(broadcast, backend)  # what a dead worker left in flight
-        while True:
-            ids = list(
-                recipients.filter(pk__gt=broadcast.cursor)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:SEND_CHUNK]
-            )
-            if not ids:
-                break
-            _broadcast_chunk(broadcast, ids)
-            _broadcast_hand_over(broadcast, backend)
-            broadcast.refresh_from_db()
-            if broadcast.status != JobStatus.RUNNING:  # cancelled meanwhile
-                return
-    except Exception as error:
-        logger.exception("broadcast %s failed", broadcast_id)
-        broadcast.refresh_from_db()
-        job_finish(broadcast, status=JobStatus.FAILED, message=f"Sending stopped: {error}")
-        _notify(broadcast, f"Broadcast “{broadcast.name}” stopped: {error}", "danger")
-        return
+    recipients = selectors.broadcast_recipients(broadcast=broadcast)
+    if not broadcast.total:
+        Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
+    _broadcast_hand_over(broadcast, backend)  # what a dead worker left in flight
+    for ids in run.id_chunks(recipients, after=broadcast.cursor, size=SEND_CHUNK):
+        _broadcast_chunk(broadcast, ids)
+        _broadcast_hand_over(broadcast, backend)
+    if run.stopped:  # cancelled meanwhile
+        return None
     broadcast.refresh_from_db()
     broadcast.total = broadcast.handled
-    job_finish(broadcast, message=_summary(broadcast))
-    _notify(broadcast, f"Broadcast “{broadcast.name}” is done: {_summary(broadcast)}", "success")
+    summary = _summary(broadcast)
+    return JobDone(message=summary, notice=f"Broadcast “{broadcast.name}” is done: {summary}")
 
 
 def _summary(b: Broadcast) -> str:
     return (
         f"{b.handled:,} recipients: {b.sent:,} sent, {b.blocked_dnc:,} blocked by Do Not Contact, "
         f"{b.no_destination:,} without a destination, {b.failed:,} failed."
-    )
-
-
-def _notify(broadcast: Broadcast, message: str, level: str) -> None:
-    notification_create(
-        account=broadcast.account,
-        user=broadcast.queued_by or broadcast.created_by,
-        message=message,
-        url=broadcast.get_absolute_url(),
-        level=level,
     )
 
 

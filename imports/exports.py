@@ -29,8 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from audience import services as audience_services
-from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
+from audience.jobs import JobDone, JobRun, job_enqueue, job_run
 from audience.models import Account, AttributeDefinition, Company, Contact, Profile
 from audience.selection import Selection, selection_queryset
 from imports import xlsx
@@ -537,14 +536,14 @@ def _people_xlsx_copy(job: ExportJob, path: str) -> None:
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write the export file from scratch (a re-run overwrites it) and keep it in storage."""
-    if not job_claim(ExportJob, job_id):
-        return None
-    job = ExportJob.objects.select_related("account", "created_by").get(pk=job_id)
-    try:
-        header, batches, total = people_rows(job) if job.kind == ExportKind.PEOPLE else dnc_rows(job)
-    except ValidationError as error:
-        job_finish(job, status=JobStatus.FAILED, message=" ".join(error.messages))
-        return job
+    return job_run(ExportJob, job_id, work=_export_work)
+
+
+def _export_work(run: JobRun) -> JobDone | None:
+    """The file is written to a temporary file and put in storage whole, only when complete: a
+    failure in the middle leaves no file to download."""
+    job = run.job
+    header, batches, total = people_rows(job) if job.kind == ExportKind.PEOPLE else dnc_rows(job)
     ExportJob.objects.filter(pk=job.pk).update(total=total)
     job.total, job.processed = total, 0
     suffix = f".{job.format}"
@@ -574,6 +573,8 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
                         book.append([cell_safe(value) for value in row])
                     job.processed += len(rows)
                     ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+        if run.cancelled():
+            return None
         with open(path, "rb") as saved:
             job.file_path = default_storage.save(
                 f"exports/{job.account_id}/{job.pk}/{job.download_name}", File(saved)
@@ -581,12 +582,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     finally:
         os.unlink(path)
     job.save(update_fields=["file_path"])
-    job_finish(job, message=f"{job.processed:,} rows exported.")
-    audience_services.notification_create(
-        account=job.account,
-        user=job.created_by,
-        level="success",
-        message=f"Your {job.get_kind_display()} export is ready: {job.processed:,} rows.",
-        url=job.get_absolute_url(),
+    return JobDone(
+        message=f"{job.processed:,} rows exported.",
+        notice=f"Your {job.get_kind_display()} export is ready: {job.processed:,} rows.",
     )
-    return job

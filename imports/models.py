@@ -59,6 +59,11 @@ class ImportJob(Job):
         return reverse("imports:detail", args=[self.pk])
 
     @property
+    def job_title(self) -> str:
+        step = "analysis" if self.stage == ImportStage.ANALYZE else "import"
+        return f"The {step} of {self.file_name}"
+
+    @property
     def is_analyzed(self) -> bool:
         return self.stage == ImportStage.ANALYZE and self.status == "done"
 
@@ -94,6 +99,10 @@ class ExportJob(Job):
 
     def get_absolute_url(self) -> str:
         return reverse("imports:export_detail", args=[self.pk])
+
+    @property
+    def job_title(self) -> str:
+        return f"Your {self.get_kind_display()} export"
 
     @property
     def download_name(self) -> str:

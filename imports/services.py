@@ -29,10 +29,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from audience import services as audience_services
-from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
+from audience.jobs import JobDone, JobFailed, JobRun, JobStatus, job_cancel, job_enqueue, job_run
 from audience.models import Account, Membership, ProfileType, Role
 from imports import files, mapping
 from imports import streams as streams_
@@ -211,11 +209,7 @@ def import_job_start(
 def import_job_cancel(*, job: ImportJob) -> bool:
     """Stop a queued or running analysis or import after its current chunk; chunks already
     committed stay imported (the report says how many)."""
-    return bool(
-        ImportJob.objects.filter(pk=job.pk, status__in=(JobStatus.PENDING, JobStatus.RUNNING)).update(
-            status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled."
-        )
-    )
+    return job_cancel(job=job)
 
 
 def _target(job: ImportJob, options: dict | None = None):
@@ -278,10 +272,6 @@ def _parse_chunk(target, chunk, seen: dict[str, int]) -> tuple[list[Record], lis
     return records, rejected
 
 
-def _cancelled(job: ImportJob) -> bool:
-    return ImportJob.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists()
-
-
 def _open(job: ImportJob):
     return files.rows_open(
         path=job.file_path,
@@ -292,22 +282,18 @@ def _open(job: ImportJob):
     )
 
 
-def _fail(job: ImportJob, error: Exception) -> None:
+# What the file can be found to be in the middle of a job: the job fails with a message, not a traceback.
+FILE_ERRORS = (UnicodeDecodeError, files.FileRefused, csv.Error)
+
+
+def _file_failed(job: ImportJob, error: Exception) -> JobFailed:
     if isinstance(error, UnicodeDecodeError):
         message = f"The file is not valid {job.encoding} after the first rows: choose its encoding on the mapping step."
     elif isinstance(error, files.FileRefused):
         message = error.message
     else:
         message = f"The file can't be read: {error}"
-    job.refresh_from_db()
-    job_finish(job, status=JobStatus.FAILED, message=message)
-    _notify(job, f"The import of {job.file_name} failed: {message}", level="danger")
-
-
-def _notify(job: ImportJob, message: str, level: str = "info") -> None:
-    audience_services.notification_create(
-        account=job.account, user=job.created_by, message=message, url=job.get_absolute_url(), level=level
-    )
+    return JobFailed(message)
 
 
 @contextmanager
@@ -327,9 +313,11 @@ def _older_objects_frozen() -> Iterator[None]:
 @_older_objects_frozen()
 def import_job_analyze(*, job_id: int) -> ImportJob | None:
     """Validate every row and count what an import would do; write the rejected rows' file."""
-    if not job_claim(ImportJob, job_id):
-        return None
-    job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
+    return job_run(ImportJob, job_id, work=_analysis_work)
+
+
+def _analysis_work(run: JobRun) -> JobDone | None:
+    job = run.job
     target = _target(job, {"type": ProfileType.LEAD, "existing": "rewrite"})
     counts, reasons, seen = Counter(), Counter(), {}
     folder = os.path.dirname(job.file_path)
@@ -340,13 +328,14 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
             "w+", newline="", encoding="utf-8-sig", suffix=".csv", delete=False
         ) as out,
         tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as clean,
+        _unlinked_after(out.name, clean.name),
     ):
         writer = csv.writer(out)
         writer.writerow([cell_safe(h) for h in job.headers] + ["Row", "Reason"])
         try:
             with _open(job) as source:
                 job.total = source.size
-                for chunk in _chunks(_data_rows(source, job.skip_rows)):
+                for chunk in run.chunks(_chunks(_data_rows(source, job.skip_rows))):
                     records, rejected = _parse_chunk(target, chunk, seen)
                     clean.write(json.dumps([len(chunk), len(rejected), target.dump_chunk(records)]))
                     clean.write("\n")
@@ -362,21 +351,16 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
                     counts["rows"] += len(chunk)
                     job.processed = source.position()
                     ImportJob.objects.filter(pk=job.pk).update(processed=job.processed, total=job.total)
-                    if _cancelled(job):
-                        os.unlink(out.name)
-                        os.unlink(clean.name)
-                        return job
-        except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
-            _fail(job, error)
-            os.unlink(out.name)
-            os.unlink(clean.name)
-            return job
-    with open(out.name, "rb") as saved:
-        job.rejected_path = default_storage.save(folder + "/rejected.csv", File(saved))
-    os.unlink(out.name)
-    with open(clean.name, "rb") as saved:
-        clean_path = default_storage.save(folder + "/clean.jsonl", File(saved))
-    os.unlink(clean.name)
+        except FILE_ERRORS as error:
+            raise _file_failed(job, error) from error
+        out.close()
+        clean.close()
+        if run.cancelled():
+            return None
+        with open(out.name, "rb") as saved:
+            job.rejected_path = default_storage.save(folder + "/rejected.csv", File(saved))
+        with open(clean.name, "rb") as saved:
+            clean_path = default_storage.save(folder + "/clean.jsonl", File(saved))
     job.analysis = {
         "rows": counts["rows"],
         "valid": counts["rows"] - counts["rejected"],
@@ -391,20 +375,32 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
     job.rows_read = counts["rows"]
     job.total = job.processed = counts["rows"]
     job.save(update_fields=["analysis", "rejected_path", "rows_read"])
-    job_finish(job)
-    _notify(
-        job,
-        f"{job.file_name} is analyzed: {job.analysis['valid']:,} valid rows, {job.analysis['rejected']:,} rejected.",
+    return JobDone(
+        message="",
+        notice=f"{job.file_name} is analyzed: {job.analysis['valid']:,} valid rows, {job.analysis['rejected']:,} rejected.",
+        level="info",
     )
-    return job
+
+
+@contextmanager
+def _unlinked_after(*paths: str) -> Iterator[None]:
+    """The analysis's temporary files go however it ends."""
+    try:
+        yield
+    finally:
+        for path in paths:
+            if os.path.exists(path):
+                os.unlink(path)
 
 
 @_older_objects_frozen()
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Import the file in chunks; each chunk commits with the counters and the resume point."""
-    if not job_claim(ImportJob, job_id):
-        return None
-    job = ImportJob.objects.select_related("account", "created_by").get(pk=job_id)
+    return job_run(ImportJob, job_id, work=_import_work)
+
+
+def _import_work(run: JobRun) -> JobDone | None:
+    job = run.job
     target = _target(job)
     tags = target.tags_resolve(job) if hasattr(target, "tags_resolve") else []
     try:
@@ -419,28 +415,26 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                         chunks=chunks,
                         streams=streams,
                         writer=lambda: _stream_writer(job, tags),
-                        keep_going=lambda: not _cancelled(job),
+                        keep_going=lambda: not run.cancelled(),
                     ),
                     chunks,
                 )
-            for item in chunks:
-                if _cancelled(job):
-                    return job
+            for item in run.chunks(chunks):
                 with transaction.atomic():
                     _account_writes_lock(job)
                     _chunk_write(job, target, tags, item)()
+        if run.cancelled():
+            return None
         if tags and hasattr(target, "tags_touch"):
             target.tags_touch(tags)
-    except (UnicodeDecodeError, files.FileRefused, csv.Error) as error:
-        _fail(job, error)
-        return job
+    except FILE_ERRORS as error:
+        raise _file_failed(job, error) from error
     job.refresh_from_db()
-    if job.status == JobStatus.CANCELLED:
-        return job
     job.total = job.rows_read
-    job_finish(job, message=import_report_line(job))
-    _notify(job, f"The import of {job.file_name} is complete: {import_report_line(job)}.", level="success")
-    return job
+    return JobDone(
+        message=import_report_line(job),
+        notice=f"The import of {job.file_name} is complete: {import_report_line(job)}.",
+    )
 
 
 def import_streams() -> int:

@@ -19,9 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from audience import counting
-from audience import services as audience_services
 from audience.counting import count_with_timeout
-from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
+from audience.jobs import JobDone, JobRun, JobStatus, job_cancel, job_enqueue, job_run
 from audience.models import Account
 from audience.selection import Selection, selection_queryset
 from tags import services
@@ -110,38 +109,29 @@ def tag_bulk_apply(
         )
 
 
-def tag_bulk_job_run(*, job_id: int) -> None:
-    """Work through a job's selection chunk by chunk; safe to call again on the same job."""
-    if not job_claim(TagBulkJob, job_id):
-        return
-    job = TagBulkJob.objects.select_related("account").get(pk=job_id)
+def tag_bulk_job_run(*, job_id: int) -> TagBulkJob | None:
+    """Work through a job's selection chunk by chunk; safe to call again on the same job. A
+    filter that no longer applies (a tag in it was deleted) fails the job with its reason."""
+    return job_run(TagBulkJob, job_id, work=_tag_bulk_work)
+
+
+def _tag_bulk_work(run: JobRun) -> JobDone | None:
+    job = run.job
     account = job.account
     add = list(Tag.objects.for_account(account).filter(pk__in=job.add_tag_ids))
     remove = list(Tag.objects.for_account(account).filter(pk__in=job.remove_tag_ids))
-    try:
-        profiles = selection_queryset(account=account, selection=Selection.from_json(job.selection))
-        if not job.total:
-            TagBulkJob.objects.filter(pk=job.pk).update(total=profiles.count())
-        while True:
-            ids = list(
-                profiles.filter(pk__gt=job.last_profile_id)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:CHUNK]
-            )
-            if not ids:
-                break
-            if not _chunk_apply(job, add, remove, ids):
-                return  # cancelled: the chunk was rolled back, the ones before it stay
-    except ValidationError as error:  # the filter no longer applies (e.g. a tag in it was deleted)
-        job.refresh_from_db()
-        job_finish(job, status=JobStatus.FAILED, message=" ".join(error.messages))
-        _notify(job)
-        return
+    profiles = selection_queryset(account=account, selection=Selection.from_json(job.selection))
+    if not job.total:
+        TagBulkJob.objects.filter(pk=job.pk).update(total=profiles.count())
+    for ids in run.id_chunks(profiles, after=job.last_profile_id, size=CHUNK):
+        if not _chunk_apply(job, add, remove, ids):
+            return None  # cancelled: the chunk was rolled back, the ones before it stay
+    if run.stopped:
+        return None
     now = timezone.now()
     Tag.objects.filter(pk__in=[t.pk for t in add + remove]).update(modified_at=now)
     job.refresh_from_db()
-    job_finish(job, message=_summary(job, add, remove))
-    _notify(job)
+    return JobDone(message=_summary(job, add, remove), notice=_summary(job, add, remove))
 
 
 def _chunk_apply(job: TagBulkJob, add: list[Tag], remove: list[Tag], ids: list[int]) -> bool:
@@ -176,21 +166,6 @@ def _summary(job: TagBulkJob, add: list[Tag], remove: list[Tag]) -> str:
     return f"Tags changed on {job.processed:,} profiles: {'; '.join(parts)}."
 
 
-def _notify(job: TagBulkJob) -> None:
-    ok = job.status == JobStatus.DONE
-    audience_services.notification_create(
-        account=job.account,
-        user=job.created_by,
-        message=job.message if ok else f"Bulk tag change failed: {job.message}",
-        url=job.get_absolute_url(),
-        level="success" if ok else "danger",
-    )
-
-
 def tag_bulk_job_cancel(*, job: TagBulkJob) -> bool:
     """Stop a queued or running job after its current chunk (chunks done stay done)."""
-    return bool(
-        TagBulkJob.objects.filter(pk=job.pk, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).update(
-            status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled."
-        )
-    )
+    return job_cancel(job=job)
