@@ -19,6 +19,7 @@ from segments.rules.catalog import Catalog
 from segments.rules.compile import Compiler
 from segments.rules.explain import explain
 from segments.rules.operators import NEGATIONS
+from segments.rules.quick_filters import PeopleRule, people_rule
 from segments.rules.validate import RuleErrors, rule_normalize
 
 SORTS = {
@@ -163,6 +164,12 @@ def _rule_key(kind: str, account: Account, rule: Any) -> tuple:
     always compiles the same way within one data generation, which moves when definitions or
     the account's time zone change (audience.counting)."""
     return (kind, account.pk, json.dumps(rule, sort_keys=True, default=str))
+
+
+def rule_with_people_filters(*, account: Account, query: Any, rule: dict) -> PeopleRule:
+    """`rule` ANDed with the quick filters of a People querystring, and the filters that the rule
+    language can't say (for "Save as segment": the segment holds whom People counted)."""
+    return people_rule(account=account, query=query, rule=rule)
 
 
 def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:

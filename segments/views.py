@@ -88,6 +88,7 @@ def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse | None:
 
 def _form(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     errors: dict[str, list[str]] = {}
+    left_out: list[str] = []
     if request.method == "POST":
         rule, json_errors = _rule_from(request.POST.get("rule"))
         try:
@@ -104,7 +105,13 @@ def _form(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     elif segment is not None:
         rule, name, description = segment.rule, segment.name, segment.description
     else:
-        rule, _ = _rule_from(request.GET.get("rule"))
+        # "Save as segment" on People arrives here with the People querystring: its quick
+        # filters become conditions, so the segment holds whom the summary card counted.
+        advanced, _ = _rule_from(request.GET.get("rule"))
+        from_people = selectors.rule_with_people_filters(
+            account=request.account, query=request.GET, rule=advanced
+        )
+        rule, left_out = from_people.rule, from_people.left_out
         name, description = "", ""
     context = {
         "nav": "segments",
@@ -112,6 +119,7 @@ def _form(request: HttpRequest, segment: Segment | None) -> HttpResponse:
         "name": name,
         "description": description,
         "errors": errors,
+        "left_out": left_out,
         "rule_errors": _paths(errors.get("rule", [])),
         **_editor_context(request, rule),
     }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from audience import services
+from segments import selectors
 from segments.models import Segment
 from tests.browser.conftest import shot
 
@@ -28,3 +29,46 @@ def test_it_builds_a_segment_watching_the_live_count_and_saves_it(page, marketer
         "value": "Paris",
     }
     shot(page, "05-segment-saved")
+
+
+def test_it_saves_as_segment_the_people_the_summary_card_counted(page, marketer):
+    """The quick filters change in place (htmx); "Apply filter" and "Save as segment" in the
+    advanced filter must carry the ones on screen, and the segment must hold them."""
+    account, _ = marketer
+    for first, gender, city, type_ in [
+        ("Ann", "female", "London", "customer"),
+        ("Bea", "female", "London", "lead"),
+        ("Cid", "male", "London", "customer"),
+        ("Dee", "female", "Paris", "customer"),
+        ("Eva", "female", "Berlin", "customer"),
+        ("Fil", "male", "Paris", "lead"),
+    ]:
+        services.profile_create(
+            account=account, fields={"first_name": first, "gender": gender, "city": city, "type": type_}
+        )
+    page.goto("/people/")
+    page.wait_for_selector("[data-count='6']")
+    page.get_by_label("Gender").select_option("female")
+    page.wait_for_selector("[data-count='4']")
+    page.get_by_text("Advanced filter").click()
+    page.get_by_label("People who match").first.select_option("any")
+    page.get_by_role("button", name="+ Condition").first.click()
+    page.get_by_label("Value").nth(0).fill("London")
+    page.get_by_role("button", name="+ Condition").first.click()
+    page.get_by_label("Value").nth(1).fill("Paris")
+    page.get_by_role("button", name="Apply filter", exact=True).click()
+    page.wait_for_url("**/people/?*gender=female*")
+    page.wait_for_selector("[data-count='3']")  # female AND (London OR Paris)
+    page.get_by_label("Type").select_option("customer")
+    page.wait_for_selector("[data-count='2']")
+    counted = page.locator("[data-count]").get_attribute("data-count")
+    page.get_by_role("button", name="Save as segment").click()
+    page.wait_for_url("**/segments/new/**")
+    page.locator("#rule-count").get_by_text(f"{counted} people match").wait_for()
+    page.fill("#segment-name", "London or Paris women customers")
+    page.get_by_role("button", name="Create segment").click()
+    page.wait_for_url("**/segments/*/")
+    page.get_by_text(f"{counted} people match").wait_for()
+    segment = Segment.objects.get(account=account, name="London or Paris women customers")
+    names = set(selectors.segment_profiles(segment=segment).values_list("first_name", flat=True))
+    assert names == {"Ann", "Dee"}
