@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from audience import services
 from segments import selectors
+from segments import services as segment_services
 from segments.models import Segment
 from tests.browser.conftest import shot
 
@@ -72,3 +73,20 @@ def test_it_saves_as_segment_the_people_the_summary_card_counted(page, marketer)
     segment = Segment.objects.get(account=account, name="London or Paris women customers")
     names = set(selectors.segment_profiles(segment=segment).values_list("first_name", flat=True))
     assert names == {"Ann", "Dee"}
+
+
+def test_it_wraps_a_long_unbroken_segment_name(page, marketer):
+    account, user = marketer
+    name = "Customers" + "X" * 91
+    segment_services.segment_create(account=account, user=user, name=name, rule={"version": 1})
+
+    def overflows(selector: str) -> bool:
+        return page.eval_on_selector(selector, "e => e.scrollWidth > e.clientWidth + 1")
+
+    page.goto("/segments/")
+    page.get_by_role("link", name=name).wait_for()
+    assert not overflows("#segment-results .table-responsive")
+    assert not overflows("html")
+    page.get_by_role("link", name=name).click()
+    page.wait_for_url("**/segments/*/")
+    assert not overflows("html") and not overflows("h1")
