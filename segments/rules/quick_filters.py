@@ -79,7 +79,8 @@ def _conditions(account: Account, data: dict) -> list[dict]:
     return conditions
 
 
-_TRANSLATED = {
+# In the order of the People screen, so the names read back in that order.
+_TRANSLATED = (
     "gender",
     "type",
     "city",
@@ -89,7 +90,7 @@ _TRANSLATED = {
     "created_before",
     "tag",
     "tag_match",
-}
+)
 
 
 def _depth(group: dict) -> int:
