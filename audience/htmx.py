@@ -20,3 +20,9 @@ def render_page(
     response = render(request, name, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def invalid_status(request: HttpRequest) -> int:
+    """The status of a form answered again with its errors. htmx 2 swaps no 4xx answer, so an
+    htmx request gets 200 (else the person sees nothing happen); a full page keeps 400."""
+    return 200 if wants_partial(request) else 400

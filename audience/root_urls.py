@@ -15,6 +15,7 @@ admin.site.site_title = "Audience admin"
 urlpatterns = [
     path("", base.home, name="home"),
     path("healthz", base.healthz, name="healthz"),
+    path("favicon.ico", base.favicon, name="favicon"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

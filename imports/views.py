@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access
-from audience.htmx import render_page
+from audience.htmx import invalid_status, render_page
 from audience.selection import Selection
 from imports import exports, files, forms, mapping, selectors, services
 from imports.models import ExportJob, ImportJob, ImportKind, ImportStage
@@ -121,7 +121,7 @@ def import_reading(request: HttpRequest, pk: int) -> HttpResponse:
             )
         else:
             reading = None
-    status = 400 if reading is not None and reading.errors else 200
+    status = invalid_status(request) if reading is not None and reading.errors else 200
     return render_page(
         request,
         "imports/import_map.html",

@@ -18,7 +18,9 @@ from segments.models import Segment, SegmentSize
 from segments.rules.catalog import Catalog
 from segments.rules.compile import Compiler
 from segments.rules.explain import explain
+from segments.rules.messages import rule_error_words as _rule_error_words
 from segments.rules.operators import NEGATIONS
+from segments.rules.quick_filters import PeopleRule, people_rule
 from segments.rules.validate import RuleErrors, rule_normalize
 
 SORTS = {
@@ -37,6 +39,12 @@ def rule_validate(rule: Any, account: Account) -> list[str]:
     """The rule's errors, each naming its path (`attributes.conditions[3].value: expected a
     date`); empty when the rule is valid."""
     return rule_normalize(rule, Catalog(account))[1]
+
+
+def rule_error_words(account: Account, rule: Any, errors: list[str]) -> list[dict]:
+    """The rule's path-named errors as the editor shows them: {"path", "where", "message"}, the
+    message in a marketer's words ("Enter a city, or choose “is empty”.")."""
+    return _rule_error_words(rule, errors, Catalog(account))
 
 
 def rule_clean(rule: Any, account: Account) -> dict:
@@ -165,6 +173,12 @@ def _rule_key(kind: str, rule: Any) -> tuple:
     return (kind, json.dumps(rule, sort_keys=True, default=str))
 
 
+def rule_with_people_filters(*, account: Account, query: Any, rule: dict) -> PeopleRule:
+    """`rule` ANDed with the quick filters of a People querystring, and the filters that the rule
+    language can't say (for "Save as segment": the segment holds whom People counted)."""
+    return people_rule(account=account, query=query, rule=rule)
+
+
 def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:
     """For one profile: {"matches", "attributes": node, "events": [node]}, a node being
     {"path", "label", "holds", "children"}."""
@@ -213,15 +227,28 @@ def segment_profiles(*, segment: Segment) -> QuerySet:
 class ProfilePage:
     profiles: list[Profile]
     next_after: int | None
+    previous_before: int | None = None
 
 
-def segment_profiles_page(*, segment: Segment, after: str = "", size: int = 50) -> ProfilePage:
-    """Newest first, keyset-paged on id (no OFFSET however deep)."""
-    queryset = segment_profiles(segment=segment).order_by("-id")
+def segment_profiles_page(
+    *, segment: Segment, after: str = "", before: str = "", size: int = 50
+) -> ProfilePage:
+    """Newest first, keyset-paged on id (no OFFSET however deep), both ways: `after` an id for
+    the next page, `before` an id for the previous one."""
+    queryset = segment_profiles(segment=segment).prefetch_related("contacts")
+    if before.isdigit() and not after.isdigit():
+        # Walk back: the `size` rows just newer than `before`, then in screen order again.
+        rows = list(queryset.filter(pk__gt=int(before)).order_by("id")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return ProfilePage(rows, rows[-1].pk if rows else None, rows[0].pk if rows and more else None)
+    queryset = queryset.order_by("-id")
     if after.isdigit():
         queryset = queryset.filter(pk__lt=int(after))
-    rows = list(queryset.prefetch_related("contacts")[: size + 1])
-    return ProfilePage(rows[:size], rows[size - 1].pk if len(rows) > size else None)
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return ProfilePage(rows, rows[-1].pk if more else None, rows[0].pk if rows and after.isdigit() else None)
 
 
 def segment_sizes(*, segment: Segment, days: int = 90) -> list[SegmentSize]:

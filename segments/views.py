@@ -4,6 +4,7 @@ fragments other screens load: People's advanced filter and the profile card's se
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -31,9 +32,10 @@ def _rule_from(raw: str | None) -> tuple[dict, list[str]]:
     return rule, []
 
 
-def _paths(errors: list[str]) -> list[dict]:
-    """ "attributes.conditions[0].value: expected a date" → {"path", "message"} for the editor."""
-    return [{"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[-1]} for e in errors]
+def _paths(request: HttpRequest, rule: Any, errors: list[str]) -> list[dict]:
+    """ "attributes.conditions[0].value: expected a value" → {"path", "where", "message"} for the
+    editor, the message in the screen's words; the API keeps the path-named form."""
+    return selectors.rule_error_words(request.account, rule, errors)
 
 
 def _editor_context(request: HttpRequest, rule: dict) -> dict:
@@ -88,6 +90,7 @@ def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse | None:
 
 def _form(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     errors: dict[str, list[str]] = {}
+    left_out: list[str] = []
     if request.method == "POST":
         rule, json_errors = _rule_from(request.POST.get("rule"))
         try:
@@ -104,7 +107,13 @@ def _form(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     elif segment is not None:
         rule, name, description = segment.rule, segment.name, segment.description
     else:
-        rule, _ = _rule_from(request.GET.get("rule"))
+        # "Save as segment" on People arrives here with the People querystring: its quick
+        # filters become conditions, so the segment holds whom the summary card counted.
+        advanced, _ = _rule_from(request.GET.get("rule"))
+        from_people = selectors.rule_with_people_filters(
+            account=request.account, query=request.GET, rule=advanced
+        )
+        rule, left_out = from_people.rule, from_people.left_out
         name, description = "", ""
     context = {
         "nav": "segments",
@@ -112,7 +121,8 @@ def _form(request: HttpRequest, segment: Segment | None) -> HttpResponse:
         "name": name,
         "description": description,
         "errors": errors,
-        "rule_errors": _paths(errors.get("rule", [])),
+        "left_out": left_out,
+        "rule_errors": _paths(request, rule, errors.get("rule", [])),
         **_editor_context(request, rule),
     }
     return render_page(request, "segments/segment_form.html", context, status=400 if errors else 200)
@@ -142,7 +152,9 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = access.get_scoped(request, Segment, pk)
     try:
         description = selectors.rule_describe(request.account, segment.rule)
-        page = selectors.segment_profiles_page(segment=segment, after=request.GET.get("after", ""))
+        page = selectors.segment_profiles_page(
+            segment=segment, after=request.GET.get("after", ""), before=request.GET.get("before", "")
+        )
         error = None
     except ValidationError as invalid:
         description, page, error = None, selectors.ProfilePage([], None), " ".join(invalid.messages)
@@ -186,7 +198,7 @@ def rule_count(request: HttpRequest) -> HttpResponse:
         samples = selectors.rule_sample(request.account, rule) if count else []
         if count is None:
             services.rule_count_in_background(account=request.account, rule=rule)
-    context = {"count": count, "errors": errors, "paths": _paths(errors), "samples": samples}
+    context = {"count": count, "errors": errors, "paths": _paths(request, rule, errors), "samples": samples}
     return render_page(request, "segments/_count.html", context)
 
 

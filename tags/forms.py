@@ -76,4 +76,6 @@ class TagBulkForm(forms.Form):
 
 
 class PanelAddForm(forms.Form):
-    name = forms.CharField(max_length=MAX_NAME, label="Add a tag")
+    name = forms.CharField(
+        max_length=MAX_NAME, label="Add a tag", error_messages={"required": "Enter a tag name to add."}
+    )

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access
-from audience.htmx import render_page, wants_partial
+from audience.htmx import invalid_status, render_page, wants_partial
 from audience.selection import Selection
 from tags import bulk, selectors, services, usage
 from tags.forms import PanelAddForm, TagBulkForm, TagIdsForm, TagMergeForm, TagNameForm
@@ -244,7 +244,7 @@ def _panel(request: HttpRequest, owner, *, template: str, tags_of, add, remove) 
         "panel_url": request.path,
         "all_names": selectors.tag_names(request.account) if request.membership.can_edit else [],
     }
-    return render_page(request, template, context, status=400 if form.errors else 200)
+    return render_page(request, template, context, status=invalid_status(request) if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])

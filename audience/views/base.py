@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -16,6 +17,13 @@ from audience.models import Notification
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("audience:people" if request.user.is_authenticated else "login")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; the file lives with the static files
+    (hashed in production), so this points there."""
+    return redirect(static("favicon.ico"))
 
 
 @require_GET

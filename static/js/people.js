@@ -43,6 +43,23 @@
       setTimeout(update, 0);
     }
   });
+  // The advanced filter was loaded with the quick filters of the page load; the quick filters
+  // change in place (htmx), so "Apply filter" and "Save as segment" send the ones on screen now.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const filters = document.getElementById("people-filters");
+    if (!filters || !form.closest || !form.closest("#people-advanced-filter")) return;
+    form.querySelectorAll("input[data-people-filter]").forEach(function (input) { input.remove(); });
+    new FormData(filters).forEach(function (value, key) {
+      if (key === "rule" || value === "") return;
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = key;
+      input.value = value;
+      input.dataset.peopleFilter = "";
+      form.appendChild(input);
+    });
+  }, true);
   document.addEventListener("selection-changed", update);
   document.addEventListener("htmx:afterSettle", update);
   document.addEventListener("DOMContentLoaded", update);

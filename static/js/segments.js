@@ -1,5 +1,7 @@
 // The rule editor: builds its controls from the schema (the server's operator table), keeps the
 // hidden `rule` field as JSON and fires `rule-changed` on its form (the live count listens).
+// A condition just added is "fresh": its errors (an empty value) stay hidden until the person has
+// typed in it or left it, so adding a condition never greets them in red.
 (function () {
   "use strict";
   if (window.segmentsEditorLoaded) return;
@@ -42,6 +44,8 @@
     this.schema = JSON.parse(document.getElementById(root.dataset.schema).textContent);
     this.input = document.getElementById(root.dataset.input);
     this.form = this.input.form;
+    this.fresh = new WeakSet();
+    root.editor = this;
     this.attributes = {};
     this.schema.attributes.forEach((a) => { this.attributes[a.key] = a; });
     this.events = {};
@@ -55,6 +59,14 @@
     };
     root.addEventListener("input", () => this.changed());
     root.addEventListener("change", () => this.changed());
+    // Leaving a value empty counts as having filled it in: its error shows from then on.
+    root.addEventListener("focusout", (event) => {
+      const owner = event.target.closest && event.target.closest("[data-value-of]");
+      if (owner && owner.valueOwner && this.fresh.has(owner.valueOwner)) {
+        this.fresh.delete(owner.valueOwner);
+        placeErrors(document.getElementById("rule-count") || document);
+      }
+    });
     this.render();
     this.save(false);
   }
@@ -95,17 +107,44 @@
       box.appendChild(child.conditions ? this.group(child, childPath, depth + 1, group) : this.condition(child, childPath, group));
     });
     if (!group.conditions.length) box.appendChild(el("p", { class: "small text-body-secondary mb-2", text: depth === 1 ? "No attribute conditions: everyone matches." : "An empty group matches everyone." }));
-    const actions = el("div", { class: "d-flex gap-2" }, [button("+ Condition", "btn-outline-primary", () => {
-      group.conditions.push({ attribute: "city", operator: "is", value: "" }); this.rerender();
+    const full = this.conditionCount() >= this.schema.limits.conditions;
+    const limit = "A segment holds at most " + this.schema.limits.conditions + " conditions.";
+    const actions = el("div", { class: "d-flex flex-wrap align-items-center gap-2" }, [button("+ Condition", "btn-outline-primary", () => {
+      const cond = { attribute: "city", operator: "is", value: "" };
+      this.fresh.add(cond);
+      group.conditions.push(cond); this.rerender();
     })]);
     if (depth < MAX_DEPTH) actions.appendChild(button("+ Group", "btn-outline-secondary", () => {
-      group.conditions.push({ match: group.match === "all" ? "any" : "all", conditions: [{ attribute: "city", operator: "is", value: "" }] }); this.rerender();
+      const cond = { attribute: "city", operator: "is", value: "" };
+      this.fresh.add(cond);
+      group.conditions.push({ match: group.match === "all" ? "any" : "all", conditions: [cond] }); this.rerender();
     }));
+    if (full) {
+      actions.querySelectorAll("button").forEach((b) => { b.disabled = true; b.title = limit; });
+      if (depth === 1) actions.appendChild(el("span", { class: "small text-body-secondary", "data-condition-limit": true, text: limit + " Remove one to add another." }));
+    }
     box.appendChild(actions);
     return box;
   };
 
   Editor.prototype.operatorsFor = function (kind) { return this.schema.operators[kind] || {}; };
+
+  Editor.prototype.conditionCount = function () {
+    const count = (group) => group.conditions.reduce((n, c) => n + (c.conditions ? count(c) : 1), 0);
+    return count(this.rule.attributes);
+  };
+
+  // Whether an error's path lies in a fresh condition or property (its errors wait).
+  Editor.prototype.isFresh = function (path) {
+    let node = this.rule;
+    const steps = path.match(/[A-Za-z_]+|\d+/g) || [];
+    for (const step of steps) {
+      if (node === null || node === undefined || typeof node !== "object") return false;
+      node = node[/^\d+$/.test(step) ? Number(step) : step];
+      if (node && typeof node === "object" && this.fresh.has(node)) return true;
+    }
+    return false;
+  };
 
   Editor.prototype.condition = function (cond, path, parent) {
     const row = el("div", { class: "row g-2 align-items-end mb-2", "data-path": path });
@@ -129,8 +168,8 @@
       if (shape === "none") delete cond.value;
       this.rerender();
     });
-    row.appendChild(labelled("Attribute", attrSelect));
-    row.appendChild(labelled("Operator", opSelect));
+    row.appendChild(labelled("Attribute", attrSelect)).dataset.field = "attribute";
+    row.appendChild(labelled("Operator", opSelect)).dataset.field = "operator";
     const shape = ops[cond.operator] ? ops[cond.operator].value : "none";
     this.valueControls(cond, "value", attribute, shape).forEach((c) => row.appendChild(c));
     row.appendChild(el("div", { class: "col-auto" }, [button("Remove", "btn-outline-danger", () => {
@@ -185,6 +224,17 @@
   };
 
   Editor.prototype.valueControls = function (owner, key, attribute, shape) {
+    const controls = this.valueControls1(owner, key, attribute, shape);
+    controls.forEach((c) => {
+      c.dataset.valueOf = "";
+      c.valueOwner = owner;
+      // Typing in a value: from now on its errors show.
+      c.addEventListener("input", () => this.fresh.delete(owner), true);
+    });
+    return controls;
+  };
+
+  Editor.prototype.valueControls1 = function (owner, key, attribute, shape) {
     const value = owner[key];
     if (shape === "none") return [];
     if (shape === "relative") {
@@ -275,7 +325,9 @@
       card.appendChild(row);
     });
     if (props.length) card.appendChild(el("div", { class: "mt-2 ms-3" }, [button("+ Property condition", "btn-outline-secondary", () => {
-      clause.properties.push({ property: props[0][0], operator: "is", value: "" }); this.rerender();
+      const prop = { property: props[0][0], operator: "is", value: "" };
+      this.fresh.add(prop);
+      clause.properties.push(prop); this.rerender();
     })]));
     return card;
   };
@@ -302,19 +354,46 @@
     return [];
   };
 
-  // Errors from the server ({path, message}) shown next to the field they name.
+  // Errors from the server ({path, message}) shown next to the field they name. The errors of a
+  // fresh condition are hidden (here and in the count's list) until the person has filled it in.
   function placeErrors(scope) {
+    const lists = Array.from(scope.querySelectorAll("[data-rule-errors]"));
+    if (scope.matches && scope.matches("[data-rule-errors]")) lists.unshift(scope);
+    if (!lists.length) return;
     document.querySelectorAll("[data-rule-editor]").forEach(function (root) {
-      scope.querySelectorAll("[data-rule-error]").forEach(function (item) {
-        let path = item.dataset.path;
-        let target = null;
-        while (path && !target) {
-          target = root.querySelector('[data-path="' + path.replace(/"/g, "") + '"]');
-          if (!target) path = path.replace(/(\.[^.[]+|\[\d+\])$/, "");
-        }
-        if (!target) return;
-        target.querySelectorAll(":scope > div > .form-select, :scope > div > .form-control").forEach(function (c) { c.classList.add("is-invalid"); });
-        target.appendChild(el("div", { class: "rule-error invalid-feedback d-block col-12", text: item.dataset.message }));
+      const editor = root.editor;
+      root.querySelectorAll(".rule-error").forEach((n) => n.remove());
+      root.querySelectorAll(".is-invalid").forEach((n) => n.classList.remove("is-invalid"));
+      lists.forEach(function (list) {
+        let shown = 0;
+        list.querySelectorAll("[data-rule-error]").forEach(function (item) {
+          const waits = editor && editor.isFresh(item.dataset.path);
+          item.hidden = !!waits;
+          if (waits) return;
+          shown += 1;
+          let path = item.dataset.path;
+          let target = null;
+          while (path && !target) {
+            target = root.querySelector('[data-path="' + path.replace(/"/g, "") + '"]');
+            if (!target) path = path.replace(/(\.[^.[]+|\[\d+\])$/, "");
+          }
+          if (!target || target.querySelector(":scope > .rule-error[data-for='" + item.dataset.path.replace(/'/g, "") + "']")) return;
+          // Mark the control the error is about (the value, the operator…), else the whole row.
+          const field = /\.value(\.|\[|$)/.test(item.dataset.path.slice(path.length)) ? "[data-value-of]"
+            : (item.dataset.path.match(/\.(attribute|operator)$/) ? '[data-field="' + item.dataset.path.match(/\.(attribute|operator)$/)[1] + '"]' : null);
+          const marked = field ? target.querySelectorAll(":scope > " + field + " .form-select, :scope > " + field + " .form-control") : [];
+          (marked.length ? marked : target.querySelectorAll(":scope > div > .form-select, :scope > div > .form-control")).forEach(function (c) { c.classList.add("is-invalid"); });
+          const note = el("div", { class: "rule-error invalid-feedback d-block col-12", text: item.dataset.message });
+          note.dataset.for = item.dataset.path;
+          target.appendChild(note);
+        });
+        // The count's list: when only fresh conditions are unfinished, say so without alarm.
+        const box = list.parentElement;
+        const head = box.querySelector("[data-rule-errors-head]");
+        const incomplete = box.querySelector("[data-rule-incomplete]");
+        list.hidden = shown === 0;
+        if (head) head.hidden = shown === 0;
+        if (incomplete) incomplete.hidden = shown !== 0;
       });
     });
   }

@@ -84,6 +84,19 @@ def test_it_rereads_the_file_with_another_delimiter_for_htmx(owner_client, accou
     assert job.headers == ["Email;City"]
 
 
+def test_it_answers_a_refused_reading_with_200_for_htmx_and_400_for_a_page(owner_client, account, owner):
+    job = job_from(account, owner, "p.csv", b"Email;City\na@example.com;Pula\n")
+    url = reverse("imports:reading", args=[job.pk])
+    data = {"encoding": "utf-8", "delimiter": ";", "skip_rows": "20000"}
+    # htmx 2 swaps no 4xx answer: the error must come back as 200 to be shown at all.
+    response = owner_client.post(url, data, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and b"<html" not in response.content
+    assert b"is-invalid" in response.content and b"10000" in response.content
+    assert owner_client.post(url, data).status_code == 400
+    job.refresh_from_db()
+    assert job.skip_rows == 0
+
+
 def test_it_cancels_a_queued_import(owner_client, account, owner):
     job = job_from(account, owner, "p.csv", CSV)
     ImportJob.objects.filter(pk=job.pk).update(stage="import", status="pending")
