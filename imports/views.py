@@ -33,6 +33,12 @@ def import_new(request: HttpRequest) -> HttpResponse:
     form = forms.UploadForm(
         request.POST or None, request.FILES or None, initial={"kind": request.GET.get("kind", "people")}
     )
+    refused = getattr(request, "upload_refused", None)  # files.UploadLimitHandler stopped it
+    if refused:
+        form = forms.UploadForm(initial={"kind": request.POST.get("kind", "people")})
+        form.add_error("file", refused)
+        context = {"form": form, "nav": "imports"}
+        return render_page(request, "imports/import_new.html", context, status=413)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -56,7 +62,12 @@ def import_new(request: HttpRequest) -> HttpResponse:
 
 def _map_context(request: HttpRequest, job: ImportJob, reading=None, mapping_form=None) -> dict:
     reading = reading or forms.ReadingForm(
-        initial={"encoding": job.encoding, "delimiter": job.delimiter, "skip_rows": job.skip_rows}
+        initial={
+            "encoding": job.encoding,
+            "delimiter": job.delimiter,
+            "skip_rows": job.skip_rows,
+            "has_header": "header" if job.has_header else "data",
+        }
     )
     fields = mapping.fields_for(account=job.account, kind=job.kind)
     mapping_form = mapping_form or forms.MappingForm(
@@ -80,7 +91,7 @@ def _map_context(request: HttpRequest, job: ImportJob, reading=None, mapping_for
 @access.editor_required
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
-    if job.stage != ImportStage.MAP:
+    if job.stage != ImportStage.MAP and not job.can_remap:
         return redirect(job)
     mapping_form = None
     if request.method == "POST":
