@@ -368,8 +368,10 @@ def _text_rows(reader) -> Iterator[list[str]]:
     """A CSV's rows, cells stripped, with the apostrophe an export put before a formula-like
     cell taken off again (`audience.spreadsheets.cell_unquote`: what Audience exports, it imports
     unchanged). csv's own errors become a refusal that names the row."""
+    record = 0
     try:
         for row in reader:
+            record += 1
             cells = [cell.strip() for cell in row]
             joined = "\x1f".join(cells)  # one C-level test a row instead of one per cell
             if joined[:1] == "'" or "\x1f'" in joined:
@@ -378,11 +380,11 @@ def _text_rows(reader) -> Iterator[list[str]]:
     except csv.Error as error:
         if "field larger than field limit" in str(error):
             raise FileRefused(
-                f"Row {reader.line_num:,} has a cell longer than {csv.field_size_limit():,} characters, "
+                f"Row {record + 1:,} has a cell longer than {csv.field_size_limit():,} characters, "
                 "which no import field takes. If the rows look merged, the delimiter or a stray quote "
                 "is wrong: check them on the mapping step; otherwise shorten that cell."
             ) from None
-        raise FileRefused(f"Row {reader.line_num:,} can't be read as CSV: {error}.") from None
+        raise FileRefused(f"Row {record + 1:,} can't be read as CSV: {error}.") from None
 
 
 def _skip(rows: Iterator[list[str]], count: int) -> None:

@@ -35,8 +35,9 @@ def import_new(request: HttpRequest) -> HttpResponse:
     )
     refused = getattr(request, "upload_refused", None)  # files.UploadLimitHandler stopped it
     if refused:
-        form = forms.UploadForm(initial={"kind": request.POST.get("kind", "people")})
-        form.add_error("file", refused)
+        form = forms.UploadForm({"kind": request.POST.get("kind", "people")})
+        form.is_valid()
+        form.errors["file"] = form.error_class([refused])
         context = {"form": form, "nav": "imports"}
         return render_page(request, "imports/import_new.html", context, status=413)
     if request.method == "POST" and form.is_valid():
