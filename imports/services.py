@@ -332,10 +332,12 @@ def _fail(job: ImportJob, error: Exception) -> None:
     if isinstance(error, UnicodeDecodeError):
         # The upload checked the first 64 KB only. `ImportJob.can_remap`: the mapping step can be
         # reached again from the job's page, to choose the encoding.
+        name = dict(files.ENCODINGS).get(job.encoding, job.encoding)
+        byte = error.object[error.start : error.start + 1].hex().upper()
         message = (
-            f"The file is not valid {job.encoding} further down (a byte {job.encoding} can't read, "
-            f"{error.object[error.start : error.start + 1]!r}): go back to the mapping step and choose "
-            "its encoding (Windows-1252 for most files saved by Excel on Windows)."
+            f"The file is not valid {name} further down (byte 0x{byte} is not {name}, though its first "
+            "64 KB were): go back to the mapping step and choose its encoding (Windows-1252 or -1250 "
+            "for most files saved by Excel on Windows)."
         )
     elif isinstance(error, files.FileRefused):
         message = error.message

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access
@@ -38,7 +40,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
         form = forms.UploadForm({"kind": request.POST.get("kind", "people")})
         form.is_valid()
         form.errors["file"] = form.error_class([refused])
-        context = {"form": form, "nav": "imports"}
+        context = {"form": form, "nav": "imports", "max_bytes": filesizeformat(settings.UPLOAD_MAX_BYTES)}
         return render_page(request, "imports/import_new.html", context, status=413)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -58,7 +60,8 @@ def import_new(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("imports:map", job.pk)
     status = 400 if form.errors else 200
-    return render_page(request, "imports/import_new.html", {"form": form, "nav": "imports"}, status=status)
+    context = {"form": form, "nav": "imports", "max_bytes": filesizeformat(settings.UPLOAD_MAX_BYTES)}
+    return render_page(request, "imports/import_new.html", context, status=status)
 
 
 def _map_context(request: HttpRequest, job: ImportJob, reading=None, mapping_form=None) -> dict:
