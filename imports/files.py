@@ -470,8 +470,9 @@ UPLOAD_FORM_SLACK = 64 * 1024
 
 def upload_too_big_message(size: int | None = None) -> str:
     limit = filesizeformat(settings.UPLOAD_MAX_BYTES)
-    shown = f"is {filesizeformat(size)}" if size else "is bigger than that"
-    return f"The file {shown}: the limit is {limit}. Compress it into a .zip."
+    if size:
+        return f"The file is {filesizeformat(size)}: the limit is {limit}. Compress it into a .zip."
+    return f"The file is larger than the limit of {limit}. Compress it into a .zip."
 
 
 class UploadLimitHandler(FileUploadHandler):

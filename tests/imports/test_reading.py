@@ -252,3 +252,12 @@ def test_it_still_takes_an_upload_under_the_limit(teammate_client, account, sett
     settings.UPLOAD_MAX_BYTES = 100_000
     response = _upload(teammate_client, b"Email\n" + b"a@example.com\n" * 5000, "ok.csv")
     assert response.status_code == 302 and ImportJob.objects.filter(account=account).count() == 1
+
+
+def test_it_stops_a_file_over_the_limit_inside_the_forms_slack(owner_client, account, settings):
+    """A body within the limit plus the form's slack, whose file passes the limit: stopped as
+    its bytes come."""
+    settings.UPLOAD_MAX_BYTES = 100_000
+    response = _upload(owner_client, b"Email\n" + b"a@example.com\n" * 9000, "edge.csv")  # 126 KB
+    assert response.status_code == 413 and b"larger than the limit of 97.7" in response.content
+    assert not ImportJob.objects.exists()
