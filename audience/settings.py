@@ -223,6 +223,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # Files coming in.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024)
+# A body over UPLOAD_MAX_BYTES is stopped before it is read (imports.files.UploadLimitHandler).
+FILE_UPLOAD_HANDLERS = [
+    "imports.files.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Bulk actions above this many profiles run as a background job.
 BULK_SYNC_LIMIT = env_int("BULK_SYNC_LIMIT", 1000)

@@ -1,4 +1,7 @@
-"""The Do Not Contact CSV: the rows the screen shows, neutralised for spreadsheets."""
+"""The Do Not Contact export: one set of columns and values for the screen's CSV and for the
+export jobs (`imports.exports`, CSV and .xlsx), neutralised for spreadsheets as
+`audience.spreadsheets` defines. The first four columns are what the Do Not Contact import reads
+back (`Contact information`, `Sender`, `Channel`; "Every channel" is an empty channel)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audience.spreadsheets import cell_safe
 from dnc import selectors
 
-HEADER = [
+HEADER = (
     "Contact information",
     "Type",
     "Sender",
@@ -20,14 +24,9 @@ HEADER = [
     "Added",
     "Added by",
     "Campaign",
-]
+)
+EVERY_CHANNEL = "Every channel"
 CHUNK = 2000
-
-
-def csv_safe(value: str) -> str:
-    """Spreadsheets run a cell that starts with = + - @ (or a tab/CR) as a formula: quote it."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class _Echo:
@@ -35,11 +34,11 @@ class _Echo:
         return value
 
 
-def entries_csv(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[str]:
-    """CSV lines of these entries (`DncEntryAccount` rows), read in keyset chunks of 2,000; the
-    Accounts column names only `account_ids` (the reader's accounts)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(HEADER)
+def entries_rows(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[list[list[str]]]:
+    """Batches of rows (lists of `HEADER`'s values, not neutralised; Added a datetime in the
+    account's time zone, whole seconds) of these entries
+    (`DncEntryAccount` rows), read in keyset chunks of 2,000; the Accounts column names only
+    `account_ids` (the reader's accounts)."""
     last = 0
     while True:
         rows = list(queryset.filter(pk__gt=last).select_related("added_by").order_by("pk")[:CHUNK])
@@ -47,16 +46,28 @@ def entries_csv(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[str]:
             return
         last = rows[-1].pk
         accounts = selectors.entry_accounts(entry_ids=[r.entry_id for r in rows], account_ids=account_ids)
-        for row in rows:
-            values = [
+        yield [
+            [
                 row.value,
                 row.get_kind_display(),
                 row.sender,
-                row.channel or "Every channel",
+                row.channel or EVERY_CHANNEL,
                 row.get_source_display(),
                 "; ".join(a.name for a in accounts.get(row.entry_id, [])),
-                timezone.localtime(row.added_at).isoformat(timespec="seconds"),
+                timezone.localtime(row.added_at).replace(microsecond=0),
                 row.added_by.get_username() if row.added_by else "",
                 row.campaign,
             ]
-            yield writer.writerow([csv_safe(v) for v in values])
+            for row in rows
+        ]
+
+
+def entries_csv(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[str]:
+    """CSV lines of these entries, header first, every cell neutralised."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow([cell_safe(label) for label in HEADER])
+    for rows in entries_rows(queryset, account_ids=account_ids):
+        for values in rows:
+            yield writer.writerow(
+                [cell_safe(v.isoformat() if hasattr(v, "isoformat") else v) for v in values]
+            )

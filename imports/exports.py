@@ -3,8 +3,9 @@ screen's filter or chosen entries) to CSV or .xlsx, as background jobs.
 
 The rows come from the same selector the screen uses (`audience.selection.selection_queryset`,
 `dnc.selectors.entries_for_account`), read in keyset batches of `.values_list` so memory stays
-flat and no row costs a query of its own. Values a spreadsheet would run as a formula are
-neutralised with a leading apostrophe.
+flat and no row costs a query of its own. Cells a spreadsheet would run as a formula, headers
+included, are neutralised as `audience.spreadsheets` defines (a leading apostrophe in CSV, the
+quotePrefix style in .xlsx).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import io
 import json
 import os
 import queue
-import re
 import shutil
 import tempfile
 import threading
@@ -32,16 +32,11 @@ from django.http import QueryDict
 from audience.jobs import JobDone, JobRun, job_enqueue, job_run
 from audience.models import Account, AttributeDefinition, Company, Contact, Profile
 from audience.selection import Selection, selection_queryset
+from audience.spreadsheets import FORMULA_CHARS, cell_safe, sql_cell_safe, sql_formula_like
 from imports import xlsx
 from imports.models import ExportFormat, ExportJob, ExportKind
 
 BATCH = 10_000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A number or a phone written the way people write them (`-12.5`, `+385 91 123-4567`, `+1 (555) 010`)
-# has no letters, so it can't call a function: it stays as it was, and a rejected-rows file can be
-# fixed and imported again without stripping apostrophes from every phone.
-_plain_number = re.compile(r"^[+-]?\d[\d .()/-]*$")
-PLAIN_NUMBER_SQL = "^[+-]?[0-9][0-9 .()/-]*$"
 PEOPLE_COLUMNS = [
     ("id", "Id"),
     ("external_id", "External id"),
@@ -60,27 +55,6 @@ PEOPLE_COLUMNS = [
     ("modified_at", "Modified"),
     ("attributes", ""),
 ]
-DNC_COLUMNS = [
-    ("id", ""),
-    ("value", "Contact"),
-    ("kind", "Kind"),
-    ("channel", "Channel"),
-    ("sender", "Sender"),
-    ("source", "Source"),
-    ("campaign", "Campaign"),
-    ("added_at", "Added"),
-]
-
-
-FORMULA_CHARS = frozenset(FORMULA_START)
-
-
-def cell_safe(value: Any) -> Any:
-    """A value a spreadsheet will not execute: text starting with = + - @ (or tab, CR) gets a
-    leading apostrophe, unless it is a plain number."""
-    if type(value) is str and value and value[0] in FORMULA_CHARS and not _plain_number.match(value):
-        return "'" + value
-    return value
 
 
 def export_job_create(
@@ -188,29 +162,27 @@ def people_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
 
 
 def dnc_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
+    """The Do Not Contact screen's export columns and values (`dnc.exports`), CSV or .xlsx; the
+    Accounts column names the accounts of the person who asked for the export."""
+    from dnc import exports as dnc_exports
     from dnc import selectors
 
     data = QueryDict(job.selection.get("query", ""))
     queryset = selectors.entries_for_account(account=job.account, filters=data)
     if job.selection.get("ids"):
         queryset = queryset.filter(pk__in=[int(i) for i in job.selection["ids"]])
-    header = [label for _, label in DNC_COLUMNS if label]
-    fields = [key for key, _ in DNC_COLUMNS]
-
-    def batches() -> Iterator[list[list]]:
-        for rows in _keyset(queryset, fields):
-            yield [list(row[1:]) for row in rows]
-
-    return header, batches(), queryset.count()
+    account_ids = {job.account_id}
+    if job.created_by_id is not None:
+        account_ids |= set(job.created_by.memberships.values_list("account_id", flat=True))
+    rows = dnc_exports.entries_rows(queryset, account_ids=sorted(account_ids))
+    return list(dnc_exports.HEADER), rows, queryset.count()
 
 
 def _csv_cell(value: Any) -> Any:
-    """cell_safe(_text(value)), inlined: this runs for every cell of an export."""
+    """cell_safe(_text(value)), its common case inlined: this runs for every cell of an export."""
     kind = type(value)
     if kind is str:
-        return (
-            "'" + value if value and value[0] in FORMULA_CHARS and not _plain_number.match(value) else value
-        )
+        return cell_safe(value) if value and (value[0] in FORMULA_CHARS or value[0] == "'") else value
     if kind is int or kind is float or kind is bool:
         return value
     if value is None:
@@ -235,13 +207,9 @@ COPY_RANGE = 100_000  # profiles per COPY statement: progress between them, boun
 
 
 def _sql_text(expr: str) -> str:
-    """SQL for `_csv_cell` of a text expression: a formula gets a leading apostrophe unless it is
-    a plain number; '' and NULL become an unquoted empty field (COPY quotes an empty string)."""
-    return (
-        # ascii() of the first character before any regular expression: most cells stop there.
-        f"NULLIF(CASE WHEN ascii({expr}) IN (61, 43, 45, 64, 9, 13) AND {expr} !~ '{PLAIN_NUMBER_SQL}' "
-        f"THEN '''' || {expr} ELSE {expr} END, '')"
-    )
+    """SQL for `_csv_cell` of a text expression (`audience.spreadsheets.sql_cell_safe`); '' and
+    NULL become an unquoted empty field (COPY quotes an empty string)."""
+    return f"NULLIF({sql_cell_safe(expr)}, '')"
 
 
 def _sql_literal(text: str) -> str:
@@ -315,7 +283,7 @@ def _csv_sql(kind: str, expr: str) -> str:
         return _sql_iso(expr)
     return (
         f"CASE jsonb_typeof(p.attributes -> {expr}) WHEN 'boolean' THEN initcap(p.attributes ->> {expr}) "
-        f"ELSE {_sql_text(f'(p.attributes ->> {expr})')} END"
+        f"WHEN 'number' THEN p.attributes ->> {expr} ELSE {_sql_text(f'(p.attributes ->> {expr})')} END"
     )
 
 
@@ -380,7 +348,7 @@ def _people_csv_copy(job: ExportJob, path: str) -> None:
     streams = 1 if connection.in_atomic_block else max(1, min(settings.EXPORT_COPY_STREAMS, len(ranges)))
     with open(path, "wb") as handle:
         text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerow(header)
+        csv.writer(text, lineterminator="\n").writerow([cell_safe(label) for label in header])
         handle.write(("\ufeff" + text.getvalue()).encode())
         if streams == 1:
             for low, high, rows in ranges:
@@ -471,11 +439,18 @@ def _xlsx_sql(kind: str, expr: str, letter: str) -> str:
     """A column's cell as sheet XML (NULL for an empty cell), the same cell `xlsx.cell` writes for
     the value the Python path reads; `s.n` is the row number."""
     ref = f"'<c r=\"{letter}' || s.n || '\""
-    text = f"""{ref} t="inlineStr"><is><t xml:space="preserve">' || {{}} || '</t></is></c>'"""
+
+    def text(value: str) -> str:
+        # An inline string can't be a formula: the text as it is, styled quotePrefix where it
+        # looks like one (`xlsx.text_cell`, `audience.spreadsheets.formula_like`).
+        style = f"CASE WHEN {sql_formula_like(value)} THEN ' s=\"{xlsx.TEXT_STYLE}\"' ELSE '' END"
+        content = _sql_xml(f"NULLIF({value}, '')")
+        return f"""{ref} t="inlineStr"' || {style} || '><is><t xml:space="preserve">' || {content} || '</t></is></c>'"""
+
     if kind == "number":
         return f"{ref}><v>' || {expr} || '</v></c>'"
     if kind == "text":
-        return text.format(_sql_xml(_sql_text(expr)))
+        return text(expr)
     if kind == "date":
         # `xlsx.date_serial`: days since 1899-12-30, one less before Excel's phantom 1900-02-29.
         days = f"({expr} - DATE '1899-12-30')"
@@ -488,7 +463,7 @@ def _xlsx_sql(kind: str, expr: str, letter: str) -> str:
     return (
         f"CASE jsonb_typeof({value}) WHEN 'number' THEN {ref}><v>' || {raw} || '</v></c>' "
         f"WHEN 'boolean' THEN {ref} t=\"b\"><v>' || ({value} = 'true'::jsonb)::int || '</v></c>' "
-        f"WHEN 'null' THEN NULL ELSE {text.format(_sql_xml(_sql_text(raw)))} END"
+        f"WHEN 'null' THEN NULL ELSE {text(raw)} END"
     )
 
 
@@ -559,7 +534,7 @@ def _export_work(run: JobRun) -> JobDone | None:
         elif job.format == ExportFormat.CSV:
             with open(path, "w", newline="", encoding="utf-8-sig") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(header)
+                writer.writerow([cell_safe(label) for label in header])
                 for rows in batches:
                     writer.writerows([_csv_cell(v) for v in row] for row in rows)
                     job.processed += len(rows)
@@ -570,7 +545,7 @@ def _export_work(run: JobRun) -> JobDone | None:
             with xlsx.XlsxStream(path, header, expected_rows=total) as book:
                 for rows in batches:
                     for row in rows:
-                        book.append([cell_safe(value) for value in row])
+                        book.append(row)
                     job.processed += len(rows)
                     ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
         if run.cancelled():

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import tempfile
 import unicodedata
@@ -24,7 +25,10 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.template.defaultfilters import filesizeformat
+
+from audience.spreadsheets import cell_unquote
 
 TEXT_FORMATS = ("csv", "txt")
 SHEET_FORMATS = ("xlsx", "xls", "ods")
@@ -355,10 +359,32 @@ def rows_open(
         size = default_storage.size(path)
         text = io.TextIOWrapper(raw, encoding=encoding or "utf-8", newline="")
         reader = csv.reader(text, delimiter=delimiter or ",")
-        rows = ([cell.strip() for cell in row] for row in reader)
-        source = RowSource(rows=rows, size=size, position=raw.tell)
+        source = RowSource(rows=_text_rows(reader), size=size, position=raw.tell)
         _skip(source.rows, skip_rows)
         yield source
+
+
+def _text_rows(reader) -> Iterator[list[str]]:
+    """A CSV's rows, cells stripped, with the apostrophe an export put before a formula-like
+    cell taken off again (`audience.spreadsheets.cell_unquote`: what Audience exports, it imports
+    unchanged). csv's own errors become a refusal that names the row."""
+    record = 0
+    try:
+        for row in reader:
+            record += 1
+            cells = [cell.strip() for cell in row]
+            joined = "\x1f".join(cells)  # one C-level test a row instead of one per cell
+            if joined[:1] == "'" or "\x1f'" in joined:
+                cells = [cell_unquote(cell) for cell in cells]
+            yield cells
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise FileRefused(
+                f"Row {record + 1:,} has a cell longer than {csv.field_size_limit():,} characters, "
+                "which no import field takes. If the rows look merged, the delimiter or a stray quote "
+                "is wrong: check them on the mapping step; otherwise shorten that cell."
+            ) from None
+        raise FileRefused(f"Row {record + 1:,} can't be read as CSV: {error}.") from None
 
 
 def _skip(rows: Iterator[list[str]], count: int) -> None:
@@ -393,10 +419,37 @@ def _sheet_rows(path: str) -> Iterator[RowSource]:
         workbook.close()
 
 
+_email_like = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_phone_like = re.compile(r"\+?[\d\s().\-/]{6,}")
+
+
+def email_like(text: str) -> bool:
+    return _email_like.fullmatch(text) is not None
+
+
+def phone_like(text: str) -> bool:
+    return _phone_like.fullmatch(text) is not None and sum(ch.isdigit() for ch in text) >= 6
+
+
+def header_detect(row: list[str]) -> bool:
+    """Whether the first row is a header: not when one of its cells is a phone number or an email
+    address (a one-number-a-line .txt has no header), or all of them are numbers."""
+    cells = [cell for cell in row if cell]
+    if not cells:
+        return True
+    if any(email_like(cell) or phone_like(cell) for cell in cells):
+        return False
+    return not all(cell.replace(".", "", 1).lstrip("+-").isdigit() for cell in cells)
+
+
+PREVIEW_CELL = 300  # characters of a cell kept for the mapping screen (a header of 256 fits)
+
+
 def preview_rows(
     *, path: str, file_format: str, encoding: str, delimiter: str, skip_rows: int, limit: int = 10
 ) -> list[list[str]]:
-    """The header and the first `limit` rows, for the mapping screen."""
+    """The first row (the header, if the file has one) and the next `limit` rows, for the
+    mapping screen; cells cut at PREVIEW_CELL characters."""
     rows: list[list[str]] = []
     with rows_open(
         path=path, file_format=file_format, encoding=encoding, delimiter=delimiter, skip_rows=skip_rows
@@ -404,7 +457,49 @@ def preview_rows(
         for row in source.rows:
             if not any(row):
                 continue
-            rows.append(row)
+            rows.append([cell[:PREVIEW_CELL] for cell in row])
             if len(rows) > limit:
                 break
     return rows
+
+
+# Uploads bigger than the limit: refused before they are read ----------------------------------
+# Room for the form's other fields and the multipart boundaries around the file.
+UPLOAD_FORM_SLACK = 64 * 1024
+
+
+def upload_too_big_message(size: int | None = None) -> str:
+    limit = filesizeformat(settings.UPLOAD_MAX_BYTES)
+    if size:
+        return f"The file is {filesizeformat(size)}: the limit is {limit}. Compress it into a .zip."
+    return f"The file is larger than the limit of {limit}. Compress it into a .zip."
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """First of FILE_UPLOAD_HANDLERS: a request body over UPLOAD_MAX_BYTES (its Content-Length,
+    or the file's bytes as they come, for a body without one) stops the upload where it is — the
+    rest is never read, nor written to a temporary file — and leaves `request.upload_refused`
+    with the message for the form. The fields before the file (the CSRF token) are parsed."""
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        self.too_big = content_length > settings.UPLOAD_MAX_BYTES + UPLOAD_FORM_SLACK
+        self.received = 0
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        if self.too_big:
+            self._stop(int(self.request.META.get("CONTENT_LENGTH") or 0))
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > settings.UPLOAD_MAX_BYTES:
+            self._stop(None)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+    def _stop(self, size: int | None) -> None:
+        if self.request is not None:
+            self.request.upload_refused = upload_too_big_message(size)
+        raise StopUpload(connection_reset=True)

@@ -34,6 +34,14 @@ class ReadingForm(forms.Form):
     skip_rows = forms.IntegerField(
         min_value=0, max_value=10_000, initial=0, label="Skip rows", help_text="Rows above the header row"
     )
+    has_header = forms.TypedChoiceField(
+        choices=[("", "Detect"), ("header", "Is the header"), ("data", "Is data (no header)")],
+        coerce=lambda value: {"header": True, "data": False}.get(value),
+        empty_value=None,
+        required=False,
+        label="First row",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
 
 
 class MappingForm(forms.Form):

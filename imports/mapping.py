@@ -36,6 +36,7 @@ SYNONYMS = {
     ImportKind.PEOPLE: {
         "phone": [
             "phone",
+            "phones",
             "phonenumber",
             "mobile",
             "mobilephone",
@@ -51,7 +52,7 @@ SYNONYMS = {
             "phone2",
             "phone3",
         ],
-        "email": ["email", "emailaddress", "mail", "email1", "email2", "email3"],
+        "email": ["email", "emails", "emailaddress", "mail", "email1", "email2", "email3"],
         "external_id": [
             "externalid",
             "externalpersonid",
@@ -74,6 +75,7 @@ SYNONYMS = {
     },
     ImportKind.DNC: {
         "contact": [
+            "contactinformation",  # Infobip's own header
             "contact",
             "destination",
             "phone",
@@ -86,7 +88,8 @@ SYNONYMS = {
             "mobile",
         ],
         "sender": ["sender", "from", "senderid"],
-        "channel": ["channel", "type"],
+        # Not "type": in a Do Not Contact export that is the contact's kind (Phone, Email…).
+        "channel": ["channel", "channels"],
     },
 }
 MAX_NAME = 256
@@ -113,23 +116,63 @@ def fields_for(*, account: Account, kind: str) -> list[Field]:
 
 
 def mapping_suggest(*, account: Account, kind: str, headers: list[str]) -> list[str]:
-    """A field for each header ("" = skip), from header names; a non-repeatable field once."""
-    lookup: dict[str, str] = {}
+    """A field for each header ("" = skip), from header names; a non-repeatable field once. A
+    header that names a field exactly ("External id", a custom attribute) wins over a synonym
+    of the same field elsewhere ("Id" of an Audience export is not an external id)."""
+    exact: dict[str, str] = {}
+    synonyms: dict[str, str] = {}
     for key, words in SYNONYMS[kind].items():
         for word in words:
-            lookup.setdefault(word, key)
+            synonyms.setdefault(word, key)
     if kind == ImportKind.PEOPLE:
         for definition in AttributeDefinition.objects.for_account(account):
-            lookup[_norm(definition.name)] = f"custom.{definition.name}"
-        lookup.update({_norm(k): k for k in PEOPLE_STANDARD})
-    used: set[str] = set()
-    suggested = []
-    for header in headers:
-        key = lookup.get(_norm(header)) or lookup.get(_norm(re.sub(r"\d+$", "", header.strip())), "")
+            exact[_norm(definition.name)] = f"custom.{definition.name}"
+        exact.update({_norm(k): k for k in PEOPLE_STANDARD})
+        exact.update({_norm(label): k for k, label in PEOPLE_STANDARD.items()})
+    else:
+        exact.update({_norm(label): k for k, label in DNC_FIELDS.items()})
+
+    def lookup(table: dict[str, str], header: str) -> str:
+        return table.get(_norm(header)) or table.get(_norm(re.sub(r"\d+$", "", header.strip())), "")
+
+    suggested = [lookup(exact, header) for header in headers]
+    used = set(suggested)
+    for index, header in enumerate(headers):
+        if suggested[index]:
+            continue
+        key = lookup(synonyms, header)
         if key and key not in REPEATABLE and key in used:
             key = ""
         used.add(key)
-        suggested.append(key)
+        suggested[index] = key
+    for index, key in enumerate(suggested):  # an exact name twice: the first column keeps it
+        if key and key not in REPEATABLE and key in suggested[:index]:
+            suggested[index] = ""
+    return suggested
+
+
+def mapping_suggest_by_values(*, kind: str, rows: list[list[str]]) -> list[str]:
+    """For a file without a header row: a column whose first values are phone numbers or email
+    addresses feeds phone / email (people) or contact (Do Not Contact, the first such column)."""
+    from imports import files
+
+    width = max((len(row) for row in rows), default=0)
+    suggested = [""] * width
+    for index in range(width):
+        values = [row[index] for row in rows[:10] if index < len(row) and row[index]]
+        if not values:
+            continue
+        if all(files.email_like(v) for v in values):
+            field = "email"
+        elif all(files.phone_like(v) for v in values):
+            field = "phone"
+        else:
+            continue
+        if kind == ImportKind.DNC:
+            if "contact" not in suggested:
+                suggested[index] = "contact"
+        else:
+            suggested[index] = field
     return suggested
 
 
@@ -157,10 +200,11 @@ def mapping_validate(*, account: Account, kind: str, mapping: list[str]) -> list
     return clean
 
 
-def mapping_from_pairs(*, headers: list[str], pairs: list[str]) -> list[str]:
-    """`Header=field` pairs (the command line's --map) as a mapping; unmentioned headers skipped."""
+def mapping_from_pairs(*, headers: list[str], pairs: list[str], base: list[str] | None = None) -> list[str]:
+    """`Header=field` pairs (the command line's --map) over `base` (the suggested mapping, as the
+    screen starts from; None: every column skipped). `Header=` skips a suggested column."""
     by_header = {h.strip().lower(): i for i, h in enumerate(headers)}
-    mapping = [""] * len(headers)
+    mapping = list(base or []) + [""] * (len(headers) - len(base or []))
     for pair in pairs:
         header, sep, key = pair.rpartition("=")
         if not sep:

@@ -33,7 +33,12 @@ class ImportJob(Job):
     encoding = models.CharField(max_length=32, blank=True, default="")
     delimiter = models.CharField(max_length=4, blank=True, default="")
     skip_rows = models.PositiveIntegerField(default=0)
+    # False: the first row is data (a .txt of one number a line); the columns are "Column 1"…
+    has_header = models.BooleanField(default=True)
     headers = models.JSONField(default=list, blank=True)
+    # The first rows as read at upload (or after a reading change), for the mapping screen: a
+    # view of that screen never reads the file again.
+    preview = models.JSONField(default=list, blank=True)
     # One field key per column ("" = skipped): "phone", "first_name", "custom.Plan", "contact"…
     mapping = models.JSONField(default=list, blank=True)
     # people: {"type", "existing", "tags": [...], "default_tag": bool}; dnc: {"accounts": [ids]}
@@ -66,6 +71,12 @@ class ImportJob(Job):
     @property
     def is_analyzed(self) -> bool:
         return self.stage == ImportStage.ANALYZE and self.status == "done"
+
+    @property
+    def can_remap(self) -> bool:
+        """An analysis that failed (a byte the encoding can't read, a row csv can't): the person
+        may go back to the mapping step and read the file differently."""
+        return self.stage == ImportStage.ANALYZE and self.status == "failed"
 
     @property
     def is_imported(self) -> bool:

@@ -63,27 +63,14 @@ def import_job_create(
         encoding=stored.encoding,
         delimiter=stored.delimiter,
     )
-    job.headers = _headers(job)
-    job.mapping = mapping.mapping_suggest(account=account, kind=kind, headers=job.headers)
+    _read_start(job, has_header=None)
     job.save()
     return job
 
 
-def _headers(job: ImportJob) -> list[str]:
-    rows = files.preview_rows(
-        path=job.file_path,
-        file_format=job.file_format,
-        encoding=job.encoding,
-        delimiter=job.delimiter,
-        skip_rows=job.skip_rows,
-        limit=0,
-    )
-    if not rows:
-        raise files.FileRefused(f"{job.file_name} has no rows after the {job.skip_rows} skipped.")
-    return [h or f"Column {i + 1}" for i, h in enumerate(rows[0])]
-
-
-def import_job_preview(*, job: ImportJob, limit: int = 10) -> list[list[str]]:
+def _read_start(job: ImportJob, *, has_header: bool | None) -> None:
+    """Read the first rows once (kept on the job for the mapping screen), decide whether the
+    first is a header (`has_header` None: detected), and the columns and suggested mapping."""
     try:
         rows = files.preview_rows(
             path=job.file_path,
@@ -91,35 +78,80 @@ def import_job_preview(*, job: ImportJob, limit: int = 10) -> list[list[str]]:
             encoding=job.encoding,
             delimiter=job.delimiter,
             skip_rows=job.skip_rows,
-            limit=limit,
         )
     except (UnicodeDecodeError, LookupError) as error:
         raise files.FileRefused(
             f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
         ) from None
+    if not rows:
+        raise files.FileRefused(f"{job.file_name} has no rows after the {job.skip_rows} skipped.")
+    job.has_header = files.header_detect(rows[0]) if has_header is None else has_header
+    job.preview = rows
+    if job.has_header:
+        job.headers = [h or f"Column {i + 1}" for i, h in enumerate(rows[0])]
+        job.mapping = mapping.mapping_suggest(account=job.account, kind=job.kind, headers=job.headers)
+    else:
+        job.headers = [f"Column {i + 1}" for i in range(max(len(row) for row in rows))]
+        job.mapping = mapping.mapping_suggest_by_values(kind=job.kind, rows=rows)
+
+
+def import_job_preview(*, job: ImportJob, limit: int = 10) -> list[list[str]]:
+    """The data rows of the mapping screen, from what the upload read (the file is not read
+    again); a job uploaded before the preview was kept reads it."""
+    rows = job.preview
+    if not rows:
+        try:
+            rows = files.preview_rows(
+                path=job.file_path,
+                file_format=job.file_format,
+                encoding=job.encoding,
+                delimiter=job.delimiter,
+                skip_rows=job.skip_rows,
+                limit=limit,
+            )
+        except (UnicodeDecodeError, LookupError) as error:
+            raise files.FileRefused(
+                f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
+            ) from None
     width = len(job.headers)
-    return [(row + [""] * width)[:width] for row in rows[1:]]
+    data = rows[1:] if job.has_header else rows
+    return [(row + [""] * width)[:width] for row in data[:limit]]
 
 
-def import_job_configure(*, job: ImportJob, encoding: str, delimiter: str, skip_rows: int) -> ImportJob:
-    """Change how the file is read; the headers and the suggested mapping follow."""
-    if job.stage != ImportStage.MAP:
+def import_job_configure(
+    *, job: ImportJob, encoding: str, delimiter: str, skip_rows: int, has_header: bool | None = None
+) -> ImportJob:
+    """Change how the file is read (`has_header` None: detected again); the headers, the
+    preview and the suggested mapping follow. An analysis that failed (`can_remap`: a byte the
+    encoding can't read) goes back to the mapping step."""
+    if job.stage != ImportStage.MAP and not job.can_remap:
         raise ValidationError(
             "This file has been analyzed already: start a new import to read it differently."
         )
+    if skip_rows < 0:
+        raise ValidationError("Skip rows must be 0 or more.")
     job.encoding, job.delimiter, job.skip_rows = (
         encoding or job.encoding,
         delimiter or job.delimiter,
         skip_rows,
     )
-    try:
-        job.headers = _headers(job)
-    except (UnicodeDecodeError, LookupError) as error:
-        raise files.FileRefused(
-            f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
-        ) from None
-    job.mapping = mapping.mapping_suggest(account=job.account, kind=job.kind, headers=job.headers)
-    job.save(update_fields=["encoding", "delimiter", "skip_rows", "headers", "mapping"])
+    _read_start(job, has_header=has_header)
+    job.stage, job.status, job.message, job.finished_at = ImportStage.MAP, JobStatus.PENDING, "", None
+    job.save(
+        update_fields=[
+            "encoding",
+            "delimiter",
+            "skip_rows",
+            "has_header",
+            "headers",
+            "preview",
+            "mapping",
+            "stage",
+            "status",
+            "message",
+            "finished_at",
+        ]
+    )
     return job
 
 
@@ -130,8 +162,9 @@ def import_job_map(
     new_fields: dict[int, tuple[str, str]] | None = None,
     analyze: bool = True,
 ) -> ImportJob:
-    """Save the mapping (creating "add new field" attributes) and queue the analysis."""
-    if job.stage != ImportStage.MAP:
+    """Save the mapping (creating "add new field" attributes) and queue the analysis (again,
+    after an analysis that failed)."""
+    if job.stage != ImportStage.MAP and not job.can_remap:
         raise ValidationError("This import is past the mapping step.")
     fields = list(fields) + [""] * (len(job.headers) - len(fields))
     with transaction.atomic():
@@ -140,8 +173,8 @@ def import_job_map(
         job.mapping = mapping.mapping_validate(
             account=job.account, kind=job.kind, mapping=fields[: len(job.headers)]
         )
-        job.stage, job.status = ImportStage.ANALYZE, JobStatus.PENDING
-        job.save(update_fields=["mapping", "stage", "status"])
+        job.stage, job.status, job.message, job.finished_at = ImportStage.ANALYZE, JobStatus.PENDING, "", None
+        job.save(update_fields=["mapping", "stage", "status", "message", "finished_at"])
         if analyze:
             from imports import tasks
 
@@ -230,10 +263,13 @@ def _target(job: ImportJob, options: dict | None = None):
     return target
 
 
-def _data_rows(source: files.RowSource, skip_rows: int) -> Iterator[tuple[int, list[str]]]:
+def _data_rows(
+    source: files.RowSource, skip_rows: int, has_header: bool = True
+) -> Iterator[tuple[int, list[str]]]:
     """(row number in the file, cells) of every non-blank data row; the header is consumed."""
-    next(source.rows, None)
-    for number, cells in enumerate(source.rows, start=skip_rows + 2):
+    if has_header:
+        next(source.rows, None)
+    for number, cells in enumerate(source.rows, start=skip_rows + 1 + has_header):
         if any(cells):
             yield number, cells
 
@@ -288,7 +324,15 @@ FILE_ERRORS = (UnicodeDecodeError, files.FileRefused, csv.Error)
 
 def _file_failed(job: ImportJob, error: Exception) -> JobFailed:
     if isinstance(error, UnicodeDecodeError):
-        message = f"The file is not valid {job.encoding} after the first rows: choose its encoding on the mapping step."
+        # The upload checked the first 64 KB only. `ImportJob.can_remap`: the mapping step can be
+        # reached again from the job's page, to choose the encoding.
+        name = dict(files.ENCODINGS).get(job.encoding, job.encoding)
+        byte = error.object[error.start : error.start + 1].hex().upper()
+        message = (
+            f"The file is not valid {name} further down (byte 0x{byte} is not {name}, though its first "
+            "64 KB were): go back to the mapping step and choose its encoding (Windows-1252 or -1250 "
+            "for most files saved by Excel on Windows)."
+        )
     elif isinstance(error, files.FileRefused):
         message = error.message
     else:
@@ -335,7 +379,7 @@ def _analysis_work(run: JobRun) -> JobDone | None:
         try:
             with _open(job) as source:
                 job.total = source.size
-                for chunk in run.chunks(_chunks(_data_rows(source, job.skip_rows))):
+                for chunk in run.chunks(_chunks(_data_rows(source, job.skip_rows, job.has_header))):
                     records, rejected = _parse_chunk(target, chunk, seen)
                     clean.write(json.dumps([len(chunk), len(rejected), target.dump_chunk(records)]))
                     clean.write("\n")
@@ -545,7 +589,7 @@ def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, Any]]:
         return
     seen: dict[str, int] = {}
     with _open(job) as source:
-        for chunk in _chunks(_data_rows(source, job.skip_rows)):
+        for chunk in _chunks(_data_rows(source, job.skip_rows, job.has_header)):
             records, rejected = _parse_chunk(target, chunk, seen)
             yield len(chunk), len(rejected), records
 

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access
@@ -33,6 +35,13 @@ def import_new(request: HttpRequest) -> HttpResponse:
     form = forms.UploadForm(
         request.POST or None, request.FILES or None, initial={"kind": request.GET.get("kind", "people")}
     )
+    refused = getattr(request, "upload_refused", None)  # files.UploadLimitHandler stopped it
+    if refused:
+        form = forms.UploadForm({"kind": request.POST.get("kind", "people")})
+        form.is_valid()
+        form.errors["file"] = form.error_class([refused])
+        context = {"form": form, "nav": "imports", "max_bytes": filesizeformat(settings.UPLOAD_MAX_BYTES)}
+        return render_page(request, "imports/import_new.html", context, status=413)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -51,12 +60,18 @@ def import_new(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("imports:map", job.pk)
     status = 400 if form.errors else 200
-    return render_page(request, "imports/import_new.html", {"form": form, "nav": "imports"}, status=status)
+    context = {"form": form, "nav": "imports", "max_bytes": filesizeformat(settings.UPLOAD_MAX_BYTES)}
+    return render_page(request, "imports/import_new.html", context, status=status)
 
 
 def _map_context(request: HttpRequest, job: ImportJob, reading=None, mapping_form=None) -> dict:
     reading = reading or forms.ReadingForm(
-        initial={"encoding": job.encoding, "delimiter": job.delimiter, "skip_rows": job.skip_rows}
+        initial={
+            "encoding": job.encoding,
+            "delimiter": job.delimiter,
+            "skip_rows": job.skip_rows,
+            "has_header": "header" if job.has_header else "data",
+        }
     )
     fields = mapping.fields_for(account=job.account, kind=job.kind)
     mapping_form = mapping_form or forms.MappingForm(
@@ -80,7 +95,7 @@ def _map_context(request: HttpRequest, job: ImportJob, reading=None, mapping_for
 @access.editor_required
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
-    if job.stage != ImportStage.MAP:
+    if job.stage != ImportStage.MAP and not job.can_remap:
         return redirect(job)
     mapping_form = None
     if request.method == "POST":

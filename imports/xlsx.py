@@ -20,11 +20,14 @@ from collections.abc import Iterable
 from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
+from audience.spreadsheets import FORMULA_CHARS, formula_like
+
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
-DATE_STYLE, DATETIME_STYLE = 1, 2  # cellXfs indexes in STYLES
+DATE_STYLE, DATETIME_STYLE, TEXT_STYLE = 1, 2, 3  # cellXfs indexes in STYLES
 EPOCH = dt.date(1899, 12, 30)
 # Characters XML 1.0 can't hold even as a reference: dropped (openpyxl refused the whole export).
 ILLEGAL = "".join(chr(c) for c in (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF))
+_FORMULA_OR_QUOTE = FORMULA_CHARS | {"'"}
 _illegal = re.compile(f"[{re.escape(ILLEGAL)}]")
 # Level 1: the sheet XML is very repetitive, so it still shrinks ~10x, at several times the speed of 6.
 COMPRESS_LEVEL = 1
@@ -45,9 +48,10 @@ STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -84,12 +88,14 @@ def datetime_serial(value: dt.datetime) -> float:
 
 
 def text_cell(ref: str, text: str) -> str:
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(text)}</t></is></c>'
+    # formula_like, its common case first: this runs for every text cell.
+    style = f' s="{TEXT_STYLE}"' if text and text[0] in _FORMULA_OR_QUOTE and formula_like(text) else ""
+    return f'<c r="{ref}" t="inlineStr"{style}><is><t xml:space="preserve">{escape(text)}</t></is></c>'
 
 
 def cell(ref: str, value: Any) -> str:
-    """One cell; '' for None and '' (an absent cell). Text is written as given: neutralising
-    formulas is the caller's business."""
+    """One cell; '' for None and '' (an absent cell). Text is written as given (an inline string
+    is never run as a formula), styled quotePrefix where it looks like one."""
     kind = type(value)
     if kind is str:
         return text_cell(ref, value) if value else ""

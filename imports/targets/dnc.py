@@ -16,12 +16,18 @@ from audience import counting
 from audience.models import Account
 from dnc import services as dnc_services
 from dnc.destinations import sender_normalize
+from dnc.exports import EVERY_CHANNEL
 from dnc.models import AuditAction, Channel, DncAudit, DncEntry, DncEntryAccount, How, Kind, Source
 from imports.phones import normalize_phone_fast
 from imports.targets.people import Outcome, Record, RowRejected
 
 _phone_chars = re.compile(r"\+?[\d\s().\-/]+")
 _PHONE_CHANNELS = frozenset(c for c in Channel.values if c != Channel.EMAIL) | {""}
+_CHANNEL_WORDS = {
+    **{label.lower(): value for value, label in Channel.choices},
+    **{value.lower(): value for value in Channel.values},
+    EVERY_CHANNEL.lower(): "",
+}
 _PHONE = Kind.PHONE.value  # a plain str: an enum member's attribute access costs ~1 µs a row
 REASONS = {
     "contact": "Invalid contact",
@@ -47,6 +53,8 @@ class DncTarget:
         contact = cells[at_contact].strip() if 0 <= at_contact < size else ""
         sender = cells[at_sender].strip() if 0 <= at_sender < size else ""
         channel = cells[at_channel].strip() if 0 <= at_channel < size else ""
+        if channel:  # the export's words: "Every channel", "WhatsApp", "Push notification"…
+            channel = _CHANNEL_WORDS.get(channel.lower(), channel)
         key = self._phone_key(contact, sender, channel)
         if key is None:
             try:

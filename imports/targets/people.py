@@ -120,19 +120,26 @@ class PeopleTarget:
             if not raw:
                 continue
             if key == "phone":
-                try:
-                    value = normalize_phone_fast(raw)
-                except ValidationError as error:
-                    raise RowRejected("phone", error.messages[0]) from None
-                if value not in record.phones:
-                    record.phones.append(value)
+                # "a; b": several in one cell, as the People export writes them.
+                for part in raw.split(";") if ";" in raw else (raw,):
+                    if not (part := part.strip()):
+                        continue
+                    try:
+                        value = normalize_phone_fast(part)
+                    except ValidationError as error:
+                        raise RowRejected("phone", error.messages[0]) from None
+                    if value not in record.phones:
+                        record.phones.append(value)
             elif key == "email":
-                try:
-                    value = normalize_email(raw)
-                except ValidationError as error:
-                    raise RowRejected("email", error.messages[0]) from None
-                if value not in record.emails:
-                    record.emails.append(value)
+                for part in raw.split(";") if ";" in raw else (raw,):
+                    if not (part := part.strip()):
+                        continue
+                    try:
+                        value = normalize_email(part)
+                    except ValidationError as error:
+                        raise RowRejected("email", error.messages[0]) from None
+                    if value not in record.emails:
+                        record.emails.append(value)
             elif key == "company":
                 if len(raw) > 255:
                     raise RowRejected("value", "Company is longer than 255 characters.")

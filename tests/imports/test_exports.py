@@ -23,18 +23,33 @@ pytestmark = pytest.mark.django_db
         ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("+385912345678", "+385912345678"),
-        ("+385 91 123-4567", "+385 91 123-4567"),
-        ("+1 (555) 010/2030", "+1 (555) 010/2030"),
+        # A phone as text would be turned into a number or a formula error: neutralised too,
+        # and the importer takes the apostrophe off again (test_it_takes_off_the_exports_apostrophe).
+        ("+385912345678", "'+385912345678"),
+        ("+385 91 123-4567", "'+385 91 123-4567"),
         ("+1 2|cmd", "'+1 2|cmd"),
         ("-1 SUM(A1)", "'-1 SUM(A1)"),
-        ("-12.5", "-12.5"),
+        ("-12.5", "'-12.5"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        # Apostrophes before a formula character get one more, so the import's undo is exact.
+        ("'=1", "''=1"),
+        ("''+1", "'''+1"),
+        ("'abc", "'abc"),
         ("Ana", "Ana"),
         (42, 42),
+        (-12.5, -12.5),
     ],
 )
 def test_it_neutralises_formulas(value, safe):
     assert exports.cell_safe(value) == safe
+
+
+@pytest.mark.parametrize("value", ["=1+1", "'=1", "''@x", "+385 91", "'abc", "abc", "-", "'", ""])
+def test_it_takes_off_the_exports_apostrophe(value):
+    from audience.spreadsheets import cell_unquote
+
+    assert cell_unquote(exports.cell_safe(value)) == value
 
 
 def _people(account, owner):
@@ -77,7 +92,11 @@ def test_it_exports_people_to_xlsx(account, owner):
     sheet = load_workbook(io.BytesIO(default_storage.open(job.file_path).read())).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 3
-    assert any("'=1+1" in row for row in rows[1:])
+    # An inline string is never a formula: no literal apostrophe, the quotePrefix style instead.
+    assert any("=1+1" in row for row in rows[1:])
+    assert not any(str(value).startswith("'") for row in rows for value in row if value)
+    cell = next(c for row in sheet.iter_rows() for c in row if c.value == "=1+1")
+    assert cell.quotePrefix and cell.data_type == "s"
 
 
 def test_it_exports_only_the_selection(account, owner):
@@ -107,7 +126,8 @@ def _dnc_export(account, owner, fmt: str) -> ExportJob:
 def test_it_exports_do_not_contact_entries(account, owner):
     job = _dnc_export(account, owner, "csv")
     text = default_storage.open(job.file_path).read().decode("utf-8-sig")
-    assert job.status == "done" and text.startswith("Contact,Kind,Channel") and "+385912345678" in text
+    assert job.status == "done" and text.startswith("Contact information,Type,Sender,Channel")
+    assert "'+385912345678" in text
 
 
 def test_it_refuses_a_segment_of_another_account(account, owner):
@@ -161,9 +181,9 @@ def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch
     monkeypatch.setattr(exports, "connection", SimpleNamespace(vendor="generic"))
     generic = _rows(_export(account, owner, "csv"))
     assert fast == generic
-    assert len(fast) == 4 and fast[1][3] == "'=1+1" and fast[1][5] == "-5"
+    assert len(fast) == 4 and fast[1][3] == "'=1+1" and fast[1][5] == "'-5"
     assert "'=bad" in fast[1][17] and fast[1][12] == "'@Acme & <Co>"
-    assert "+1 (555) 010-2030" in fast[3] and "'+cmd" in fast[1]  # phone-shaped text is left as written
+    assert "'+1 (555) 010-2030" in fast[3] and "'+cmd" in fast[1]  # phone-shaped text too
 
 
 def test_it_exports_a_segment(account, owner):
@@ -246,10 +266,10 @@ def test_it_writes_the_same_people_xlsx_on_every_path(account, owner, monkeypatc
     header = rows[0]
     first, ivo = rows[1], next(r for r in rows if r[3] == "Ivo")
     cell = dict(zip(header, first, strict=True))
-    assert cell["First name"] == "'=1+1" and cell["Last name"] == "-5" and cell["Company"] == "'@Acme & <Co>"
+    assert cell["First name"] == "=1+1" and cell["Last name"] == "-5" and cell["Company"] == "@Acme & <Co>"
     assert cell["Birth date"].date().isoformat() == "1990-02-03" and cell["Created"].year >= 2024
-    assert (cell["Score"], cell["Opted"], cell["Note"]) == (12.5, True, "'+cmd")
-    assert "'=bad" in cell["Tags"] and cell["Phones"] == "+385912345678" and isinstance(cell["Id"], int)
+    assert (cell["Score"], cell["Opted"], cell["Note"]) == (12.5, True, "+cmd")
+    assert "=bad" in cell["Tags"] and cell["Phones"] == "+385912345678" and isinstance(cell["Id"], int)
     cell = dict(zip(header, ivo, strict=True))
     assert cell["Address"] == "ab & <c> \\d\ne\tf\rg \u00e9\u4e2d"  # the control character dropped
     assert cell["City"] == "  spaced  " and cell["Count"] == 3 and cell["Note"] is None
@@ -267,6 +287,8 @@ def test_it_writes_the_csvs_values_to_xlsx(account, owner):
     csv_rows = _rows(_export(account, owner, "csv"))
     xlsx_rows = _xlsx_sheets(_export(account, owner, "xlsx"))["calamine"]["Export"]
     assert xlsx_rows[0] == csv_rows[0]
+    from audience.spreadsheets import cell_unquote
+
     for csv_row, xlsx_row in zip(csv_rows[1:], xlsx_rows[1:], strict=True):
         for text, value in zip(csv_row, xlsx_row, strict=True):
             if isinstance(value, bool):
@@ -279,8 +301,8 @@ def test_it_writes_the_csvs_values_to_xlsx(account, owner):
                 )
             elif value is None:
                 assert text == ""
-            else:  # less the characters XML can't hold
-                assert text.translate(dict.fromkeys(map(ord, xlsx.ILLEGAL))) == value
+            else:  # less the CSV's apostrophe (the .xlsx styles it) and the characters XML can't hold
+                assert cell_unquote(text).translate(dict.fromkeys(map(ord, xlsx.ILLEGAL))) == value
 
 
 def test_it_continues_on_a_new_sheet_past_excels_last_row(account, owner, monkeypatch):
@@ -316,8 +338,8 @@ def test_it_writes_an_empty_xlsx_with_its_header(account, owner):
 def test_it_exports_do_not_contact_entries_to_xlsx(account, owner):
     job = _dnc_export(account, owner, "xlsx")
     rows = _xlsx_sheets(job)["calamine"]["Export"]
-    assert rows[0][:3] == ["Contact", "Kind", "Channel"] and len(rows) == 3
-    assert {row[0] for row in rows[1:]} == {"+385912345678", "'=evil@example.com"}
+    assert rows[0][:4] == ["Contact information", "Type", "Sender", "Channel"] and len(rows) == 3
+    assert {row[0] for row in rows[1:]} == {"+385912345678", "=evil@example.com"}
     assert all(row[6].year >= 2024 for row in rows[1:])  # Added: a real date
 
 

@@ -21,8 +21,28 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--kind", choices=["people", "dnc"], required=True)
         parser.add_argument("--account", required=True, help="the account's name")
-        parser.add_argument("--map", action="append", default=[], metavar="Header=field")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="Header=field",
+            help="map a column (over the suggested mapping; Header= skips it)",
+        )
+        parser.add_argument(
+            "--no-suggest", action="store_true", help="map only the --map columns (no suggestions)"
+        )
         parser.add_argument("--skip-rows", type=int, default=0)
+        header = parser.add_mutually_exclusive_group()
+        header.add_argument(
+            "--no-header",
+            dest="has_header",
+            action="store_false",
+            default=None,
+            help="the first row is data (default: detected)",
+        )
+        header.add_argument(
+            "--header", dest="has_header", action="store_true", help="the first row is a header"
+        )
         parser.add_argument("--encoding", default="")
         parser.add_argument("--delimiter", default="")
         parser.add_argument("--accounts", default="", help="Do Not Contact: account names, comma-separated")
@@ -37,6 +57,11 @@ class Command(BaseCommand):
         if account is None:
             raise CommandError(f"There is no account named {options['account']!r}.", returncode=2)
         path = options["file"]
+        if options["skip_rows"] < 0:
+            raise CommandError(
+                f"--skip-rows {options['skip_rows']}: skip 0 rows or more (the rows above the header).",
+                returncode=2,
+            )
         try:
             with open(path, "rb") as stream:
                 job = services.import_job_create(
@@ -47,17 +72,24 @@ class Command(BaseCommand):
                     stream=stream,
                     size=os.path.getsize(path),
                 )
-            if options["skip_rows"] or options["encoding"] or options["delimiter"]:
+            if (
+                options["skip_rows"]
+                or options["encoding"]
+                or options["delimiter"]
+                or options["has_header"] is not None
+            ):
                 services.import_job_configure(
                     job=job,
                     encoding=options["encoding"],
                     delimiter=options["delimiter"],
                     skip_rows=options["skip_rows"],
+                    has_header=options["has_header"],
                 )
-            fields = (
-                mapping.mapping_from_pairs(headers=job.headers, pairs=options["map"])
-                if options["map"]
-                else job.mapping
+            # As the screen: the suggestions first, --map adds to or overrides them.
+            fields = mapping.mapping_from_pairs(
+                headers=job.headers,
+                pairs=options["map"],
+                base=None if options["no_suggest"] else job.mapping,
             )
             services.import_job_map(job=job, fields=fields, analyze=False)
             run_options = {
