@@ -40,8 +40,12 @@ class DncEntryFilterSet(django_filters.FilterSet):
     source = django_filters.MultipleChoiceFilter(
         choices=Source.choices, widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
     )
+    campaign = MultipleTextFilter(label="Campaign contains", method="filter_campaign")
     account = django_filters.MultipleChoiceFilter(
-        choices=[], label="Also applies to", method="filter_account"
+        choices=[],
+        label="Also applies to",
+        method="filter_account",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     added_from = django_filters.DateFilter(label="Added from", method="filter_added_from")
     added_until = django_filters.DateFilter(label="Added until", method="filter_added_until")
@@ -75,6 +79,14 @@ class DncEntryFilterSet(django_filters.FilterSet):
 
     def filter_channel(self, queryset: QuerySet, name: str, values: list[str]) -> QuerySet:
         return queryset.filter(channel__in=["" if v == BLANK else v for v in values]) if values else queryset
+
+    def filter_campaign(self, queryset: QuerySet, name: str, values: list[str]) -> QuerySet:
+        if not values:
+            return queryset
+        condition = Q()
+        for value in values:
+            condition |= Q(campaign__icontains=value)
+        return queryset.filter(condition)
 
     def filter_account(self, queryset: QuerySet, name: str, values: list[str]) -> QuerySet:
         for value in values:  # applies to every account chosen

@@ -64,6 +64,7 @@ def _list_context(request: HttpRequest, form: DncEntryForm | None = None) -> dic
         "nav": "configuration",
         "filterset": filterset,
         "page": page,
+        "total": queryset.count(),
         "query": query.urlencode(),
         "filter_query": _without(query, "sort"),
         "filtered": any(k != "sort" and any(query.getlist(k)) for k in query),
@@ -117,8 +118,13 @@ def entry_add(request: HttpRequest) -> HttpResponse:
     row = (
         selectors.entries_for_account(account=request.account, filters={})
         .select_related("added_by")
-        .get(entry=entry)
+        .filter(entry=entry)
+        .first()
     )
+    if row is None:  # added for other accounts only: not a line of this account's list
+        names = ", ".join(allowed[pk].name for pk in form.cleaned_data["accounts"])
+        context = {"form": _entry_form(request), "added_elsewhere": f"{entry.value} was added for {names}."}
+        return render_page(request, LIST, context, partial="new_row")
     row.shown_accounts = selectors.entry_accounts(
         entry_ids=[entry.pk], account_ids=[c[0] for c in _account_choices(request)]
     ).get(entry.pk, [])

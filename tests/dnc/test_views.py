@@ -357,3 +357,70 @@ def test_it_keeps_the_audit_trail_from_non_admins(request, who):
 def test_it_shows_an_outsider_only_their_audit(outsider_client, entries):
     body = outsider_client.get(reverse("dnc:audit")).content.decode()
     assert "+447911123456" in body and "+385912345678" not in body
+
+
+# --- issue #17 / #19: the screen ------------------------------------------------------------------
+
+
+def test_it_adds_for_another_account_only_and_says_where(owner_client, owner, account, other_account):
+    from audience import services as audience_services
+
+    audience_services.membership_set(account=other_account, user=owner, role="marketer")
+    response = owner_client.post(
+        ADD, {"new-contact": "+385912345678", "new-accounts": [other_account.pk]}, **HTMX
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "+385912345678" in body and "Globex" in body and 'id="dnc-new-row"' in body
+    assert list(DncEntry.objects.get().accounts.all()) == [other_account]
+    assert not DncEntryAccount.objects.filter(account=account).exists()
+
+
+def test_it_renders_the_account_filter_as_checkboxes(owner_client, owner, other_account, entries):
+    from audience import services as audience_services
+
+    audience_services.membership_set(account=other_account, user=owner, role="viewer")
+    body = owner_client.get(LIST).content.decode()
+    assert f'type="checkbox" name="account" value="{other_account.pk}"' in body
+
+
+def test_it_shows_the_total_of_the_list_and_of_the_filter(owner_client, outsider_client, entries):
+    assert owner_client.get(LIST).context["total"] == 3
+    assert "3 entries" in owner_client.get(LIST).content.decode()
+    assert owner_client.get(LIST, {"channel": "EMAIL"}).context["total"] == 2
+    filtered = owner_client.get(LIST, {"channel": "EMAIL"}, **HTMX)
+    assert "2 entries match the filters" in filtered.content.decode()
+    assert outsider_client.get(LIST).context["total"] == 1
+
+
+def test_it_filters_by_campaign(owner_client, outsider_client, account, other_account, entries):
+    services.dnc_entries_add(
+        accounts=[account, other_account],
+        entries=[{"contact": "+385917777777"}],
+        source=Source.CAMPAIGN,
+        campaign="Spring sale",
+    )
+    assert shown(owner_client.get(LIST, {"campaign": "spring"})) == {"+385917777777"}
+    assert shown(owner_client.get(LIST, {"campaign": "autumn"})) == set()
+    assert shown(owner_client.get(LIST, {"campaign": "spring", "source": "CAMPAIGN"})) == {"+385917777777"}
+    assert shown(owner_client.get(LIST, {"campaign": "spring", "source": "IMPORT"})) == set()
+    body = owner_client.get(LIST).content.decode()
+    assert 'name="campaign"' in body
+    assert shown(outsider_client.get(LIST, {"campaign": "spring"})) == {"+385917777777"}
+
+
+@pytest.mark.parametrize("who", ["owner_client", "teammate_client"])
+def test_it_offers_the_xlsx_export_of_the_filtered_list(request, who, entries):
+    from imports.models import ExportJob
+
+    client = request.getfixturevalue(who)
+    body = client.get(LIST, {"channel": "EMAIL"}).content.decode()
+    assert reverse("imports:export_dnc") in body and 'value="xlsx"' in body
+    response = client.post(reverse("imports:export_dnc"), {"query": "channel=EMAIL", "format": "xlsx"})
+    assert response.status_code == 302
+    job = ExportJob.objects.get()
+    assert (job.kind, job.format) == ("dnc", "xlsx")
+
+
+def test_it_hides_the_xlsx_export_from_a_viewer(viewer_client, entries):
+    assert reverse("imports:export_dnc") not in viewer_client.get(LIST).content.decode()
