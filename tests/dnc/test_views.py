@@ -424,3 +424,19 @@ def test_it_offers_the_xlsx_export_of_the_filtered_list(request, who, entries):
 
 def test_it_hides_the_xlsx_export_from_a_viewer(viewer_client, entries):
     assert reverse("imports:export_dnc") not in viewer_client.get(LIST).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("contact", "reason"),
+    [
+        ("+3859112", "not a valid number for Croatia (+385): too short"),
+        ("+385 91 123 4567 890", "not a valid number for Croatia (+385): too long"),
+        ("+38591123456", "not a valid number for Croatia (+385): no number of that length"),
+    ],
+)
+def test_it_says_why_an_international_number_is_refused(owner_client, account, contact, reason):
+    body = owner_client.post(
+        ADD, {"new-contact": contact, "new-accounts": [account.pk]}, **HTMX
+    ).content.decode()
+    assert reason in body and "use international format" not in body
+    assert not DncEntry.objects.exists()
