@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audience import access
+from audience import access, counting
 from audience.htmx import render_page, wants_partial
 from audience.models import Membership
 from audience.selection import Selection, selection_queryset
@@ -189,30 +189,39 @@ def profile_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @access.editor_required
 def bulk_add(request: HttpRequest) -> HttpResponse:
-    """Put the contacts of a People selection on the list (for the current account)."""
-    form = DncBulkAddForm(request.POST)
+    """People's "Add to Do Not Contact": first asks for the channel and sender (a page showing
+    who is selected), then, with `confirm=1`, puts their contacts on the current account's list."""
+    form = DncBulkAddForm(request.POST if request.POST.get("confirm") == "1" else None)
+    back = reverse("audience:people") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
     try:
-        if not form.is_valid():
-            raise ValidationError(" ".join(e for errors in form.errors.values() for e in errors))
-        profiles = selection_queryset(account=request.account, selection=Selection.from_post(request.POST))
-        report = services.dnc_profiles_add(
-            account=request.account,
-            profiles=profiles,
-            channel=form.cleaned_data["channel"],
-            sender=form.cleaned_data["sender"],
-            added_by=request.user,
-        )
+        selection = Selection.from_post(request.POST)
+        profiles = selection_queryset(account=request.account, selection=selection)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(
-            request,
-            f"Do Not Contact: {report.created} added, {report.merged + report.unchanged} already there, "
-            f"{len(report.rejected)} refused.",
-        )
-    return redirect(
-        reverse("audience:people") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
+        return redirect(back)
+    if not form.is_bound or not form.is_valid():
+        context = {
+            "nav": "people",
+            "form": form,
+            "selection": selection,
+            "count": counting.count_with_timeout(profiles),
+            "query": request.POST.get("query", ""),
+            "back": back,
+        }
+        return render_page(request, "dnc/bulk_add_confirm.html", context, status=422 if form.errors else 200)
+    report = services.dnc_profiles_add(
+        account=request.account,
+        profiles=profiles,
+        channel=form.cleaned_data["channel"],
+        sender=form.cleaned_data["sender"],
+        added_by=request.user,
     )
+    messages.success(
+        request,
+        f"Do Not Contact: {report.created} added, {report.merged + report.unchanged} already there, "
+        f"{len(report.rejected)} refused.",
+    )
+    return redirect(back)
 
 
 @require_GET

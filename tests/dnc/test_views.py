@@ -326,7 +326,9 @@ def test_it_hides_another_accounts_profile(outsider_client, profile):
 
 
 def test_it_adds_the_contacts_of_a_people_selection(teammate_client, account, profile):
-    response = teammate_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk], "channel": "EMAIL"})
+    response = teammate_client.post(
+        reverse("dnc:bulk_add"), {"ids": [profile.pk], "channel": "EMAIL", "confirm": "1"}
+    )
     assert response.status_code == 302
     assert entry_ids(account) == {"ana@example.org", "ana@free.net"}
 
@@ -336,7 +338,43 @@ def test_it_forbids_a_viewer_to_bulk_add(viewer_client, profile):
 
 
 def test_it_never_bulk_adds_another_accounts_profiles(outsider_client, profile):
-    outsider_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk]})
+    outsider_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk], "confirm": "1"})
+    assert not DncEntryAccount.objects.exists()
+    asked = outsider_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk]})
+    assert "Ana" not in asked.content.decode() and "0 people" in asked.content.decode()
+
+
+@pytest.mark.parametrize("who", ["owner_client", "teammate_client"])
+def test_it_asks_for_the_channel_and_sender_before_bulk_adding(request, who, account, profile):
+    client = request.getfixturevalue(who)
+    asked = client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk], "query": "city=Zagreb"})
+    assert asked.status_code == 200
+    body = asked.content.decode()
+    assert "1 person" in body and 'name="channel"' in body and 'name="sender"' in body
+    assert f'name="ids" value="{profile.pk}"' in body and 'name="confirm" value="1"' in body
+    assert not DncEntryAccount.objects.exists()  # nothing until confirmed
+    done = client.post(
+        reverse("dnc:bulk_add"),
+        {
+            "ids": [profile.pk],
+            "query": "city=Zagreb",
+            "confirm": "1",
+            "channel": "SMS",
+            "sender": "00385 91 999 8888",
+        },
+    )
+    assert done.status_code == 302 and done["Location"].endswith("?city=Zagreb")
+    rows = DncEntryAccount.objects.filter(account=account)
+    assert [(r.value, r.channel, r.sender) for r in rows] == [("+385912345678", "SMS", "+385919998888")]
+
+
+def test_it_asks_again_for_a_channel_that_does_not_exist(owner_client, profile):
+    response = owner_client.post(
+        reverse("dnc:bulk_add"), {"ids": [profile.pk], "confirm": "1", "channel": "FAX"}
+    )
+    assert (
+        response.status_code == 422 and "FAX is not one of the available choices" in response.content.decode()
+    )
     assert not DncEntryAccount.objects.exists()
 
 
