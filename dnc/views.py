@@ -14,9 +14,9 @@ from audience import access, counting
 from audience.htmx import render_page, wants_partial
 from audience.models import Membership
 from audience.selection import Selection, selection_queryset
-from dnc import exports, selectors, services
+from dnc import bulk, exports, selectors, services
 from dnc.forms import DncBulkAddForm, DncEntryForm
-from dnc.models import How, Source
+from dnc.models import DncRemoveJob, How, Source
 
 LIST = "dnc/entry_list.html"
 
@@ -135,6 +135,8 @@ def entry_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 @access.editor_required
 def entry_remove(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("all") == "1":
+        return _remove_all(request)
     try:
         ids = [int(pk) for pk in request.POST.getlist("ids")]
     except ValueError:
@@ -150,6 +152,39 @@ def entry_remove(request: HttpRequest) -> HttpResponse:
         )
     query = QueryDict(request.POST.get("query", ""))
     return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+
+
+def _remove_all(request: HttpRequest) -> HttpResponse:
+    """ "Remove all N matching the filter": a job (the list may hold a whole wrong import)."""
+    query = QueryDict(request.POST.get("query", ""))
+    try:
+        job = bulk.dnc_remove_job_start(
+            account=request.account,
+            user=request.user,
+            filters={key: query.getlist(key) for key in query},
+            other_account_ids=[pk for pk, _ in _account_choices(request) if pk != request.account.pk],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+    return redirect(job)
+
+
+@require_GET
+@access.member_required
+def remove_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = access.get_scoped(request, DncRemoveJob, pk)
+    context = {"nav": "configuration", "job": job, "can_edit": request.membership.can_edit}
+    return render_page(request, "dnc/remove_job_detail.html", context, partial="progress")
+
+
+@require_POST
+@access.editor_required
+def remove_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = access.get_scoped(request, DncRemoveJob, pk)
+    if bulk.dnc_remove_job_cancel(job=job):
+        messages.info(request, "The removal was stopped; the entries removed so far stay removed.")
+    return redirect(job)
 
 
 @require_http_methods(["GET", "POST"])
@@ -227,7 +262,22 @@ def bulk_add(request: HttpRequest) -> HttpResponse:
 @require_GET
 @access.admin_required
 def audit_list(request: HttpRequest) -> HttpResponse:
-    page = selectors.audit_page(account=request.account, before=request.GET.get("before", ""))
-    return render_page(
-        request, "dnc/audit_list.html", {"nav": "configuration", "page": page}, partial="results"
-    )
+    filterset = selectors.audit_filterset(account=request.account, data=request.GET)
+    query = _without(request.GET, "before")
+    try:
+        page = selectors.audit_page(
+            account=request.account, before=request.GET.get("before", ""), filters=request.GET
+        )
+    except ValidationError as error:
+        page, error_text = selectors.AuditPage(rows=[], next_before=None), " ".join(error.messages)
+    else:
+        error_text = ""
+    context = {
+        "nav": "configuration",
+        "page": page,
+        "filterset": filterset,
+        "query": query,
+        "filtered": bool(query),
+        "error": error_text,
+    }
+    return render_page(request, "dnc/audit_list.html", context, partial="results")
