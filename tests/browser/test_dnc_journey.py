@@ -39,11 +39,11 @@ def test_it_removes_a_wrong_import_from_the_screen(page, marketer):
     page.goto("/configuration/do-not-contact/?source=IMPORT")
     page.wait_for_load_state("networkidle")
     assert "12 entries match the filters" in page.get_by_test_id("dnc-total").inner_text()
-    shot(page, "08-dnc-filtered-total")
+    shot(page, "07b-dnc-filtered-total")
     page.get_by_test_id("dnc-remove-all").click()
     page.locator("#confirm-modal-ok").click()
     page.get_by_test_id("job-status").filter(has_text="Done").wait_for()
-    shot(page, "09-dnc-removed-all")
+    shot(page, "07c-dnc-removed-all")
     assert list(DncEntryAccount.objects.filter(account=account).values_list("value", flat=True)) == [
         "+385919999999"
     ]
@@ -64,7 +64,7 @@ def test_it_asks_for_channel_and_sender_before_people_go_on_the_list(page, marke
     form.wait_for()
     assert "1 person" in form.inner_text() and not DncEntryAccount.objects.exists()
     form.get_by_label("Channel").select_option("SMS")
-    shot(page, "10-dnc-bulk-add-asks")
+    shot(page, "07d-dnc-bulk-add-asks")
     form.get_by_role("button", name="Add to Do Not Contact").click()
     page.wait_for_url("**/people/**")
     assert list(DncEntryAccount.objects.values_list("value", "channel")) == [("+385912345678", "SMS")]
