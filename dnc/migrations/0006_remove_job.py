@@ -7,37 +7,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audience', '0009_contact_account_check'),
-        ('dnc', '0005_no_constraints_on_entry_account_account_user'),
+        ("audience", "0009_contact_account_check"),
+        ("dnc", "0005_no_constraints_on_entry_account_account_user"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DncRemoveJob',
+            name="DncRemoveJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='pending', max_length=16)),
-                ('total', models.PositiveBigIntegerField(default=0)),
-                ('processed', models.PositiveBigIntegerField(default=0)),
-                ('message', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('task', models.CharField(blank=True, default='', max_length=200)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('other_account_ids', models.JSONField(blank=True, default=list)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='audience.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("total", models.PositiveBigIntegerField(default=0)),
+                ("processed", models.PositiveBigIntegerField(default=0)),
+                ("message", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("task", models.CharField(blank=True, default="", max_length=200)),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                ("other_account_ids", models.JSONField(blank=True, default=list)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="audience.account"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Do Not Contact removal job',
-                'ordering': ['-created_at', '-id'],
-                'abstract': False,
-                'indexes': [models.Index(fields=['account', '-id'], name='dnc_remove_job_account')],
+                "verbose_name": "Do Not Contact removal job",
+                "ordering": ["-created_at", "-id"],
+                "abstract": False,
+                "indexes": [models.Index(fields=["account", "-id"], name="dnc_remove_job_account")],
             },
         ),
     ]
