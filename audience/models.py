@@ -95,7 +95,12 @@ class Company(models.Model):
         verbose_name_plural = "companies"
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("account", Lower("name"), name="company_name_unique_ci"),
+            models.UniqueConstraint(
+                "account",
+                Lower("name"),
+                name="company_name_unique_ci",
+                violation_error_message="A company with this name already exists in this account.",
+            ),
         ]
         indexes = [
             # Companies list: search by name prefix, ordered by name.
@@ -154,6 +159,7 @@ class Profile(models.Model):
                 fields=["account", "external_id"],
                 condition=~Q(external_id=""),
                 name="profile_external_id_unique",
+                violation_error_message="A person with this external ID already exists in this account.",
             ),
         ]
         indexes = [
@@ -239,7 +245,12 @@ class AttributeDefinition(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("account", Lower("name"), name="attribute_name_unique_ci"),
+            models.UniqueConstraint(
+                "account",
+                Lower("name"),
+                name="attribute_name_unique_ci",
+                violation_error_message="An attribute with this name already exists in this account.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -263,7 +274,12 @@ class EventDefinition(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("account", Lower("name"), name="event_definition_unique_ci"),
+            models.UniqueConstraint(
+                "account",
+                Lower("name"),
+                name="event_definition_unique_ci",
+                violation_error_message="An event with this name already exists in this account.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -287,7 +303,10 @@ class Event(models.Model):
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "event_id"], condition=~Q(event_id=""), name="event_id_unique"
+                fields=["account", "event_id"],
+                condition=~Q(event_id=""),
+                name="event_id_unique",
+                violation_error_message="An event with this event ID already exists in this account.",
             ),
         ]
         indexes = [

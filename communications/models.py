@@ -151,6 +151,7 @@ class AudienceItem(models.Model):
                 condition=Q(broadcast__isnull=False, flow__isnull=True)
                 | Q(broadcast__isnull=True, flow__isnull=False),
                 name="audience_item_one_owner",
+                violation_error_message="An audience item belongs to a broadcast or to a flow, not both.",
             ),
         ]
         indexes = [

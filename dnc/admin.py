@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from dnc.models import DncAudit, DncEntry, DncEntryAccount
+from dnc.models import DncAudit, DncEntry, DncEntryAccount, DncRemoveJob
 
 
 class DncEntryAccountInline(admin.TabularInline):
@@ -40,6 +40,22 @@ class DncAuditAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     show_full_result_count = False
 
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DncRemoveJob)
+class DncRemoveJobAdmin(admin.ModelAdmin):
+    list_display = ("pk", "account", "status", "processed", "total", "created_by", "created_at")
+    list_filter = ("status",)
+
+    # A job row is the record of a removal (every removal is audited): it changes only through the job.
     def has_add_permission(self, request) -> bool:
         return False
 

@@ -9,7 +9,7 @@ from ninja import Field, Router, Schema
 
 from audience.api_errors import ApiError
 from dnc import services
-from dnc.destinations import destination_normalize, destination_normalize_fast, sender_normalize
+from dnc.destinations import destination_normalize, destination_parse, sender_normalize
 from dnc.models import Channel, DncEntryAccount, How, Source
 
 router = Router(tags=["Do Not Contact (blocklist)"])
@@ -175,13 +175,11 @@ def blocklist_check(request: HttpRequest, payload: CheckIn):
         raise ApiError(400, "Bad request", {"channel": [str(error)]}) from None
     results = []
     for to in payload.destinations:
-        normalized = destination_normalize_fast(to)
-        results.append(
-            {
-                "to": to,
-                "destination": normalized,
-                "valid": normalized is not None,
-                "blocked": normalized in blocked,
-            }
-        )
+        # The validation of adding (a number adding refuses is not "valid" here), with its reason.
+        normalized, reason = destination_parse(to)
+        result = {"to": to, "destination": normalized, "valid": normalized is not None}
+        result["blocked"] = normalized is not None and normalized in blocked
+        if reason:
+            result["reason"] = reason
+        results.append(result)
     return {"results": results}

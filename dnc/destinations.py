@@ -50,6 +50,19 @@ def contact_parse(raw: str) -> tuple[str, str]:
     return Kind.PHONE, normalize_phone(text)
 
 
+def destination_parse(raw: str) -> tuple[str | None, str]:
+    """(normalised destination, "") when adding it to the list would be accepted, else
+    (None, why not): the blocklist check validates exactly as `contact_parse` does, except that
+    a domain is no destination."""
+    try:
+        kind, value = contact_parse(raw)
+    except ValidationError as error:
+        return None, " ".join(error.messages)
+    if kind == Kind.DOMAIN:
+        return None, f"{str(raw).strip()} is neither a phone number nor an email address."
+    return value, ""
+
+
 def sender_normalize(raw: str) -> str:
     """A sender as stored and as compared: a phone-number sender in E.164 when it is a valid
     number (short codes stay as they are), an email sender lower-cased, others trimmed."""

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
+from audience.jobs import Job
 from audience.models import Account
 
 
@@ -180,3 +182,23 @@ class DncAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.value} ({self.account_name})"
+
+
+class DncRemoveJob(Job):
+    """ "Remove all N matching the filter": the screen's filter kept on the row, worked through in
+    chunks by a task (every removal audited, as one by one). Entries added after the job started
+    are left alone: the person confirmed the N they saw."""
+
+    filters = models.JSONField(default=dict, blank=True)  # the screen's querystring {name: [values]}
+    # The reader's other accounts when the job started (what the "Account" filter may name).
+    other_account_ids = models.JSONField(default=list, blank=True)
+
+    class Meta(Job.Meta):
+        verbose_name = "Do Not Contact removal job"
+        indexes = [models.Index(fields=["account", "-id"], name="dnc_remove_job_account")]
+
+    def __str__(self) -> str:
+        return f"Removal of {self.total} Do Not Contact entries"
+
+    def get_absolute_url(self) -> str:
+        return reverse("dnc:remove_job", args=[self.pk])

@@ -13,7 +13,7 @@ from django.db.models.functions import Reverse, StrIndex, Substr
 from django.http import QueryDict
 
 from audience.models import Account, Contact, ContactKind, Profile
-from dnc.filters import DncEntryFilterSet
+from dnc.filters import DncAuditFilterSet, DncEntryFilterSet
 from dnc.models import Channel, DncAudit, DncEntryAccount, Kind
 
 SORTS = {
@@ -170,9 +170,17 @@ class AuditPage:
     next_before: int | None
 
 
-def audit_page(*, account: Account, before: str = "", size: int = 50) -> AuditPage:
-    """The account's audit trail, newest first, in keyset pages by id."""
-    queryset = DncAudit.objects.filter(account_id=account.pk)
+def audit_filterset(*, account: Account, data) -> DncAuditFilterSet:
+    return DncAuditFilterSet(data, queryset=DncAudit.objects.filter(account_id=account.pk), account=account)
+
+
+def audit_page(*, account: Account, before: str = "", filters=None, size: int = 50) -> AuditPage:
+    """The account's audit trail, filtered as the screen filters, newest first, in keyset pages
+    by id; ValidationError for a bad filter."""
+    filterset = audit_filterset(account=account, data=filters or {})
+    if not filterset.is_valid():
+        raise ValidationError("; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
+    queryset = filterset.qs
     if before.isdigit():
         queryset = queryset.filter(pk__lt=int(before))
     rows = list(queryset.order_by("-pk")[: size + 1])

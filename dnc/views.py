@@ -10,13 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audience import access
+from audience import access, counting
 from audience.htmx import render_page, wants_partial
 from audience.models import Membership
 from audience.selection import Selection, selection_queryset
-from dnc import exports, selectors, services
+from dnc import bulk, exports, selectors, services
 from dnc.forms import DncBulkAddForm, DncEntryForm
-from dnc.models import How, Source
+from dnc.models import DncRemoveJob, How, Source
 
 LIST = "dnc/entry_list.html"
 
@@ -64,6 +64,7 @@ def _list_context(request: HttpRequest, form: DncEntryForm | None = None) -> dic
         "nav": "configuration",
         "filterset": filterset,
         "page": page,
+        "total": queryset.count(),
         "query": query.urlencode(),
         "filter_query": _without(query, "sort"),
         "filtered": any(k != "sort" and any(query.getlist(k)) for k in query),
@@ -117,8 +118,13 @@ def entry_add(request: HttpRequest) -> HttpResponse:
     row = (
         selectors.entries_for_account(account=request.account, filters={})
         .select_related("added_by")
-        .get(entry=entry)
+        .filter(entry=entry)
+        .first()
     )
+    if row is None:  # added for other accounts only: not a line of this account's list
+        names = ", ".join(allowed[pk].name for pk in form.cleaned_data["accounts"])
+        context = {"form": _entry_form(request), "added_elsewhere": f"{entry.value} was added for {names}."}
+        return render_page(request, LIST, context, partial="new_row")
     row.shown_accounts = selectors.entry_accounts(
         entry_ids=[entry.pk], account_ids=[c[0] for c in _account_choices(request)]
     ).get(entry.pk, [])
@@ -129,6 +135,8 @@ def entry_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 @access.editor_required
 def entry_remove(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("all") == "1":
+        return _remove_all(request)
     try:
         ids = [int(pk) for pk in request.POST.getlist("ids")]
     except ValueError:
@@ -144,6 +152,39 @@ def entry_remove(request: HttpRequest) -> HttpResponse:
         )
     query = QueryDict(request.POST.get("query", ""))
     return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+
+
+def _remove_all(request: HttpRequest) -> HttpResponse:
+    """ "Remove all N matching the filter": a job (the list may hold a whole wrong import)."""
+    query = QueryDict(request.POST.get("query", ""))
+    try:
+        job = bulk.dnc_remove_job_start(
+            account=request.account,
+            user=request.user,
+            filters={key: query.getlist(key) for key in query},
+            other_account_ids=[pk for pk, _ in _account_choices(request) if pk != request.account.pk],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+    return redirect(job)
+
+
+@require_GET
+@access.member_required
+def remove_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = access.get_scoped(request, DncRemoveJob, pk)
+    context = {"nav": "configuration", "job": job, "can_edit": request.membership.can_edit}
+    return render_page(request, "dnc/remove_job_detail.html", context, partial="progress")
+
+
+@require_POST
+@access.editor_required
+def remove_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = access.get_scoped(request, DncRemoveJob, pk)
+    if bulk.dnc_remove_job_cancel(job=job):
+        messages.info(request, "The removal was stopped; the entries removed so far stay removed.")
+    return redirect(job)
 
 
 @require_http_methods(["GET", "POST"])
@@ -183,36 +224,60 @@ def profile_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @access.editor_required
 def bulk_add(request: HttpRequest) -> HttpResponse:
-    """Put the contacts of a People selection on the list (for the current account)."""
-    form = DncBulkAddForm(request.POST)
+    """People's "Add to Do Not Contact": first asks for the channel and sender (a page showing
+    who is selected), then, with `confirm=1`, puts their contacts on the current account's list."""
+    form = DncBulkAddForm(request.POST if request.POST.get("confirm") == "1" else None)
+    back = reverse("audience:people") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
     try:
-        if not form.is_valid():
-            raise ValidationError(" ".join(e for errors in form.errors.values() for e in errors))
-        profiles = selection_queryset(account=request.account, selection=Selection.from_post(request.POST))
-        report = services.dnc_profiles_add(
-            account=request.account,
-            profiles=profiles,
-            channel=form.cleaned_data["channel"],
-            sender=form.cleaned_data["sender"],
-            added_by=request.user,
-        )
+        selection = Selection.from_post(request.POST)
+        profiles = selection_queryset(account=request.account, selection=selection)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(
-            request,
-            f"Do Not Contact: {report.created} added, {report.merged + report.unchanged} already there, "
-            f"{len(report.rejected)} refused.",
-        )
-    return redirect(
-        reverse("audience:people") + (f"?{request.POST['query']}" if request.POST.get("query") else "")
+        return redirect(back)
+    if not form.is_bound or not form.is_valid():
+        context = {
+            "nav": "people",
+            "form": form,
+            "selection": selection,
+            "count": counting.count_with_timeout(profiles),
+            "query": request.POST.get("query", ""),
+            "back": back,
+        }
+        return render_page(request, "dnc/bulk_add_confirm.html", context, status=422 if form.errors else 200)
+    report = services.dnc_profiles_add(
+        account=request.account,
+        profiles=profiles,
+        channel=form.cleaned_data["channel"],
+        sender=form.cleaned_data["sender"],
+        added_by=request.user,
     )
+    messages.success(
+        request,
+        f"Do Not Contact: {report.created} added, {report.merged + report.unchanged} already there, "
+        f"{len(report.rejected)} refused.",
+    )
+    return redirect(back)
 
 
 @require_GET
 @access.admin_required
 def audit_list(request: HttpRequest) -> HttpResponse:
-    page = selectors.audit_page(account=request.account, before=request.GET.get("before", ""))
-    return render_page(
-        request, "dnc/audit_list.html", {"nav": "configuration", "page": page}, partial="results"
-    )
+    filterset = selectors.audit_filterset(account=request.account, data=request.GET)
+    query = _without(request.GET, "before")
+    try:
+        page = selectors.audit_page(
+            account=request.account, before=request.GET.get("before", ""), filters=request.GET
+        )
+    except ValidationError as error:
+        page, error_text = selectors.AuditPage(rows=[], next_before=None), " ".join(error.messages)
+    else:
+        error_text = ""
+    context = {
+        "nav": "configuration",
+        "page": page,
+        "filterset": filterset,
+        "query": query,
+        "filtered": bool(query),
+        "error": error_text,
+    }
+    return render_page(request, "dnc/audit_list.html", context, partial="results")

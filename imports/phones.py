@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 
-from django.core.exceptions import ValidationError
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber, is_valid_number
 
-from audience.contacts import PHONE_EXAMPLE, normalize_phone
+from audience.contacts import normalize_phone
 
 _junk = re.compile(r"[\s().\-/]")
 _e164_shape = re.compile(r"\+[1-9]\d{5,16}")
@@ -107,10 +106,6 @@ def normalize_phone_fast(raw: str) -> str:
             if national[:1] != "0" and not found[1].match(national):
                 if _valid(found[0], national):
                     return text
-                # What normalize_phone says of a number it parses but finds invalid.
-                raise ValidationError(
-                    f"{raw!s} is not a valid phone number: use international format, e.g. {PHONE_EXAMPLE}.",
-                    code="invalid",
-                )
+                return normalize_phone(raw)  # it says why (too short, …): rare, so the slow way
             break
     return normalize_phone(raw)

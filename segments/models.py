@@ -31,7 +31,12 @@ class Segment(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint("account", Upper("name"), name="segment_name_unique_ci"),
+            models.UniqueConstraint(
+                "account",
+                Upper("name"),
+                name="segment_name_unique_ci",
+                violation_error_message="A segment with this name already exists in this account.",
+            ),
         ]
         indexes = [
             # The list's sorts and search by name prefix.

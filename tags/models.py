@@ -21,7 +21,14 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint("account", Lower("name"), name="tag_name_unique_ci")]
+        constraints = [
+            models.UniqueConstraint(
+                "account",
+                Lower("name"),
+                name="tag_name_unique_ci",
+                violation_error_message="A tag with this name already exists in this account.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

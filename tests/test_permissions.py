@@ -14,6 +14,7 @@ from django.urls import get_resolver, reverse
 from audience import api_auth, services
 from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification
 from communications.models import AudienceItem, Broadcast, Flow
+from dnc.models import DncRemoveJob
 from imports.models import ExportJob, ImportJob
 from segments import services as segment_services
 from tags import services as tag_services
@@ -95,6 +96,9 @@ def rows(account, owner, teammate):
         ),
         "export": ExportJob.objects.create(account=account, created_by=owner, kind="people", selection={}),
         "bulk": TagBulkJob.objects.create(account=account, created_by=owner, selection={"ids": []}),
+        "dnc_removal": DncRemoveJob.objects.create(
+            account=account, created_by=owner, filters={"contact": [SECRET]}
+        ),
         "broadcast": Broadcast.objects.create(
             account=account, name=f"{SECRET} broadcast", channel="SMS", text="hi"
         ),
@@ -120,6 +124,7 @@ def row_for(name: str, route: str, rows: dict):
         ("audience", "account_switch"): "account",
         ("audience", "api_key"): "api_key",
         ("tags", "bulk_job"): "bulk",
+        ("dnc", "remove_job"): "dnc_removal",
         ("tags", ""): "tag",
         ("segments", ""): "segment",
         ("imports", "export"): "export",

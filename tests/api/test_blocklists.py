@@ -170,3 +170,20 @@ def test_blocklists_need_a_key(db):
             ).status_code
             == 401
         )
+
+
+def test_check_validates_as_adding_does_and_says_why(api, account):
+    destinations = ["+3859112", "+385 91 123 4567", "nobody@", "example.com"]
+    results = api.post(
+        "/platform/1/blocklists/check", {"destinations": destinations, "channel": "SMS"}
+    ).json()["results"]
+    assert [r["valid"] for r in results] == [False, True, False, False]
+    assert results[0]["destination"] is None and results[0]["blocked"] is False
+    assert results[0]["reason"] == "+3859112 is not a valid number for Croatia (+385): too short."
+    assert "reason" not in results[1]
+    added = _add(api, *destinations[:3])
+    assert {r["to"]: r["reason"] for r in added.json()["rejected"]} == {
+        "+3859112": results[0]["reason"],
+        "nobody@": results[2]["reason"],
+    }
+    assert list(DncEntryAccount.objects.filter(account=account).values_list("value", flat=True)) == [PHONE]

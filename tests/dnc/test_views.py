@@ -326,7 +326,9 @@ def test_it_hides_another_accounts_profile(outsider_client, profile):
 
 
 def test_it_adds_the_contacts_of_a_people_selection(teammate_client, account, profile):
-    response = teammate_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk], "channel": "EMAIL"})
+    response = teammate_client.post(
+        reverse("dnc:bulk_add"), {"ids": [profile.pk], "channel": "EMAIL", "confirm": "1"}
+    )
     assert response.status_code == 302
     assert entry_ids(account) == {"ana@example.org", "ana@free.net"}
 
@@ -336,7 +338,43 @@ def test_it_forbids_a_viewer_to_bulk_add(viewer_client, profile):
 
 
 def test_it_never_bulk_adds_another_accounts_profiles(outsider_client, profile):
-    outsider_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk]})
+    outsider_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk], "confirm": "1"})
+    assert not DncEntryAccount.objects.exists()
+    asked = outsider_client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk]})
+    assert "Ana" not in asked.content.decode() and "0 people" in asked.content.decode()
+
+
+@pytest.mark.parametrize("who", ["owner_client", "teammate_client"])
+def test_it_asks_for_the_channel_and_sender_before_bulk_adding(request, who, account, profile):
+    client = request.getfixturevalue(who)
+    asked = client.post(reverse("dnc:bulk_add"), {"ids": [profile.pk], "query": "city=Zagreb"})
+    assert asked.status_code == 200
+    body = asked.content.decode()
+    assert "1 person" in body and 'name="channel"' in body and 'name="sender"' in body
+    assert f'name="ids" value="{profile.pk}"' in body and 'name="confirm" value="1"' in body
+    assert not DncEntryAccount.objects.exists()  # nothing until confirmed
+    done = client.post(
+        reverse("dnc:bulk_add"),
+        {
+            "ids": [profile.pk],
+            "query": "city=Zagreb",
+            "confirm": "1",
+            "channel": "SMS",
+            "sender": "00385 91 999 8888",
+        },
+    )
+    assert done.status_code == 302 and done["Location"].endswith("?city=Zagreb")
+    rows = DncEntryAccount.objects.filter(account=account)
+    assert [(r.value, r.channel, r.sender) for r in rows] == [("+385912345678", "SMS", "+385919998888")]
+
+
+def test_it_asks_again_for_a_channel_that_does_not_exist(owner_client, profile):
+    response = owner_client.post(
+        reverse("dnc:bulk_add"), {"ids": [profile.pk], "confirm": "1", "channel": "FAX"}
+    )
+    assert (
+        response.status_code == 422 and "FAX is not one of the available choices" in response.content.decode()
+    )
     assert not DncEntryAccount.objects.exists()
 
 
@@ -357,3 +395,86 @@ def test_it_keeps_the_audit_trail_from_non_admins(request, who):
 def test_it_shows_an_outsider_only_their_audit(outsider_client, entries):
     body = outsider_client.get(reverse("dnc:audit")).content.decode()
     assert "+447911123456" in body and "+385912345678" not in body
+
+
+# --- issue #17 / #19: the screen ------------------------------------------------------------------
+
+
+def test_it_adds_for_another_account_only_and_says_where(owner_client, owner, account, other_account):
+    from audience import services as audience_services
+
+    audience_services.membership_set(account=other_account, user=owner, role="marketer")
+    response = owner_client.post(
+        ADD, {"new-contact": "+385912345678", "new-accounts": [other_account.pk]}, **HTMX
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "+385912345678" in body and "Globex" in body and 'id="dnc-new-row"' in body
+    assert list(DncEntry.objects.get().accounts.all()) == [other_account]
+    assert not DncEntryAccount.objects.filter(account=account).exists()
+
+
+def test_it_renders_the_account_filter_as_checkboxes(owner_client, owner, other_account, entries):
+    from audience import services as audience_services
+
+    audience_services.membership_set(account=other_account, user=owner, role="viewer")
+    body = owner_client.get(LIST).content.decode()
+    assert f'type="checkbox" name="account" value="{other_account.pk}"' in body
+
+
+def test_it_shows_the_total_of_the_list_and_of_the_filter(owner_client, outsider_client, entries):
+    assert owner_client.get(LIST).context["total"] == 3
+    assert "3 entries" in owner_client.get(LIST).content.decode()
+    assert owner_client.get(LIST, {"channel": "EMAIL"}).context["total"] == 2
+    filtered = owner_client.get(LIST, {"channel": "EMAIL"}, **HTMX)
+    assert "2 entries match the filters" in filtered.content.decode()
+    assert outsider_client.get(LIST).context["total"] == 1
+
+
+def test_it_filters_by_campaign(owner_client, outsider_client, account, other_account, entries):
+    services.dnc_entries_add(
+        accounts=[account, other_account],
+        entries=[{"contact": "+385917777777"}],
+        source=Source.CAMPAIGN,
+        campaign="Spring sale",
+    )
+    assert shown(owner_client.get(LIST, {"campaign": "spring"})) == {"+385917777777"}
+    assert shown(owner_client.get(LIST, {"campaign": "autumn"})) == set()
+    assert shown(owner_client.get(LIST, {"campaign": "spring", "source": "CAMPAIGN"})) == {"+385917777777"}
+    assert shown(owner_client.get(LIST, {"campaign": "spring", "source": "IMPORT"})) == set()
+    body = owner_client.get(LIST).content.decode()
+    assert 'name="campaign"' in body
+    assert shown(outsider_client.get(LIST, {"campaign": "spring"})) == {"+385917777777"}
+
+
+@pytest.mark.parametrize("who", ["owner_client", "teammate_client"])
+def test_it_offers_the_xlsx_export_of_the_filtered_list(request, who, entries):
+    from imports.models import ExportJob
+
+    client = request.getfixturevalue(who)
+    body = client.get(LIST, {"channel": "EMAIL"}).content.decode()
+    assert reverse("imports:export_dnc") in body and 'value="xlsx"' in body
+    response = client.post(reverse("imports:export_dnc"), {"query": "channel=EMAIL", "format": "xlsx"})
+    assert response.status_code == 302
+    job = ExportJob.objects.get()
+    assert (job.kind, job.format) == ("dnc", "xlsx")
+
+
+def test_it_hides_the_xlsx_export_from_a_viewer(viewer_client, entries):
+    assert reverse("imports:export_dnc") not in viewer_client.get(LIST).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("contact", "reason"),
+    [
+        ("+3859112", "not a valid number for Croatia (+385): too short"),
+        ("+385 91 123 4567 890", "not a valid number for Croatia (+385): too long"),
+        ("+38591123456", "not a valid number for Croatia (+385): no number of that length"),
+    ],
+)
+def test_it_says_why_an_international_number_is_refused(owner_client, account, contact, reason):
+    body = owner_client.post(
+        ADD, {"new-contact": contact, "new-accounts": [account.pk]}, **HTMX
+    ).content.decode()
+    assert reason in body and "use international format" not in body
+    assert not DncEntry.objects.exists()
