@@ -7,6 +7,8 @@ on a value they cannot read, so a typo stops the process at start-up instead of 
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -45,13 +47,36 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def kept_secret_key(path: Path) -> str:
+    """A random key made once and kept in `path`, so sessions survive restarts and the web process
+    and the worker sign alike. Written aside and linked into place: two processes starting at once
+    both end up reading the one key that won."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(50))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # A fixed development key: fine for a laptop, refused by `check --deploy`.
-    SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
+    # Only a machine of its own may make up its key: the embedded default (no DATABASE_URL), a
+    # developer's DEBUG run and the test suite. A deployment on a shared database needs the same
+    # key on every web process and worker, so it must be given one.
+    if not (DEBUG or not env_str("DATABASE_URL", "") or "pytest" in sys.modules):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off: a long random string, the same for every "
+            "web process and worker (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = kept_secret_key(Path(env_str("SECRET_KEY_FILE", str(BASE_DIR / "var" / "secret_key"))))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = env_str("SITE_NAME", "Audience")
@@ -112,7 +137,8 @@ TEMPLATES = [
 # SQLite is the embedded default: a first run needs nothing installed. WAL and immediate
 # transactions let the web process and the worker write without "database is locked".
 SQLITE_PATH = env_str("SQLITE_PATH", str(BASE_DIR / "var" / "audience.sqlite3"))
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
+# Empty means the embedded default, as .env.example writes it.
+DATABASE_URL = env_str("DATABASE_URL", "") or f"sqlite:///{SQLITE_PATH}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
