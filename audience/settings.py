@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_filters",
+    # Its static files: /api/docs serves Swagger UI from them (under the CSP, no CDN).
+    "ninja",
     "audience",
     "tags",
     "dnc",
