@@ -75,6 +75,69 @@ def test_a_successful_sign_in_clears_the_failures(owner, settings):
         assert client.post(reverse("login"), {"username": "alice", "password": "wrong"}).status_code == 200
 
 
+RIGHT = "correct horse battery staple"
+
+
+def _sign_in(client: Client, username: str, password: str, address: str, forwarded: str | None = None):
+    extra = {"REMOTE_ADDR": address}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
+
+
+def test_behind_the_proxy_a_strangers_failures_do_not_lock_the_owner_out(owner, settings):
+    # Every request reaches the app from the proxy's address; the proxy appends the client's.
+    settings.TRUSTED_PROXY_HOPS = 1
+    stranger = Client()
+    for _ in range(settings.LOGIN_MAX_FAILURES + 2):
+        _sign_in(stranger, "alice", "wrong", "10.0.0.2", forwarded="203.0.113.9")
+    assert _sign_in(stranger, "alice", RIGHT, "10.0.0.2", forwarded="203.0.113.9").status_code == 429
+    owner_browser = Client()
+    assert _sign_in(owner_browser, "alice", RIGHT, "10.0.0.2", forwarded="198.51.100.7").status_code == 302
+
+
+def test_a_forged_forwarded_for_is_not_believed(owner, settings):
+    settings.TRUSTED_PROXY_HOPS = 1
+    guesser = Client()
+    for n in range(settings.LOGIN_MAX_FAILURES):
+        # The client writes its own X-Forwarded-For; the proxy appends the real address after it.
+        _sign_in(guesser, "alice", "wrong", "10.0.0.2", forwarded=f"192.0.2.{n}, 203.0.113.9")
+    assert (
+        _sign_in(guesser, "alice", RIGHT, "10.0.0.2", forwarded="192.0.2.99, 203.0.113.9").status_code == 429
+    )
+
+
+def test_without_a_proxy_the_forwarded_header_is_the_clients_own_and_ignored(owner, settings):
+    settings.TRUSTED_PROXY_HOPS = 0
+    guesser = Client()
+    for n in range(settings.LOGIN_MAX_FAILURES):
+        _sign_in(guesser, "alice", "wrong", "203.0.113.9", forwarded=f"192.0.2.{n}")
+    assert _sign_in(guesser, "alice", RIGHT, "203.0.113.9", forwarded="192.0.2.99").status_code == 429
+
+
+def test_one_address_guessing_across_usernames_is_throttled(owner, settings):
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 6
+    sprayer = Client()
+    for n in range(6):
+        assert _sign_in(sprayer, f"user{n}", "wrong", "203.0.113.9").status_code == 200
+    blocked = _sign_in(sprayer, "alice", RIGHT, "203.0.113.9")
+    assert blocked.status_code == 429 and b"Too many failed sign-ins" in blocked.content
+    assert _sign_in(Client(), "alice", RIGHT, "198.51.100.7").status_code == 302
+
+
+def test_guesses_from_many_addresses_lock_new_browsers_but_never_the_owners(owner, settings):
+    settings.LOGIN_MAX_FAILURES_PER_USERNAME = 6
+    owner_browser = Client()
+    assert _sign_in(owner_browser, "alice", RIGHT, "198.51.100.7").status_code == 302
+    owner_browser.post(reverse("logout"))  # signs out; the browser keeps its cookies
+    for n in range(6):
+        _sign_in(Client(), "alice", "wrong", f"203.0.113.{n}")
+    # A browser that never signed in as alice is refused, wherever it comes from ...
+    assert _sign_in(Client(), "alice", RIGHT, "203.0.113.200").status_code == 429
+    # ... but the owner's own browser still signs in with the right password.
+    assert _sign_in(owner_browser, "alice", RIGHT, "198.51.100.8").status_code == 302
+
+
 def _env(**overrides) -> dict:
     # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; a deployment never has it.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
