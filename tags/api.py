@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
 from audience.api_errors import ApiError
 from audience.api_persons import BATCH_LIMIT, person_find
+from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from tags import services
 from tags.models import Tag
 
@@ -19,21 +20,21 @@ router = Router(tags=["Tags"])
 ORDER = {"name": "name", "createdAt": "created_at", "modifiedAt": "modified_at"}
 
 
-class TagIn(Schema):
+class TagIn(ApiIn):
     name: str = Field(..., min_length=1, max_length=256)
 
 
-class Query(Schema):
+class Query(ApiIn):
     type: Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"]
     identifier: str
 
 
-class PersonQuery(Schema):
+class PersonQuery(ApiIn):
     query: Query
 
 
-class PeopleIn(Schema):
-    people: list[PersonQuery]
+class PeopleIn(ApiIn):
+    people: list[PersonQuery] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
 def _out(tag: Tag) -> dict:
@@ -55,16 +56,12 @@ def _tag(account, name: str) -> Tag:
 @router.get("", summary="List tags")
 def tags_list(
     request: HttpRequest,
-    limit: int = 20,
-    page: int = 1,
-    orderBy: str = "name:asc",
+    limit: int = limit_query(20),
+    page: int = page_query(1),
+    orderBy: str = order_query("name:asc", list(ORDER), ":"),
     includeTotalCount: bool = False,
 ):
     field, _, direction = orderBy.partition(":")
-    if field not in ORDER or direction not in ("", "asc", "desc"):
-        raise ApiError(400, "Bad request", {"orderBy": ["name, createdAt or modifiedAt with :asc or :desc"]})
-    if not 1 <= limit <= 1000 or page < 1:
-        raise ApiError(400, "Bad request", {"limit": ["limit is 1 to 1000 and page 1 or more"]})
     # Names sort regardless of case, as they are unique regardless of case.
     key = Lower("name") if field == "name" else F(ORDER[field])
     descending = direction == "desc"
@@ -121,7 +118,7 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
         except ApiError:
             missing.append(
                 {
-                    "query": item.query.dict(),
+                    "query": item.query.model_dump(),
                     "status": 404,
                     "errors": [{"message": "There is no person matching the query"}],
                 }
