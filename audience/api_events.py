@@ -281,12 +281,12 @@ def definition_create(request: HttpRequest, payload: DefinitionIn):
     return 201, _definition_out(definition)
 
 
-@definitions.get("/{definition_id}", summary="Get an event definition")
+@definitions.get("/{path:definition_id}", summary="Get an event definition")
 def definition_get(request: HttpRequest, definition_id: str):
     return _definition_out(_definition(request.auth.account, definition_id))
 
 
-@definitions.post("/{definition_id}", summary="Update an event definition (add fields only)")
+@definitions.post("/{path:definition_id}", summary="Update an event definition (add fields only)")
 def definition_update(request: HttpRequest, definition_id: str, payload: DefinitionUpdate):
     definition = _definition(request.auth.account, definition_id)
     services.event_definition_update(
@@ -297,7 +297,7 @@ def definition_update(request: HttpRequest, definition_id: str, payload: Definit
     return _definition_out(definition)
 
 
-@definitions.delete("/{definition_id}", summary="Delete an event definition")
+@definitions.delete("/{path:definition_id}", summary="Delete an event definition")
 def definition_delete(request: HttpRequest, definition_id: str):
     definition = _definition(request.auth.account, definition_id)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Literal
 
@@ -74,7 +75,7 @@ class PersonIn(ApiIn):
     lastName: str | None = Field(None, max_length=255)
     middleName: str | None = Field(None, max_length=50)
     gender: Literal["MALE", "FEMALE"] | None = None
-    birthDate: str | None = None
+    birthDate: dt.date | None = None
     city: str | None = Field(None, max_length=50)
     country: str | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=256)
@@ -528,12 +529,12 @@ def attribute_create(request: HttpRequest, payload: CustomAttributeIn):
     return _attribute_out(definition)
 
 
-@custom_attributes.get("/{name}", summary="Get a custom attribute")
+@custom_attributes.get("/{path:name}", summary="Get a custom attribute")
 def attribute_get(request: HttpRequest, name: str):
     return _attribute_out(_attribute(request.auth.account, name))
 
 
-@custom_attributes.delete("/{name}", summary="Delete a custom attribute (refused while in use)")
+@custom_attributes.delete("/{path:name}", summary="Delete a custom attribute (refused while in use)")
 def attribute_delete(request: HttpRequest, name: str):
     definition = _attribute(request.auth.account, name)
     try:

@@ -66,9 +66,10 @@ DESCRIPTIONS = {
 
 
 class ApiIn(BaseModel):
-    """A JSON object body (see the module's docstring)."""
+    """A JSON object body (see the module's docstring); a field it does not know is refused by
+    name rather than silently dropped."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
 
 def document_errors(schema: dict, *, read_only_posts: tuple[str, ...]) -> dict:
@@ -90,8 +91,31 @@ def document_errors(schema: dict, *, read_only_posts: tuple[str, ...]) -> dict:
                 statuses.add("404")
             responses = operation.setdefault("responses", {})
             for status in sorted(statuses):
-                responses.setdefault(status, {"description": DESCRIPTIONS[status], **ref})
+                if status not in responses and int(status) not in responses:
+                    responses[status] = {"description": DESCRIPTIONS[status], **ref}
+    _forbid_nul(schema)
     return schema
+
+
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _forbid_nul(node: Any) -> None:
+    """No text can hold NUL (PostgreSQL can't store it; RefuseNulMiddleware refuses it): every
+    free-form string, and every free-form object's keys, say so in the document."""
+    if isinstance(node, list):
+        for item in node:
+            _forbid_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not ({"pattern", "enum", "format", "const"} & node.keys()):
+        node["pattern"] = NO_NUL
+    if node.get("type") == "object" and "additionalProperties" in node and "propertyNames" not in node:
+        node["propertyNames"] = {"pattern": NO_NUL}
+    for key, value in node.items():
+        if key not in ("responses", "Error"):  # what we answer may quote what was refused
+            _forbid_nul(value)
 
 
 # Query parameters with their limits in the document, so a client (and schemathesis) knows them.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils.dateparse import parse_datetime
 from ninja import Field, Router, Schema
 
 from audience.api_errors import ApiError
@@ -28,7 +28,7 @@ class Destination(ApiIn):
 
 
 class BlocklistItem(ApiIn):
-    destinations: list[Destination]
+    destinations: list[Destination] = Field(..., min_length=1)
     sender: str = Field("", max_length=100)
     channel: str = ""
     accountKey: str | None = None
@@ -71,8 +71,8 @@ def blocklist_list(
     channel: ChannelName | None = None,
     sourceType: SourceName | None = None,
     campaign: str | None = None,
-    createdDateFrom: str | None = None,
-    createdDateTo: str | None = None,
+    createdDateFrom: dt.datetime | None = None,
+    createdDateTo: dt.datetime | None = None,
     page: int = page_query(0, first=0),
     size: int = limit_query(100),
 ):
@@ -87,14 +87,8 @@ def blocklist_list(
         rows = rows.filter(source=sourceType.upper())
     if campaign:
         rows = rows.filter(campaign=campaign)
-    for name, raw, lookup in (
-        ("createdDateFrom", createdDateFrom, "gte"),
-        ("createdDateTo", createdDateTo, "lte"),
-    ):
-        if raw:
-            when = parse_datetime(raw.replace("Z", "+00:00"))
-            if when is None:
-                raise ApiError(400, "Bad request", {name: ["expected an ISO 8601 date-time"]})
+    for when, lookup in ((createdDateFrom, "gte"), (createdDateTo, "lte")):
+        if when is not None:
             rows = rows.filter(**{f"added_at__{lookup}": when})
     rows = rows.order_by("-added_at", "-id")
     total = rows.count()

@@ -91,21 +91,6 @@ def tag_create(request: HttpRequest, payload: TagIn):
     return _out(tag)
 
 
-@router.get("/{name}", summary="Get a tag")
-def tag_get(request: HttpRequest, name: str):
-    return _out(_tag(request.auth.account, name))
-
-
-@router.delete("/{name}", summary="Delete a tag (refused while in use)")
-def tag_delete(request: HttpRequest, name: str):
-    tag = _tag(request.auth.account, name)
-    try:
-        services.tags_delete(account=request.auth.account, tags=[tag])
-    except ValidationError as error:
-        raise ApiError(409, " ".join(error.messages)) from None
-    return {"name": tag.name, "deleted": True}
-
-
 def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[dict]]:
     if not payload.people:
         raise ApiError(400, "Bad request", {"people": ["must hold at least one item"]})
@@ -126,7 +111,7 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
     return ids, missing
 
 
-@router.patch("/{name}/persons", summary="Add a tag to people (at most 1000)")
+@router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)")
 def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
     tag = _tag(request.auth.account, name)
     ids, missing = _people(request, payload)
@@ -134,9 +119,26 @@ def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
     return {"tag": tag.name, "matched": len(ids), "added": added, "results": missing}
 
 
-@router.delete("/{name}/persons", summary="Remove a tag from people (at most 1000)")
+@router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)")
 def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
     tag = _tag(request.auth.account, name)
     ids, missing = _people(request, payload)
     removed = services.tags_remove(account=request.auth.account, tags=[tag], profile_ids=ids)
     return {"tag": tag.name, "matched": len(ids), "removed": removed, "results": missing}
+
+
+# After the /persons routes: a name may hold `/` (the path converter takes it), and a path ending in
+# /persons is the tag's people.
+@router.get("/{path:name}", summary="Get a tag")
+def tag_get(request: HttpRequest, name: str):
+    return _out(_tag(request.auth.account, name))
+
+
+@router.delete("/{path:name}", summary="Delete a tag (refused while in use)")
+def tag_delete(request: HttpRequest, name: str):
+    tag = _tag(request.auth.account, name)
+    try:
+        services.tags_delete(account=request.auth.account, tags=[tag])
+    except ValidationError as error:
+        raise ApiError(409, " ".join(error.messages)) from None
+    return {"name": tag.name, "deleted": True}
