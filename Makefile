@@ -25,9 +25,12 @@ run: migrate
 
 test: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks need PostgreSQL (DATABASE_URL); results go to docs/benchmarks/.
+# Benchmarks need PostgreSQL (DATABASE_URL); results go to docs/benchmarks/. They sign nothing that
+# outlives them, so a throwaway key stands in when SECRET_KEY is unset (settings refuse none on PostgreSQL).
+bench bench-small loadtest: export SECRET_KEY ?= benchmark-only-key-never-used-to-serve-people
 bench: migrate
 	$(BIN)/python bin/bench.py --profiles 1000000 --events-per-profile 10
 

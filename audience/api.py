@@ -7,16 +7,27 @@ after changing the base URL and the key. Errors use Infobip's v2 shape:
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from audience import api_auth
-from audience.api_errors import ApiError, error_body
+from audience import api_auth, api_schema
+from audience.api_errors import STATUS_IDS, ApiError, error_body
 
-api = NinjaAPI(
+logger = logging.getLogger(__name__)
+
+
+class AudienceAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return api_schema.document_errors(schema, read_only_posts=api_auth.READ_ONLY_POSTS)
+
+
+api = AudienceAPI(
     title="Audience API",
     version="1",
     description="Profiles, tags, segments, events and Do Not Contact. Authenticate with "
@@ -26,17 +37,6 @@ api = NinjaAPI(
     auth=api_auth.AppKeyAuth(),
     urls_namespace="api",
 )
-
-STATUS_IDS = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    429: "TOO_MANY_REQUESTS",
-}
 
 
 def _respond(request: HttpRequest, status: int, text: str, errors: dict | None = None) -> HttpResponse:
@@ -73,6 +73,12 @@ def _django_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _respond(request, 404, str(exc) or "Not found.")
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("API error on %s %s", request.method, request.path)
+    return _respond(request, 500, "Something went wrong on our side; it has been logged.")
 
 
 @api.exception_handler(HttpError)

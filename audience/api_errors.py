@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+STATUS_IDS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
+}
+
 
 class ApiError(Exception):
     def __init__(self, status: int, text: str, errors: dict[str, list[str]] | None = None) -> None:

@@ -13,11 +13,12 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router
 
 from audience import counting, services
 from audience.api_errors import ApiError
 from audience.api_persons import person_find
+from audience.api_schema import ApiIn, limit_query
 from audience.attributes import attribute_value_parse
 from audience.contacts import normalize_email, normalize_phone
 from audience.models import AttributeType, Event, EventDefinition
@@ -38,12 +39,12 @@ FIELD_TYPES = {
 FIELD_TYPE_NAMES = {v: k for k, v in FIELD_TYPES.items()}
 
 
-class Identifier(Schema):
+class Identifier(ApiIn):
     id: str
     type: Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"] = "ID"
 
 
-class EventIn(Schema):
+class EventIn(ApiIn):
     eventId: str | None = None
     definitionId: str
     occurredTime: str | None = None
@@ -51,19 +52,19 @@ class EventIn(Schema):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class FieldIn(Schema):
-    name: str = Field(..., max_length=128, pattern=r"^[a-z_][a-zA-Z0-9_]*$")
+class FieldIn(ApiIn):
+    name: str = Field(..., pattern=services.EVENT_PROPERTY_NAME)
     type: Literal["String", "Boolean", "DateTime", "Date", "Numeric", "Decimal"]
 
 
-class DefinitionIn(Schema):
+class DefinitionIn(ApiIn):
     definitionId: str = Field(..., min_length=1, max_length=100)
     title: str | None = Field(None, max_length=100)
     description: str = Field("", max_length=2000)
     fields: list[FieldIn] = Field(default_factory=list, max_length=120)
 
 
-class DefinitionUpdate(Schema):
+class DefinitionUpdate(ApiIn):
     description: str | None = Field(None, max_length=2000)
     fields: list[FieldIn] = Field(default_factory=list, max_length=120)
 
@@ -257,9 +258,12 @@ def _definition(account, definition_id: str) -> EventDefinition:
 
 
 @definitions.get("", summary="List event definitions")
-def definitions_list(request: HttpRequest, offset: int = 0, limit: int = 100, searchText: str = ""):
-    if offset < 0 or not 1 <= limit <= 1000:
-        raise ApiError(400, "Bad request", {"limit": ["limit is 1 to 1000 and offset 0 or more"]})
+def definitions_list(
+    request: HttpRequest,
+    offset: int = Query(0, ge=0, le=1_000_000),
+    limit: int = limit_query(100),
+    searchText: str = Query("", max_length=100),
+):
     queryset = EventDefinition.objects.for_account(request.auth.account).order_by("name")
     if searchText:
         queryset = queryset.filter(name__icontains=searchText)
@@ -278,12 +282,12 @@ def definition_create(request: HttpRequest, payload: DefinitionIn):
     return 201, _definition_out(definition)
 
 
-@definitions.get("/{definition_id}", summary="Get an event definition")
+@definitions.get("/{path:definition_id}", summary="Get an event definition")
 def definition_get(request: HttpRequest, definition_id: str):
     return _definition_out(_definition(request.auth.account, definition_id))
 
 
-@definitions.post("/{definition_id}", summary="Update an event definition (add fields only)")
+@definitions.post("/{path:definition_id}", summary="Update an event definition (add fields only)")
 def definition_update(request: HttpRequest, definition_id: str, payload: DefinitionUpdate):
     definition = _definition(request.auth.account, definition_id)
     services.event_definition_update(
@@ -294,7 +298,7 @@ def definition_update(request: HttpRequest, definition_id: str, payload: Definit
     return _definition_out(definition)
 
 
-@definitions.delete("/{definition_id}", summary="Delete an event definition")
+@definitions.delete("/{path:definition_id}", summary="Delete an event definition")
 def definition_delete(request: HttpRequest, definition_id: str):
     definition = _definition(request.auth.account, definition_id)
     try:

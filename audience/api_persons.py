@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Literal
 
@@ -9,10 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
 from audience import services
 from audience.api_errors import ApiError
+from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from audience.contacts import normalize_email, normalize_phone
 from audience.models import AttributeDefinition, AttributeType, Contact, Profile
 from tags import selectors as tag_selectors
@@ -53,27 +55,27 @@ DATA_TYPES = {
 DATA_TYPE_NAMES = {v: k for k, v in DATA_TYPES.items()}
 
 
-class PhoneIn(Schema):
+class PhoneIn(ApiIn):
     number: str
 
 
-class EmailIn(Schema):
+class EmailIn(ApiIn):
     address: str
 
 
-class ContactInformation(Schema):
+class ContactInformation(ApiIn):
     phone: list[PhoneIn] = Field(default_factory=list, max_length=100)
     email: list[EmailIn] = Field(default_factory=list, max_length=100)
 
 
-class PersonIn(Schema):
+class PersonIn(ApiIn):
     externalId: str | None = Field(None, max_length=256)
     type: Literal["CUSTOMER", "LEAD"] | None = None
     firstName: str | None = Field(None, max_length=255)
     lastName: str | None = Field(None, max_length=255)
     middleName: str | None = Field(None, max_length=50)
     gender: Literal["MALE", "FEMALE"] | None = None
-    birthDate: str | None = None
+    birthDate: dt.date | None = None
     city: str | None = Field(None, max_length=50)
     country: str | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=256)
@@ -83,33 +85,33 @@ class PersonIn(Schema):
     contactInformation: ContactInformation | None = None
 
 
-class Query(Schema):
+class Query(ApiIn):
     type: IdentifierType
     identifier: str
 
 
-class QueryItem(Schema):
+class QueryItem(ApiIn):
     query: Query
 
 
-class UpdateItem(Schema):
+class UpdateItem(ApiIn):
     query: Query
     update: PersonIn
 
 
-class BatchCreate(Schema):
-    people: list[PersonIn]
+class BatchCreate(ApiIn):
+    people: list[PersonIn] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
-class BatchUpdate(Schema):
-    people: list[UpdateItem]
+class BatchUpdate(ApiIn):
+    people: list[UpdateItem] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
-class BatchDelete(Schema):
-    people: list[QueryItem]
+class BatchDelete(ApiIn):
+    people: list[QueryItem] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
-class CustomAttributeIn(Schema):
+class CustomAttributeIn(ApiIn):
     name: str = Field(..., max_length=256)
     dataType: Literal["STRING", "INTEGER", "DECIMAL", "BOOLEAN", "DATE", "DATE_TIME"]
 
@@ -167,7 +169,7 @@ def person_find(account, type_: str, identifier: str) -> Profile:
 
 
 def _fields(data: PersonIn, *, replace: bool) -> dict[str, Any]:
-    raw = data.dict(exclude_unset=not replace)
+    raw = data.model_dump(exclude_unset=not replace)
     fields: dict[str, Any] = {}
     for api_name, column in FIELDS.items():
         if api_name in ("createdAt", "modifiedAt") or api_name not in raw:
@@ -331,9 +333,9 @@ def persons_get(
     request: HttpRequest,
     identifier: str | None = None,
     type: IdentifierType | None = None,
-    limit: int = 20,
-    page: int = 1,
-    orderBy: str = "id:asc",
+    limit: int = limit_query(20, LIST_LIMIT),
+    page: int = page_query(1),
+    orderBy: str = order_query("id:asc", sorted(ORDERABLE), ":"),
     filter: str | None = None,
     includeTotalCount: bool = False,
 ):
@@ -451,7 +453,7 @@ def persons_batch_update(request: HttpRequest, payload: BatchUpdate):
     _batch_limit(payload.people)
     results = []
     for item in payload.people:
-        query = item.query.dict()
+        query = item.query.model_dump()
         try:
             profile = person_find(request.auth.account, item.query.type, item.query.identifier)
             person_write(request.auth.account, item.update, profile=profile)
@@ -466,7 +468,7 @@ def persons_batch_delete(request: HttpRequest, payload: BatchDelete):
     _batch_limit(payload.people)
     results = []
     for item in payload.people:
-        query = item.query.dict()
+        query = item.query.model_dump()
         try:
             profile = person_find(request.auth.account, item.query.type, item.query.identifier)
             services.profile_delete(profile=profile)
@@ -493,7 +495,12 @@ def _attribute(account, name: str) -> AttributeDefinition:
 
 
 @custom_attributes.get("", summary="List custom attributes")
-def attributes_list(request: HttpRequest, limit: int = 100, page: int = 1, includeTotalCount: bool = False):
+def attributes_list(
+    request: HttpRequest,
+    limit: int = limit_query(100, LIST_LIMIT),
+    page: int = page_query(1),
+    includeTotalCount: bool = False,
+):
     if not 1 <= limit <= LIST_LIMIT or page < 1:
         raise ApiError(400, "Bad request", {"limit": [f"limit is 1 to {LIST_LIMIT}, page 1 or more"]})
     queryset = AttributeDefinition.objects.for_account(request.auth.account).order_by("name")
@@ -522,12 +529,12 @@ def attribute_create(request: HttpRequest, payload: CustomAttributeIn):
     return _attribute_out(definition)
 
 
-@custom_attributes.get("/{name}", summary="Get a custom attribute")
+@custom_attributes.get("/{path:name}", summary="Get a custom attribute")
 def attribute_get(request: HttpRequest, name: str):
     return _attribute_out(_attribute(request.auth.account, name))
 
 
-@custom_attributes.delete("/{name}", summary="Delete a custom attribute (refused while in use)")
+@custom_attributes.delete("/{path:name}", summary="Delete a custom attribute (refused while in use)")
 def attribute_delete(request: HttpRequest, name: str):
     definition = _attribute(request.auth.account, name)
     try:

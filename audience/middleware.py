@@ -77,3 +77,35 @@ class RefuseNulMiddleware:
                 if "\x00" in key or any("\x00" in v for v in values)
             ]
         return paths
+
+
+class ApiErrorShapeMiddleware:
+    """Every answer under /api/ is JSON: an error that did not come from an API route (an unknown
+    path, a method the path does not take, a server error) gets the API's error shape too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            not request.path.startswith("/api/")
+            or response.status_code < 400
+            or response.get("Content-Type", "").startswith("application/json")
+            or request.path.startswith("/api/docs")
+        ):
+            return response
+        from audience.api_errors import STATUS_IDS, error_body
+
+        status = response.status_code
+        text = {
+            404: "No such API path: see /api/openapi.json for the paths there are.",
+            405: f"{request.method} is not allowed here; allowed: {response.get('Allow', '')}.",
+        }.get(
+            status,
+            "Something went wrong on our side; it has been logged." if status >= 500 else "Bad request",
+        )
+        shaped = JsonResponse(error_body(STATUS_IDS.get(status, "GENERAL_ERROR"), text), status=status)
+        if response.has_header("Allow"):
+            shaped["Allow"] = response["Allow"]
+        return shaped

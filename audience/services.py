@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -267,6 +268,11 @@ def attribute_definition_delete(*, definition: AttributeDefinition) -> None:
     counting.data_changed(account_ids=[definition.account_id])
 
 
+# An event property's name: the one rule for the screens and the API (whose schema shows it), so a
+# property made on a screen can be sent by the API and referred to in rules.
+EVENT_PROPERTY_NAME = r"^[a-z_][a-zA-Z0-9_]{0,127}$"
+
+
 def _event_properties_clean(properties: dict[str, str]) -> dict[str, str]:
     from audience.models import AttributeType
 
@@ -275,6 +281,15 @@ def _event_properties_clean(properties: dict[str, str]) -> dict[str, str]:
         name = str(name).strip()
         if not name:
             continue
+        if not re.match(EVENT_PROPERTY_NAME, name):
+            raise ValidationError(
+                {
+                    "properties": [
+                        f"{name!r} is not a property name: start with a lower-case letter or _, then "
+                        "letters, digits or _ (at most 128), e.g. orderTotal."
+                    ]
+                }
+            )
         if type_ not in AttributeType.values:
             raise ValidationError({"properties": [f"{type_!r} is not a property type."]})
         if name.lower() in {n.lower() for n in cleaned}:

@@ -7,6 +7,8 @@ on a value they cannot read, so a typo stops the process at start-up instead of 
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -45,13 +47,36 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def kept_secret_key(path: Path) -> str:
+    """A random key made once and kept in `path`, so sessions survive restarts and the web process
+    and the worker sign alike. Written aside and linked into place: two processes starting at once
+    both end up reading the one key that won."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # A fixed development key: fine for a laptop, refused by `check --deploy`.
-    SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
+    # Only a machine of its own may make up its key: the embedded default (no DATABASE_URL), a
+    # developer's DEBUG run and the test suite. A deployment on a shared database needs the same
+    # key on every web process and worker, so it must be given one.
+    if not (DEBUG or not env_str("DATABASE_URL", "") or "pytest" in sys.modules):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off: a long random string, the same for every "
+            "web process and worker (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = kept_secret_key(Path(env_str("SECRET_KEY_FILE", str(BASE_DIR / "var" / "secret_key"))))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = env_str("SITE_NAME", "Audience")
@@ -67,6 +92,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_filters",
+    # Its static files: /api/docs serves Swagger UI from them (under the CSP, no CDN).
+    "ninja",
     "audience",
     "tags",
     "dnc",
@@ -78,6 +105,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "audience.security.SecurityHeadersMiddleware",
+    "audience.middleware.ApiErrorShapeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -112,7 +140,8 @@ TEMPLATES = [
 # SQLite is the embedded default: a first run needs nothing installed. WAL and immediate
 # transactions let the web process and the worker write without "database is locked".
 SQLITE_PATH = env_str("SQLITE_PATH", str(BASE_DIR / "var" / "audience.sqlite3"))
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
+# Empty means the embedded default, as .env.example writes it.
+DATABASE_URL = env_str("DATABASE_URL", "") or f"sqlite:///{SQLITE_PATH}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -146,8 +175,12 @@ LOGIN_REDIRECT_URL = "audience:people"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
-# Password guessing: after this many failures for one username from one address, wait this long.
+# Password guessing (audience/security.py): failures counted per username and address, per address,
+# and per username (browsers that signed in as it before are exempt from that one), each for
+# LOGIN_LOCKOUT_SECONDS.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+LOGIN_MAX_FAILURES_PER_USERNAME = env_int("LOGIN_MAX_FAILURES_PER_USERNAME", 20)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
 LANGUAGE_CODE = "en"
@@ -255,8 +288,12 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the app append to X-Forwarded-For: the client's address is the one
+# the outermost of them saw. 0 believes REMOTE_ADDR only (no proxy: the header is the client's own).
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 1 if BEHIND_PROXY else 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"

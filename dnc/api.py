@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils.dateparse import parse_datetime
 from ninja import Field, Router, Schema
 
 from audience.api_errors import ApiError
+from audience.api_schema import ApiIn, limit_query, page_query
 from dnc import services
 from dnc.destinations import destination_normalize, destination_parse, sender_normalize
 from dnc.models import Channel, DncEntryAccount, How, Source
 
 router = Router(tags=["Do Not Contact (blocklist)"])
+# Filters name a channel or source as Infobip writes them, in either case; the document lists them.
+ChannelName = Literal[tuple(Channel.values + [v.lower() for v in Channel.values])]
+SourceName = Literal[tuple(Source.values + [v.lower() for v in Source.values])]
 ADD_LIMIT = 50_000
 CHECK_LIMIT = 100_000
 
 
-class Destination(Schema):
+class Destination(ApiIn):
     to: str = Field(..., min_length=1, max_length=255)
 
 
-class BlocklistItem(Schema):
-    destinations: list[Destination]
+class BlocklistItem(ApiIn):
+    destinations: list[Destination] = Field(..., min_length=1)
     sender: str = Field("", max_length=100)
     channel: str = ""
     accountKey: str | None = None
     campaign: str = Field("", max_length=255)
 
 
-class BlocklistIn(Schema):
-    blocklist: list[BlocklistItem]
+class BlocklistIn(ApiIn):
+    blocklist: list[BlocklistItem] = Field(..., min_length=1)
 
 
 class CheckIn(Schema):
@@ -62,16 +68,14 @@ def blocklist_list(
     request: HttpRequest,
     sender: str | None = None,
     destination: str | None = None,
-    channel: str | None = None,
-    sourceType: str | None = None,
+    channel: ChannelName | None = None,
+    sourceType: SourceName | None = None,
     campaign: str | None = None,
-    createdDateFrom: str | None = None,
-    createdDateTo: str | None = None,
-    page: int = 0,
-    size: int = 100,
+    createdDateFrom: dt.datetime | None = None,
+    createdDateTo: dt.datetime | None = None,
+    page: int = page_query(0, first=0),
+    size: int = limit_query(100),
 ):
-    if page < 0 or not 1 <= size <= 1000:
-        raise ApiError(400, "Bad request", {"size": ["must be less than or equal to 1000"]})
     rows = DncEntryAccount.objects.filter(account=request.auth.account)
     if sender is not None:
         rows = rows.filter(sender=sender_normalize(sender))
@@ -83,14 +87,8 @@ def blocklist_list(
         rows = rows.filter(source=sourceType.upper())
     if campaign:
         rows = rows.filter(campaign=campaign)
-    for name, raw, lookup in (
-        ("createdDateFrom", createdDateFrom, "gte"),
-        ("createdDateTo", createdDateTo, "lte"),
-    ):
-        if raw:
-            when = parse_datetime(raw.replace("Z", "+00:00"))
-            if when is None:
-                raise ApiError(400, "Bad request", {name: ["expected an ISO 8601 date-time"]})
+    for when, lookup in ((createdDateFrom, "gte"), (createdDateTo, "lte")):
+        if when is not None:
             rows = rows.filter(**{f"added_at__{lookup}": when})
     rows = rows.order_by("-added_at", "-id")
     total = rows.count()

@@ -247,7 +247,7 @@ def _export(request: HttpRequest, kind: str, selection: dict, segment: int | Non
 
 
 @require_POST
-@access.editor_required
+@access.member_required  # a viewer may take out what they can see (docs/permissions.md)
 def export_people(request: HttpRequest) -> HttpResponse:
     """POSTed from the People selection (`ids` repeated, or `all=1` + `query`) or with `segment`."""
     segment = request.POST.get("segment")
@@ -264,7 +264,7 @@ def export_people(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.member_required  # a viewer may take out what they can see (docs/permissions.md)
 def export_dnc(request: HttpRequest) -> HttpResponse:
     """POSTed from the Do Not Contact screen: `ids` (entries) or `query` (its filter)."""
     ids = [i for i in request.POST.getlist("ids") if i.isdigit()]

@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
 from audience.api_errors import ApiError
 from audience.api_persons import person_find, persons_page
+from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from segments import selectors, services
 from segments.models import Segment
 from segments.rules.validate import RuleErrors
@@ -19,22 +20,22 @@ router = Router(tags=["Segments"])
 SORTS = {"name": "name", "createdAt": "created_at", "modifiedAt": "modified_at", "id": "id"}
 
 
-class SegmentIn(Schema):
+class SegmentIn(ApiIn):
     name: str = Field(..., min_length=1, max_length=100)
     description: str = Field("", max_length=500)
     rule: dict[str, Any]
 
 
-class RuleIn(Schema):
+class RuleIn(ApiIn):
     rule: dict[str, Any]
 
 
-class Identifier(Schema):
+class Identifier(ApiIn):
     type: Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"] = "ID"
     identifier: str
 
 
-class ExplainIn(Schema):
+class ExplainIn(ApiIn):
     rule: dict[str, Any]
     person: Identifier
 
@@ -79,12 +80,13 @@ def _paging(page: int, size: int, total: int) -> dict:
 
 
 @router.get("", summary="List segments (page is 0-based)")
-def segments_list(request: HttpRequest, page: int = 0, size: int = 20, sort: str = "name,asc"):
+def segments_list(
+    request: HttpRequest,
+    page: int = page_query(0, first=0),
+    size: int = limit_query(20),
+    sort: str = order_query("name,asc", list(SORTS), ","),
+):
     field, _, direction = sort.partition(",")
-    if field not in SORTS or direction not in ("", "asc", "desc") or page < 0 or not 1 <= size <= 1000:
-        raise ApiError(
-            400, "Bad request", {"sort": ["sort=name|createdAt|modifiedAt,asc|desc; size 1-1000; page ≥ 0"]}
-        )
     sign = "-" if direction == "desc" else ""
     queryset = Segment.objects.for_account(request.auth.account).order_by(
         f"{sign}{SORTS[field]}", f"{sign}id"
@@ -162,9 +164,9 @@ def segment_delete(request: HttpRequest, segment_id: int):
 
 
 @router.get("/{segment_id}/persons", summary="The persons in a segment now (page is 0-based)")
-def segment_persons(request: HttpRequest, segment_id: int, page: int = 0, size: int = 20):
-    if page < 0 or not 1 <= size <= 1000:
-        raise ApiError(400, "Bad request", {"size": ["size 1-1000; page ≥ 0"]})
+def segment_persons(
+    request: HttpRequest, segment_id: int, page: int = page_query(0, first=0), size: int = limit_query(20)
+):
     segment = _segment(request.auth.account, segment_id)
     queryset = selectors.segment_profiles(segment=segment).order_by("id")
     total = selectors.rule_count(request.auth.account, segment.rule)

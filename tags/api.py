@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
 from audience.api_errors import ApiError
 from audience.api_persons import BATCH_LIMIT, person_find
+from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from tags import services
 from tags.models import Tag
 
@@ -19,21 +20,21 @@ router = Router(tags=["Tags"])
 ORDER = {"name": "name", "createdAt": "created_at", "modifiedAt": "modified_at"}
 
 
-class TagIn(Schema):
+class TagIn(ApiIn):
     name: str = Field(..., min_length=1, max_length=256)
 
 
-class Query(Schema):
+class Query(ApiIn):
     type: Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"]
     identifier: str
 
 
-class PersonQuery(Schema):
+class PersonQuery(ApiIn):
     query: Query
 
 
-class PeopleIn(Schema):
-    people: list[PersonQuery]
+class PeopleIn(ApiIn):
+    people: list[PersonQuery] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
 def _out(tag: Tag) -> dict:
@@ -55,16 +56,12 @@ def _tag(account, name: str) -> Tag:
 @router.get("", summary="List tags")
 def tags_list(
     request: HttpRequest,
-    limit: int = 20,
-    page: int = 1,
-    orderBy: str = "name:asc",
+    limit: int = limit_query(20),
+    page: int = page_query(1),
+    orderBy: str = order_query("name:asc", list(ORDER), ":"),
     includeTotalCount: bool = False,
 ):
     field, _, direction = orderBy.partition(":")
-    if field not in ORDER or direction not in ("", "asc", "desc"):
-        raise ApiError(400, "Bad request", {"orderBy": ["name, createdAt or modifiedAt with :asc or :desc"]})
-    if not 1 <= limit <= 1000 or page < 1:
-        raise ApiError(400, "Bad request", {"limit": ["limit is 1 to 1000 and page 1 or more"]})
     # Names sort regardless of case, as they are unique regardless of case.
     key = Lower("name") if field == "name" else F(ORDER[field])
     descending = direction == "desc"
@@ -94,21 +91,6 @@ def tag_create(request: HttpRequest, payload: TagIn):
     return _out(tag)
 
 
-@router.get("/{name}", summary="Get a tag")
-def tag_get(request: HttpRequest, name: str):
-    return _out(_tag(request.auth.account, name))
-
-
-@router.delete("/{name}", summary="Delete a tag (refused while in use)")
-def tag_delete(request: HttpRequest, name: str):
-    tag = _tag(request.auth.account, name)
-    try:
-        services.tags_delete(account=request.auth.account, tags=[tag])
-    except ValidationError as error:
-        raise ApiError(409, " ".join(error.messages)) from None
-    return {"name": tag.name, "deleted": True}
-
-
 def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[dict]]:
     if not payload.people:
         raise ApiError(400, "Bad request", {"people": ["must hold at least one item"]})
@@ -121,7 +103,7 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
         except ApiError:
             missing.append(
                 {
-                    "query": item.query.dict(),
+                    "query": item.query.model_dump(),
                     "status": 404,
                     "errors": [{"message": "There is no person matching the query"}],
                 }
@@ -129,7 +111,7 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
     return ids, missing
 
 
-@router.patch("/{name}/persons", summary="Add a tag to people (at most 1000)")
+@router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)")
 def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
     tag = _tag(request.auth.account, name)
     ids, missing = _people(request, payload)
@@ -137,9 +119,26 @@ def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
     return {"tag": tag.name, "matched": len(ids), "added": added, "results": missing}
 
 
-@router.delete("/{name}/persons", summary="Remove a tag from people (at most 1000)")
+@router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)")
 def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
     tag = _tag(request.auth.account, name)
     ids, missing = _people(request, payload)
     removed = services.tags_remove(account=request.auth.account, tags=[tag], profile_ids=ids)
     return {"tag": tag.name, "matched": len(ids), "removed": removed, "results": missing}
+
+
+# After the /persons routes: a name may hold `/` (the path converter takes it), and a path ending in
+# /persons is the tag's people.
+@router.get("/{path:name}", summary="Get a tag")
+def tag_get(request: HttpRequest, name: str):
+    return _out(_tag(request.auth.account, name))
+
+
+@router.delete("/{path:name}", summary="Delete a tag (refused while in use)")
+def tag_delete(request: HttpRequest, name: str):
+    tag = _tag(request.auth.account, name)
+    try:
+        services.tags_delete(account=request.auth.account, tags=[tag])
+    except ValidationError as error:
+        raise ApiError(409, " ".join(error.messages)) from None
+    return {"name": tag.name, "deleted": True}

@@ -3,14 +3,29 @@ outsider who is admin of another account. Every view is tested for all of them."
 
 from __future__ import annotations
 
+import os
+
 import pytest
-from django.test import Client
+from django.conf import settings
+from django.test import Client, override_settings
 
 from audience import services
 from audience.celery import app as celery_app
 from audience.models import Account, Role
 
 PASSWORD = "correct horse battery staple"
+
+# The suite's settings made up a key (kept in var/); workers and servers that tests start as
+# subprocesses are given the same one, as a deployment gives every process its SECRET_KEY.
+os.environ.setdefault("SECRET_KEY", settings.SECRET_KEY)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    # PBKDF2 with a million iterations costs ~0.5 s a user on this machine, and most tests create
+    # up to four: a throwaway hash keeps the suite about tests, not key stretching.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import pytest
 from django.urls import get_resolver, reverse
 
 from audience import api_auth, services
-from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification
+from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification, Role
 from communications.models import AudienceItem, Broadcast, Flow
 from dnc.models import DncRemoveJob
 from imports.models import ExportJob, ImportJob
@@ -33,7 +33,6 @@ READ_ONLY_POSTS = {
     "dnc:export",
     "imports:export_people",
     "imports:export_dnc",
-    "imports:reading",
 }
 
 
@@ -207,3 +206,41 @@ def test_a_viewer_can_read_every_page(viewer_client, rows):
             f"GET {url} ({name}): {response.status_code}"
         )
         assert response.status_code != 500
+
+
+def test_a_viewer_may_make_every_post_that_only_reads(viewer_client, rows):
+    """docs/permissions.md: counts, previews, switching account, own notifications, exports."""
+    refused = []
+    for name, pattern in url_patterns():
+        if name not in READ_ONLY_POSTS:
+            continue
+        url = url_for(name, pattern, rows)
+        response = viewer_client.post(url, {"ids": [rows["profile"].pk]})
+        if response.status_code == 403:
+            refused.append(name)
+    assert refused == []
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.MARKETER])
+def test_an_outsider_of_any_role_learns_nothing_about_another_accounts_rows(role, other_account, rows):
+    """404 for every row of another account; where the outsider's own role could not make the change
+    at all, 403, answered alike for an id that exists nowhere (docs/permissions.md)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_user(username=f"outsider-{role}", password="x")
+    services.membership_set(account=other_account, user=user, role=role)
+    client = Client()
+    client.force_login(user)
+    for name, pattern in url_patterns():
+        if not pattern.pattern.converters:
+            continue
+        url = url_for(name, pattern, rows)
+        nowhere = reverse(name, kwargs={key: 987654321 for key in pattern.pattern.converters})
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert SECRET.encode() not in body(response), f"{method.upper()} {url} leaked data"
+            if response.status_code == 403:
+                assert getattr(client, method)(nowhere).status_code == 403, f"{method.upper()} {url}"
+            else:
+                assert response.status_code in (404, 405), f"{method.upper()} {url}: {response.status_code}"

@@ -7,21 +7,17 @@ from django.http import HttpRequest, HttpResponse
 from audience import security
 
 
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 class LoginView(auth_views.LoginView):
-    """Django's sign-in, refusing a username after repeated failures from one address."""
+    """Django's sign-in, throttled per address, per username and address, and per username (see
+    audience/security.py: a browser that signed in as the username before is not locked out)."""
 
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         username = request.POST.get("username", "")
-        ip = _client_ip(request)
-        if security.login_blocked(username, ip):
+        if security.login_blocked(request, username):
             form = self.get_form()
-            minutes = settings.LOGIN_LOCKOUT_SECONDS // 60
+            minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
             form.add_error(
                 None,
                 f"Too many failed sign-ins. Wait {minutes} minutes and try again, or reset the password.",
@@ -29,7 +25,8 @@ class LoginView(auth_views.LoginView):
             return self.render_to_response(self.get_context_data(form=form), status=429)
         response = super().post(request, *args, **kwargs)
         if request.user.is_authenticated:
-            security.login_succeeded(username, ip)
+            security.login_succeeded(request, username)
+            security.remember_device(request, response, username)
         else:
-            security.login_failed(username, ip)
+            security.login_failed(request, username)
         return response

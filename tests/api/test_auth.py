@@ -74,3 +74,12 @@ def test_create_api_key_prints_a_working_key_once(account):
 def test_create_api_key_names_a_missing_account(db):
     with pytest.raises(CommandError, match="no account named 'Nope'"):
         call_command("create_api_key", "--account", "Nope")
+
+
+def test_the_docs_page_loads_swagger_from_this_server_under_the_csp(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    page = response.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()

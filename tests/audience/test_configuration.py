@@ -250,3 +250,12 @@ def test_the_account_keeps_at_least_one_admin(owner_client, account, owner):
     assert b"at least one admin" in response.content
     mine.refresh_from_db()
     assert mine.role == Role.ADMIN
+
+
+def test_the_screen_refuses_property_names_the_api_would_refuse(owner_client, account):
+    # One rule for both (audience.services.EVENT_PROPERTY_NAME): a property made here can be sent.
+    data = {"name": "Purchase", "property_0": "Order total", "property_type_0": "decimal"}
+    response = owner_client.post("/configuration/events/new/", data)
+    assert response.status_code == 400
+    assert b"is not a property name" in response.content
+    assert not EventDefinition.objects.filter(account=account, name="Purchase").exists()
