@@ -27,6 +27,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -159,10 +160,14 @@ def webhook_batch_run(*, batch_id: int) -> None:
 
 
 def _summary(batch: WebhookBatch) -> str:
-    what = "messages" if batch.kind == WebhookKind.INBOUND_SMS else "reports"
+    if batch.kind == WebhookKind.INBOUND_SMS:
+        return (
+            f"{batch.total:,} message{pluralize(batch.total)}: {batch.applied:,} changed Do Not Contact, "
+            f"{batch.repeated:,} repeated or overtaken, {batch.ignored:,} from a number that is not a phone."
+        )
     return (
-        f"{batch.total:,} {what}: {batch.applied:,} applied, {batch.repeated:,} repeated or "
-        f"overtaken, {batch.ignored:,} ignored."
+        f"{batch.total:,} report{pluralize(batch.total)}: {batch.applied:,} applied, {batch.repeated:,} "
+        f"repeated or older, {batch.ignored:,} for messages Audience does not know."
     )
 
 
