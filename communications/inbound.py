@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -193,6 +193,20 @@ def inbound_batch_process(*, batch: WebhookBatch) -> None:
             break
         _chunk_process(batch, settings, ids)
         replies.replies_hand_over(batch_id=batch.pk)
+    _batch_count(batch, repeated)
+
+
+def _batch_count(batch: WebhookBatch, repeated: int) -> None:
+    """The batch's counters from its rows (exact also when a resumed run did part of it)."""
+    actions = dict(
+        InboundMessage.objects.filter(batch=batch).values_list("action").annotate(n=Count("pk")).order_by()
+    )
+    WebhookBatch.objects.filter(pk=batch.pk).update(
+        processed=repeated + sum(actions.values()),
+        applied=actions.get(InboundAction.OPTED_OUT, 0) + actions.get(InboundAction.OPTED_IN, 0),
+        repeated=repeated + actions.get(InboundAction.SUPERSEDED, 0),
+        ignored=actions.get(InboundAction.INVALID, 0),
+    )
 
 
 @transaction.atomic

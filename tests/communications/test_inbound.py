@@ -251,3 +251,13 @@ def test_a_reply_left_queued_by_a_dead_worker_is_sent_once_when_the_batch_runs_a
     assert len(memory_backend.outbox) == 1 and len(memory_backend.dedups) == 1
     assert InboundMessage.objects.get().reply_status == ReplyStatus.SENT
     assert DncAudit.objects.filter(account_id=account.pk).count() == 1
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed, batch.applied) == ("done", 1, 1)  # counted from its rows
+
+
+def test_a_message_without_a_to_blocks_the_number_for_every_sender(account, token):
+    result = mo("m1", "385912345678", "STOP")
+    del result["to"]
+    post_json(inbound_url(token), inbound_body([result]))
+    assert entries(account) == [(ANA, "SMS", "", Source.MO)]
+    assert blocked(account, sender="+38511111111")
