@@ -4,6 +4,7 @@ undeliverable, expired or failed; repeats and late intermediate reports change n
 from __future__ import annotations
 
 import pytest
+from django.db.models import Count
 
 from communications import webhooks
 from communications.backends import message_key
@@ -192,3 +193,51 @@ def test_it_answers_before_the_work_is_done(token, sent):
     assert response.status_code == 200
     assert WebhookBatch.objects.get().status == "pending"
     assert status_of(broadcast, ana).status == MessageStatus.SENT
+
+
+def test_a_thousand_reports_in_ten_requests_lose_none(account, token):
+    import json
+
+    from django.test import Client, TestCase
+
+    from audience.models import Contact, Profile
+
+    profiles = Profile.objects.bulk_create(
+        [Profile(account=account, first_name=f"P{i}") for i in range(1000)]
+    )
+    Contact.objects.bulk_create(
+        [
+            Contact(account=account, profile=p, kind="phone", value=f"+38591{i:07d}")
+            for i, p in enumerate(profiles)
+        ]
+    )
+    broadcast = send(broadcast_for(account, profiles))
+    assert broadcast.sent == 1000
+    groups = ["DELIVERED", "DELIVERED", "UNDELIVERABLE", "EXPIRED", "REJECTED"]
+    results = [report(message_key(broadcast.pk, p.pk), groups[i % 5]) for i, p in enumerate(profiles)]
+    client = Client(enforce_csrf_checks=True)
+    with TestCase.captureOnCommitCallbacks(execute=False) as queued:
+        for start in range(0, 1000, 100):
+            response = client.post(
+                reports_url(token),
+                data=json.dumps({"results": results[start : start + 100]}),
+                content_type="application/json",
+            )
+            assert response.status_code == 200
+        client.post(
+            reports_url(token), data=json.dumps({"results": results[:100]}), content_type="application/json"
+        )
+    assert not Message.objects.filter(broadcast=broadcast).exclude(status=MessageStatus.SENT).exists()
+    for callback in queued:
+        callback()
+    counts = dict(
+        Message.objects.filter(broadcast=broadcast).values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    assert counts == {
+        MessageStatus.DELIVERED: 400,
+        MessageStatus.UNDELIVERABLE: 200,
+        MessageStatus.EXPIRED: 200,
+        MessageStatus.FAILED: 200,
+    }
+    assert sum(WebhookBatch.objects.values_list("applied", flat=True)) == 1000
+    assert sum(WebhookBatch.objects.values_list("repeated", flat=True)) == 100
