@@ -26,4 +26,5 @@ urlpatterns = [
     path("configuration/do-not-contact/", include("dnc.urls")),
     path("imports/", include("imports.urls")),
     path("communications/", include("communications.urls")),
+    path("webhooks/", include("communications.webhook_urls")),
 ]

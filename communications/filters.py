@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audience.filters import QuickFilter
-from communications.models import BROADCAST_CHANNELS, Message, MessageStatus
+from communications.models import BROADCAST_CHANNELS, HANDED_OVER, Message
 
 PERIODS = [
     ("", "Any time"),
@@ -42,7 +42,8 @@ class _AccountChoiceField(forms.ChoiceField):
 
 
 def _messages(scoped: _Scoped) -> QuerySet:
-    messages = Message.objects.filter(status=MessageStatus.SENT)
+    # Handed over, whatever the provider reported since (delivered, undeliverable, expired).
+    messages = Message.objects.filter(status__in=HANDED_OVER)
     if scoped.account_id is not None:
         messages = messages.filter(account_id=scoped.account_id)
     return messages

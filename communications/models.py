@@ -170,6 +170,19 @@ class MessageStatus(models.TextChoices):
     BLOCKED_DNC = "blocked_dnc", "Blocked by Do Not Contact"
     NO_DESTINATION = "no_destination", "No destination"
     FAILED = "failed", "Failed"
+    # From the provider's delivery reports (communications.webhooks): final, as `failed` is.
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERABLE = "undeliverable", "Undeliverable"
+    EXPIRED = "expired", "Expired"
+
+
+# Messages handed over to the channel, whatever the provider reported since.
+HANDED_OVER = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERABLE,
+    MessageStatus.EXPIRED,
+)
 
 
 class Message(models.Model):
@@ -193,6 +206,9 @@ class Message(models.Model):
     status = models.CharField(max_length=16, choices=MessageStatus.choices)
     error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # `doneAt` of the final delivery report applied (null until one came): an older final report
+    # arriving late never replaces a newer one.
+    reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -213,3 +229,123 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_status_display()} to {self.destination or self.profile_id}"
+
+
+# --- Coming back: webhooks, inbound messages, opt-out words ---------------------------------------
+
+
+class InboundSettings(models.Model):
+    """An account's settings for what comes back from its SMS numbers: the secret of its webhook
+    URLs (only a SHA-256 is kept; the secret is shown once, when it is made), the opt-out words
+    it adds to the standard ones, and the confirmation replies (blank: no reply)."""
+
+    account = models.OneToOneField("audience.Account", on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    token_prefix = models.CharField(max_length=12, blank=True, default="")
+    token_created_at = models.DateTimeField(null=True, blank=True)
+    stop_words = models.CharField(max_length=500, blank=True, default="")
+    start_words = models.CharField(max_length=500, blank=True, default="")
+    reply_stop = models.CharField(max_length=480, blank=True, default="")
+    reply_start = models.CharField(max_length=480, blank=True, default="")
+    reply_help = models.CharField(max_length=480, blank=True, default="")
+    modified_at = models.DateTimeField(default=timezone.now)
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "inbound SMS settings"
+        verbose_name_plural = "inbound SMS settings"
+
+    def __str__(self) -> str:
+        return f"Inbound SMS settings of {self.account_id}"
+
+
+class WebhookKind(models.TextChoices):
+    INBOUND_SMS = "inbound_sms", "Inbound SMS"
+    DELIVERY_REPORTS = "delivery_reports", "Delivery reports"
+
+
+class WebhookBatch(Job):
+    """One webhook request's body, kept as it came and worked on by a job (the request only
+    stores it). `total` is its number of results; the counters say what became of them."""
+
+    kind = models.CharField(max_length=20, choices=WebhookKind.choices)
+    payload = models.JSONField()
+    applied = models.PositiveIntegerField(default=0)
+    repeated = models.PositiveIntegerField(default=0)
+    ignored = models.PositiveIntegerField(default=0)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta(Job.Meta):
+        verbose_name_plural = "webhook batches"
+        indexes = [models.Index(fields=["account", "-created_at"], name="webhook_batch_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} batch {self.pk}"
+
+
+class InboundWord(models.TextChoices):
+    STOP = "stop", "Stop"
+    START = "start", "Start"
+    HELP = "help", "Help"
+    OTHER = "other", "Other text"
+
+
+class InboundAction(models.TextChoices):
+    PENDING = "", "Not processed yet"
+    NONE = "none", "No change"
+    OPTED_OUT = "opted_out", "Added to Do Not Contact"
+    OPTED_IN = "opted_in", "Removed from Do Not Contact"
+    SUPERSEDED = "superseded", "A later message from this number decided"
+    INVALID = "invalid", "Not a phone number: nothing changed"
+
+
+class ReplyStatus(models.TextChoices):
+    NONE = "", "No reply"
+    QUEUED = "queued", "Reply queued"
+    SENT = "sent", "Reply sent"
+    FAILED = "failed", "Reply failed"
+    BLOCKED = "blocked", "No reply: the number is on Do Not Contact"
+
+
+class InboundMessage(models.Model):
+    """One message an end user sent to one of the account's numbers. Unique per (account,
+    provider's message id): a message the provider posts twice is handled once."""
+
+    account = models.ForeignKey(
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The batch that brought it first; messages outlive batches that are cleaned up.
+    batch = models.ForeignKey(
+        WebhookBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
+    message_id = models.CharField(max_length=200)
+    # The end user's number (E.164 when it is a valid phone, as received otherwise) and ours.
+    number = models.CharField(max_length=64)
+    to = models.CharField(max_length=100, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    word = models.CharField(max_length=8, choices=InboundWord.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=16, choices=InboundAction.choices, blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # The confirmation reply, an outgoing record of its own (communications.replies).
+    reply_text = models.CharField(max_length=480, blank=True, default="")
+    reply_status = models.CharField(max_length=8, choices=ReplyStatus.choices, blank=True, default="")
+    reply_error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "message_id"], name="inbound_message_once"),
+        ]
+        indexes = [
+            # "Did a later STOP/START from this number to this sender already decide?"
+            models.Index(fields=["account", "number", "to", "received_at"], name="inbound_message_number"),
+            # Configuration's list of the latest messages.
+            models.Index(fields=["account", "-received_at"], name="inbound_message_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} → {self.to}: {self.text[:40]}"

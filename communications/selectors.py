@@ -15,9 +15,20 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from audience.counting import count_cached
-from audience.models import Account, Company, Profile
+from audience.models import Account, Company, ContactKind, Profile
 from audience.selection import Selection, selection_queryset
-from communications.models import AudienceItem, Broadcast, Flow, FlowStatus, ItemKind, Message
+from communications.models import (
+    AudienceItem,
+    Broadcast,
+    Flow,
+    FlowStatus,
+    InboundMessage,
+    InboundSettings,
+    ItemKind,
+    Message,
+    WebhookBatch,
+)
+from dnc.models import DncAudit
 
 PAGE_SIZE = 50
 
@@ -197,3 +208,38 @@ def communications_using(*, account: Account, kind: str, object_id: int) -> list
     return [f"Flow “{flow.name}” (active)" for flow in flows] + [
         f"Broadcast “{broadcast.name}” (sending)" for broadcast in broadcasts
     ]
+
+
+# --- Coming back: webhooks, inbound messages, opt-outs -------------------------------------------
+
+
+def inbound_settings(*, account: Account) -> InboundSettings | None:
+    return InboundSettings.objects.filter(account=account).first()
+
+
+def inbound_messages_recent(*, account: Account, limit: int = 20) -> list[InboundMessage]:
+    return list(InboundMessage.objects.filter(account=account).order_by("-received_at", "-id")[:limit])
+
+
+def webhook_batches_recent(*, account: Account, limit: int = 10) -> list[WebhookBatch]:
+    return list(
+        WebhookBatch.objects.for_account(account).defer("payload").order_by("-created_at", "-id")[:limit]
+    )
+
+
+def profile_opt_outs(*, profile: Profile, limit: int = PAGE_SIZE) -> list[DncAudit]:
+    """For the profile card: each time one of the profile's contacts (or an email's domain) was
+    put on or taken off Do Not Contact in its account — how (source, campaign), when and by
+    whom — newest first, from the audit trail, which keeps it after an entry is removed."""
+    contacts = list(profile.contacts.values_list("kind", "value"))
+    values = {value for _, value in contacts}
+    values |= {
+        value.rsplit("@", 1)[1] for kind, value in contacts if kind == ContactKind.EMAIL and "@" in value
+    }
+    if not values:
+        return []
+    return list(
+        DncAudit.objects.filter(account_id=profile.account_id, value__in=sorted(values)).order_by(
+            "-at", "-id"
+        )[:limit]
+    )

@@ -6,8 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from audience.jobs import job_task_run
-from communications import services
-from communications.models import Broadcast
+from communications import services, webhooks
+from communications.models import Broadcast, WebhookBatch
 
 
 def _broadcast_run(*, job_id: int) -> None:
@@ -17,3 +17,12 @@ def _broadcast_run(*, job_id: int) -> None:
 @shared_task(name="communications.broadcast_send_task", bind=True)
 def broadcast_send_task(self, broadcast_id: int) -> None:
     job_task_run(self, Broadcast, broadcast_id, _broadcast_run)
+
+
+def _webhook_batch_run(*, job_id: int) -> None:
+    webhooks.webhook_batch_run(batch_id=job_id)
+
+
+@shared_task(name="communications.webhook_batch_process_task", bind=True)
+def webhook_batch_process_task(self, batch_id: int) -> None:
+    job_task_run(self, WebhookBatch, batch_id, _webhook_batch_run)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from communications import views
+from communications import views, webhook_views
 
 app_name = "communications"
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
     path("flows/<int:pk>/items/<int:item_pk>/remove/", views.flow_item_remove, name="flow_item_remove"),
     path("profile/<int:pk>/", views.profile_panel, name="profile_panel"),
+    path("inbound-sms/", webhook_views.inbound_settings, name="inbound_settings"),
+    path("inbound-sms/save/", webhook_views.inbound_settings_save, name="inbound_settings_save"),
+    path("inbound-sms/secret/", webhook_views.webhook_token_rotate, name="webhook_token_rotate"),
 ]

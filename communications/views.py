@@ -303,5 +303,9 @@ def flow_item_remove(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
 @access.member_required
 def profile_panel(request: HttpRequest, pk: int) -> HttpResponse:
     profile = access.get_profile(request, pk)
-    context = {"profile": profile, "messages_received": selectors.profile_messages(profile=profile)}
+    context = {
+        "profile": profile,
+        "messages_received": selectors.profile_messages(profile=profile),
+        "opt_outs": selectors.profile_opt_outs(profile=profile),
+    }
     return render_page(request, "communications/profile_panel.html", context)
