@@ -152,6 +152,8 @@ def job_cancel(*, job: Job) -> bool:
 def job_notify(job: Job, *, message: str, level: str = "info") -> None:
     from audience.services import notification_create
 
+    if job.job_owner is None:  # a job nobody started (a webhook's batch): its row says how it ended
+        return
     notification_create(
         account=job.account, user=job.job_owner, message=message, url=job.get_absolute_url(), level=level
     )

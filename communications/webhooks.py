@@ -31,7 +31,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
+from audience.jobs import JobDone, JobRun, job_enqueue, job_run
 from audience.models import Account
 from communications.models import (
     Broadcast,
@@ -136,27 +136,25 @@ def webhook_batch_receive(*, account: Account, kind: str, payload: dict) -> Webh
     return batch
 
 
-def webhook_batch_run(*, batch_id: int) -> None:
-    """The job of one batch: claim it, hand it to its kind's processing, finish it. Processing
-    commits in chunks and is idempotent, so a retried or resumed batch repeats nothing."""
+def webhook_batch_run(*, batch_id: int) -> WebhookBatch | None:
+    """The job of one batch: hand it to its kind's processing. Processing commits in chunks and
+    is idempotent, so a retried or resumed batch repeats nothing; a failed batch keeps its payload
+    on the row, to be queued again once the cause is fixed."""
+    return job_run(WebhookBatch, batch_id, work=_webhook_batch_work)
+
+
+def _webhook_batch_work(run: JobRun) -> JobDone | None:
     from communications import inbound
 
-    if not job_claim(WebhookBatch, batch_id):
-        return
-    batch = WebhookBatch.objects.select_related("account").get(pk=batch_id)
-    try:
-        if batch.kind == WebhookKind.INBOUND_SMS:
-            inbound.inbound_batch_process(batch=batch)
-        else:
-            delivery_reports_process(batch=batch)
-    except Exception as error:
-        logger.exception("webhook batch %s failed", batch_id)
-        batch.refresh_from_db()
-        # The payload stays on the row: the batch can be queued again once the cause is fixed.
-        job_finish(batch, status=JobStatus.FAILED, message=f"Processing stopped: {error}")
-        return
+    batch = run.job
+    if batch.kind == WebhookKind.INBOUND_SMS:
+        inbound.inbound_batch_process(batch=batch)
+    else:
+        delivery_reports_process(batch=batch)
     batch.refresh_from_db()
-    job_finish(batch, message=_summary(batch))
+    message = _summary(batch)
+    # Webhook batches have no person waiting for them: the row and the log say how they ended.
+    return JobDone(message=message, notice="")
 
 
 def _summary(batch: WebhookBatch) -> str:

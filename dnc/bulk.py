@@ -11,10 +11,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.utils import timezone
 
-from audience import services as audience_services
-from audience.jobs import JobStatus, job_claim, job_enqueue, job_finish
+from audience.jobs import JobDone, JobRun, JobStatus, job_cancel, job_enqueue, job_run
 from audience.models import Account
 from dnc import selectors, services
 from dnc.models import DncRemoveJob, How
@@ -46,20 +44,20 @@ def dnc_remove_job_start(
     return job
 
 
-def dnc_remove_job_run(*, job_id: int) -> None:
+def dnc_remove_job_run(*, job_id: int) -> DncRemoveJob | None:
     """Remove what the job's filter matches, chunk by chunk; safe to call again on the same job."""
-    if not job_claim(DncRemoveJob, job_id):
-        return
-    job = DncRemoveJob.objects.select_related("account", "created_by").get(pk=job_id)
-    try:
-        matching = _matching(
-            account=job.account, filters=job.filters, other_account_ids=job.other_account_ids
-        ).filter(added_at__lte=job.created_at)
-    except ValidationError as error:
-        job_finish(job, status=JobStatus.FAILED, message=" ".join(error.messages))
-        _notify(job)
-        return
-    while ids := list(matching.order_by("entry_id").values_list("entry_id", flat=True)[:CHUNK]):
+    return job_run(DncRemoveJob, job_id, work=_dnc_remove_work)
+
+
+def _dnc_remove_work(run: JobRun) -> JobDone | None:
+    job = run.job
+    matching = _matching(
+        account=job.account, filters=job.filters, other_account_ids=job.other_account_ids
+    ).filter(added_at__lte=job.created_at)
+    while not run.cancelled():
+        ids = list(matching.order_by("entry_id").values_list("entry_id", flat=True)[:CHUNK])
+        if not ids:
+            break
         with transaction.atomic():
             removed = services.dnc_entries_remove(
                 entry_ids=ids, account=job.account, removed_by=job.created_by, how=How.UI
@@ -68,27 +66,14 @@ def dnc_remove_job_run(*, job_id: int) -> None:
                 processed=F("processed") + removed
             ):
                 transaction.set_rollback(True)  # cancelled: this chunk stays on the list
-                return
+                return None
+    if run.stopped:
+        return None
     job.refresh_from_db()
-    job_finish(job, message=f"Removed {job.processed:,} entries from the Do Not Contact list.")
-    _notify(job)
+    message = f"Removed {job.processed:,} entries from the Do Not Contact list."
+    return JobDone(message=message, notice=message)
 
 
 def dnc_remove_job_cancel(*, job: DncRemoveJob) -> bool:
     """Stop a queued or running removal after its current chunk (entries removed stay removed)."""
-    return bool(
-        DncRemoveJob.objects.filter(pk=job.pk, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).update(
-            status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Stopped."
-        )
-    )
-
-
-def _notify(job: DncRemoveJob) -> None:
-    ok = job.status == JobStatus.DONE
-    audience_services.notification_create(
-        account=job.account,
-        user=job.created_by,
-        message=job.message if ok else f"Removing Do Not Contact entries failed: {job.message}",
-        url=job.get_absolute_url(),
-        level="success" if ok else "danger",
-    )
+    return job_cancel(job=job)

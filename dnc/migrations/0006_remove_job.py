@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
                 ("started_at", models.DateTimeField(blank=True, null=True)),
                 ("finished_at", models.DateTimeField(blank=True, null=True)),
                 ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
                 ("task", models.CharField(blank=True, default="", max_length=200)),
                 ("filters", models.JSONField(blank=True, default=dict)),
                 ("other_account_ids", models.JSONField(blank=True, default=list)),

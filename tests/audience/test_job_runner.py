@@ -26,6 +26,7 @@ from audience.selection import Selection
 from communications import services as sending
 from communications.backends import MemoryBackend
 from communications.models import Broadcast, Message, MessageStatus
+from dnc import exports as dnc_exports
 from dnc import services as dnc_services
 from dnc.models import DncEntry, Source
 from imports import exports
@@ -187,6 +188,17 @@ def connection_dropped_on_second_batch(monkeypatch):
             yield rows
 
     monkeypatch.setattr(exports, "_keyset", dropping)
+    # The Do Not Contact export reads through the screen's own rows (dnc.exports.entries_rows).
+    monkeypatch.setattr(dnc_exports, "CHUNK", CHUNK)
+    original_entries = dnc_exports.entries_rows
+
+    def dropping_entries(queryset, **kwargs):
+        for index, rows in enumerate(original_entries(queryset, **kwargs)):
+            if index == 1:
+                raise OperationalError("server closed the connection unexpectedly")
+            yield rows
+
+    monkeypatch.setattr(dnc_exports, "entries_rows", dropping_entries)
 
 
 def assert_no_export_file(job: ExportJob, settings, temp_dir, client) -> None:

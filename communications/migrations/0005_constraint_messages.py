@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("communications", "0003_message_queued"),
+        ("communications", "0004_job_attempts"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tags", "0004_profile_tag_no_single_column_indexes"),
+        ("tags", "0005_job_attempts"),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0009_contact_account_check'),
-        ('communications', '0003_message_queued'),
+        ('communications', '0005_constraint_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -58,6 +58,7 @@ class Migration(migrations.Migration):
                 ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
                 ('task', models.CharField(blank=True, default='', max_length=200)),
                 ('kind', models.CharField(choices=[('inbound_sms', 'Inbound SMS'), ('delivery_reports', 'Delivery reports')], max_length=20)),
                 ('payload', models.JSONField()),
