@@ -63,6 +63,16 @@ def _out(row: DncEntryAccount) -> dict:
     return body
 
 
+def _instant(name: str, when: dt.datetime) -> dt.datetime:
+    """`when` in UTC (naive = UTC): ISO 8601 allows offsets PostgreSQL refuses (+16:32)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:
+        raise ApiError(400, "Bad request", {name: ["out of range"]}) from None
+
+
 @router.get("", summary="List Do Not Contact entries (page is 0-based)")
 def blocklist_list(
     request: HttpRequest,
@@ -87,9 +97,12 @@ def blocklist_list(
         rows = rows.filter(source=sourceType.upper())
     if campaign:
         rows = rows.filter(campaign=campaign)
-    for when, lookup in ((createdDateFrom, "gte"), (createdDateTo, "lte")):
+    for name, when, lookup in (
+        ("createdDateFrom", createdDateFrom, "gte"),
+        ("createdDateTo", createdDateTo, "lte"),
+    ):
         if when is not None:
-            rows = rows.filter(**{f"added_at__{lookup}": when})
+            rows = rows.filter(**{f"added_at__{lookup}": _instant(name, when)})
     rows = rows.order_by("-added_at", "-id")
     total = rows.count()
     return {

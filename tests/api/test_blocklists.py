@@ -97,6 +97,18 @@ def test_it_lists_with_filters_and_pages(api, account):
     assert api.get("/platform/1/blocklists", createdDateFrom="yesterday").status_code == 400
 
 
+def test_it_takes_any_iso_offset_in_created_date_filters(api):
+    # ISO 8601 allows offsets PostgreSQL refuses (+16:32): compared in UTC, never a 500.
+    _add(api, PHONE)
+    assert (
+        len(api.get("/platform/1/blocklists", createdDateFrom="0468-10-24T03:13:56+16:32").json()["results"])
+        == 1
+    )
+    assert api.get("/platform/1/blocklists", createdDateTo="2999-01-01T00:00:00-17:59").json()["results"]
+    refused = api.get("/platform/1/blocklists", createdDateFrom="0001-01-01T00:00:00+15:00")
+    assert refused.status_code == 400 and "createdDateFrom" in refused.content.decode()
+
+
 def test_delete_must_repeat_sender_and_channel(api, account):
     _add(api, PHONE, sender="Shop", channel="SMS")
     assert api.delete("/platform/1/blocklists", destination=PHONE).status_code == 404
