@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from communications import views
+from communications import sending_views, views
 
 app_name = "communications"
 
@@ -21,4 +21,10 @@ urlpatterns = [
     path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
     path("flows/<int:pk>/items/<int:item_pk>/remove/", views.flow_item_remove, name="flow_item_remove"),
     path("profile/<int:pk>/", views.profile_panel, name="profile_panel"),
+    path("broadcasts/preview/", sending_views.broadcast_preview, name="broadcast_preview"),
+    path("outbox/", sending_views.outbox, name="outbox"),
+    path("senders/", sending_views.sender_list, name="senders"),
+    path("senders/new/", sending_views.sender_create, name="sender_create"),
+    path("senders/<int:pk>/delete/", sending_views.sender_delete, name="sender_delete"),
+    path("unsubscribe/<str:token>/", sending_views.unsubscribe, name="unsubscribe"),
 ]
