@@ -15,6 +15,7 @@ killed between that commit and the server's acceptance loses that one message (i
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 from email.utils import formataddr
 from urllib.parse import quote
@@ -142,8 +143,6 @@ def _reset(connection) -> None:
 
 
 def _drop(connection) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a dead connection may fail to close; it is gone either way
         connection.close()
-    except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone either way
-        pass
     connection.connection = None

@@ -57,13 +57,13 @@ def broadcast_for(account, profiles, channel="SMS", sender="", user=None, **cont
         sender_for(account, channel, sender)
     if channel == "EMAIL":
         content.setdefault("subject", "Spring sale")
+    content.setdefault("text", "20% off everything")
     return services.broadcast_create(
         account=account,
         user=user,
         name="Spring sale",
         channel=channel,
         sender=sender,
-        text="20% off everything",
         audience=services.AudienceSpec(selections=[Selection(ids=[p.pk for p in profiles])]),
         **content,
     )
