@@ -4,6 +4,7 @@ like Infobip's /sms/3/messages (and like a webhook gateway), each recording what
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -45,6 +46,7 @@ class SmtpRecorder:
 
 
 def smtp_server(host: str = "127.0.0.1") -> tuple[Controller, SmtpRecorder]:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line
     recorder = SmtpRecorder()
     with socket.socket() as probe:  # a free port (the Controller checks it with a connection)
         probe.bind((host, 0))
