@@ -274,8 +274,31 @@ IMPORT_STREAMS = env_int("IMPORT_STREAMS", 2)
 COUNT_TIMEOUT_MS = env_int("COUNT_TIMEOUT_MS", 3000)
 COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 30)
 
-# Where broadcasts go: a class with send(messages); the default writes each message to the log.
-COMMUNICATIONS_BACKEND = env_str("COMMUNICATIONS_BACKEND", "communications.backends.LoggingBackend")
+# Where broadcasts go (docs/communications.md): email over SMTP when EMAIL_HOST is set, phone
+# channels through Infobip when INFOBIP_BASE_URL and INFOBIP_API_KEY are, the signed webhook for a
+# channel with neither when COMMUNICATIONS_WEBHOOK_URL is, else the sandbox outbox (nothing leaves).
+# COMMUNICATIONS_BACKEND (a dotted path) overrides all of them with one class (tests).
+COMMUNICATIONS_BACKEND = env_str("COMMUNICATIONS_BACKEND", "")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "audience@localhost")
+INFOBIP_BASE_URL = env_str("INFOBIP_BASE_URL", "")
+INFOBIP_API_KEY = env_str("INFOBIP_API_KEY", "")
+COMMUNICATIONS_WEBHOOK_URL = env_str("COMMUNICATIONS_WEBHOOK_URL", "")
+COMMUNICATIONS_WEBHOOK_SECRET = env_str("COMMUNICATIONS_WEBHOOK_SECRET", "")
+# A provider that fails transiently (5xx, timeouts, a dropped connection) is tried this many times,
+# pausing SEND_RETRY_MS, then twice that, and so on.
+SEND_ATTEMPTS = env_int("SEND_ATTEMPTS", 4)
+SEND_RETRY_MS = env_int("SEND_RETRY_MS", 500)
+# The address people reach this app at: unsubscribe links in emails are built on it.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The mailto of List-Unsubscribe (a mailbox someone reads); none when empty.
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO", "")
 
 # The API: requests a second per key before 429.
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 20)

@@ -390,3 +390,93 @@ def dnc(*, account, repeat: int, profiles: int) -> list[dict]:
             "reference": f"{len(blocked):,} blocked (expected {size // 2:,})",
         }
     ]
+
+
+SENDS_ACCOUNT = "Bench sends"
+
+
+def _sends_account(size: int):
+    """An account of `size` people, each with an email and a phone (created once, reused)."""
+    from audience.models import Account, Contact, Profile
+
+    account = Account.objects.filter(name=SENDS_ACCOUNT).first() or audience_services.account_create(
+        name=SENDS_ACCOUNT, time_zone="UTC"
+    )
+    have = Profile.objects.filter(account=account).count()
+    for start in range(have, size, 10_000):
+        batch = Profile.objects.bulk_create(
+            [Profile(account=account, first_name=f"P{i}") for i in range(start, min(size, start + 10_000))]
+        )
+        Contact.objects.bulk_create(
+            [Contact(account=account, profile=p, kind="email", value=f"p{p.pk}@example.com") for p in batch]
+            + [Contact(account=account, profile=p, kind="phone", value=f"+38591{p.pk:07d}") for p in batch]
+        )
+    return account
+
+
+def _send_once(account, channel: str) -> tuple[float, object]:
+    """A broadcast to the whole account, run in this process from queue to done: seconds."""
+    from django.utils import timezone
+
+    from audience.selection import Selection
+    from communications import services as sending
+    from communications.models import Broadcast
+
+    broadcast = sending.broadcast_create(
+        account=account,
+        user=None,
+        name=f"bench {channel}",
+        channel=channel,
+        sender="",
+        subject="Hello {{ first_name }}" if channel == "EMAIL" else "",
+        text="Hi {{ first_name|default:'there' }}, 20% off everything this week.",
+        audience=sending.AudienceSpec(selections=[Selection()]),
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(queued_at=timezone.now(), status="pending")
+    started = time.perf_counter()
+    sending.broadcast_run(broadcast_id=broadcast.pk)
+    return time.perf_counter() - started, Broadcast.objects.get(pk=broadcast.pk)
+
+
+def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
+    rate = broadcast.sent / seconds
+    return {
+        "name": name,
+        "median": f"{seconds:.1f} s ({rate:,.0f}/s, {broadcast.sent:,} sent, {broadcast.failed:,} failed)",
+        "p95": "1 run",
+        "reference": f"server received {received:,}",
+        "ratio": f"1M in {1_000_000 / rate / 60:.1f} min",
+    }
+
+
+@section("sends")
+def sends(*, account, repeat: int, profiles: int) -> list[dict]:
+    """100,000 emails to a local SMTP server (aiosmtpd) and 100,000 SMS through Infobip's official
+    client to a local server answering like /sms/3/messages; the projected 1M time (target 10 min)."""
+    from django.conf import settings
+
+    from tests.communications.servers import HttpRecorder, smtp_server
+
+    size = int(os.environ.get("BENCH_SENDS", 100_000 if profiles >= 1_000_000 else 5_000))
+    target = _sends_account(size)
+    rows = []
+    settings.COMMUNICATIONS_BACKEND = ""
+    controller, smtp = smtp_server()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    try:
+        seconds, broadcast = _send_once(target, "EMAIL")
+        rows.append(_send_row(f"{size:,} emails over SMTP", seconds, broadcast, len(smtp.messages)))
+    finally:
+        controller.stop()
+        settings.EMAIL_HOST = ""
+    server = HttpRecorder()
+    settings.INFOBIP_BASE_URL, settings.INFOBIP_API_KEY = server.url, "bench"
+    try:
+        seconds, broadcast = _send_once(target, "SMS")
+        rows.append(
+            _send_row(f"{size:,} SMS through Infobip's client", seconds, broadcast, len(server.message_ids()))
+        )
+    finally:
+        server.stop()
+        settings.INFOBIP_BASE_URL = ""
+    return rows

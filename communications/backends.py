@@ -1,8 +1,8 @@
 """Channel backends: what hands a broadcast's messages to the outside world.
 
-The backend is a setting, `COMMUNICATIONS_BACKEND` (a dotted path; default
-`communications.backends.LoggingBackend`, which writes each message to the log and sends nothing).
-A backend gets a batch of `Outgoing` messages and answers, for each one it could not deliver, the
+Each channel's backend is chosen by settings (`communications.channels.channel_backend`: SMTP,
+Infobip, the signed webhook or the sandbox outbox); `COMMUNICATIONS_BACKEND` (a dotted path)
+overrides them all with one class, as the tests do. A backend gets a batch of `Outgoing` messages and answers, for each one it could not deliver, the
 reason: `{profile_id: "error"}`. Anything it does not mention counts as sent.
 
 Every message carries an idempotency `key` (`"<broadcast id>:<profile id>"`). Audience hands a
@@ -14,16 +14,10 @@ keys it has delivered. A second hand-off of a delivered key is answered as sent.
 
 from __future__ import annotations
 
-import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
-
-logger = logging.getLogger("communications.send")
-
-DEFAULT_BACKEND = "communications.backends.LoggingBackend"
 
 
 def message_key(broadcast_id: int, profile_id: int) -> str:
@@ -39,6 +33,11 @@ class Outgoing:
     sender: str
     destination: str
     text: str
+    subject: str = ""
+    html: str = ""
+    sender_label: str = ""  # an email's From name
+    unsubscribe_url: str = ""  # the signed one-click link (emails)
+    account_id: int = 0
 
     @property
     def key(self) -> str:
@@ -49,36 +48,6 @@ class BaseBackend:
     def send(self, messages: list[Outgoing]) -> dict[int, str]:
         """Deliver each message at most once per `message.key`; return {profile_id: error}."""
         raise NotImplementedError
-
-
-class LoggingBackend(BaseBackend):
-    """Logs each message with its key. It remembers the last RECENT_KEYS keys of this process and
-    logs a repeated one as a duplicate instead (a hand-off repeated after a worker died comes from
-    another process: the key in the log line is what tells the two apart)."""
-
-    RECENT_KEYS = 100_000
-    recent: OrderedDict[str, None] = OrderedDict()
-
-    def send(self, messages: list[Outgoing]) -> dict[int, str]:
-        for message in messages:
-            if message.key in self.recent:
-                logger.info(
-                    "broadcast %s: %s already handed over; not sent again", message.broadcast_id, message.key
-                )
-                continue
-            self.recent[message.key] = None
-            if len(self.recent) > self.RECENT_KEYS:
-                self.recent.popitem(last=False)
-            logger.info(
-                "broadcast %s: %s %s from %r to %s: %s",
-                message.broadcast_id,
-                message.key,
-                message.channel,
-                message.sender,
-                message.destination,
-                message.text[:80],
-            )
-        return {}
 
 
 class MemoryBackend(BaseBackend):
@@ -107,5 +76,11 @@ class MemoryBackend(BaseBackend):
         return failures
 
 
-def backend_get() -> BaseBackend:
-    return import_string(getattr(settings, "COMMUNICATIONS_BACKEND", DEFAULT_BACKEND))()
+def backend_get(channel: str = "") -> BaseBackend:
+    """The backend that sends `channel`'s messages (one class for all when COMMUNICATIONS_BACKEND
+    names one)."""
+    if settings.COMMUNICATIONS_BACKEND:
+        return import_string(settings.COMMUNICATIONS_BACKEND)()
+    from communications import channels
+
+    return channels.channel_backend(channel)

@@ -16,7 +16,7 @@ from django.http import Http404, QueryDict
 
 from audience.models import Account, Company, Profile
 from audience.selection import Selection
-from communications.models import BROADCAST_CHANNELS, FlowStatus
+from communications.models import BROADCAST_CHANNELS, FlowStatus, Sender
 from communications.services import AudienceSpec
 
 
@@ -99,13 +99,28 @@ def _style(form: forms.Form) -> None:
 class BroadcastForm(StyledForm):
     name = forms.CharField(label="Broadcast name", max_length=255)
     channel = forms.ChoiceField(label="Channel", choices=BROADCAST_CHANNELS)
-    sender = forms.CharField(
+    sender = forms.ChoiceField(
         label="Sender",
-        max_length=100,
         required=False,
-        help_text="The number, name or address it comes from. Do Not Contact entries for this sender apply too.",
+        choices=[],
+        help_text="One of the account's senders (Configuration › Senders) for this channel. "
+        "Do Not Contact entries for this sender apply too.",
     )
-    text = forms.CharField(label="Message", max_length=4000, widget=forms.Textarea(attrs={"rows": 5}))
+    subject = forms.CharField(label="Subject (email)", max_length=255, required=False)
+    text = forms.CharField(
+        label="Message",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="The SMS, or the text version of an email. Merge fields: {{ first_name }}, "
+        '{{ custom.tier }}, with a fallback: {{ first_name|default:"there" }}.',
+    )
+    html = forms.CharField(
+        label="HTML version (email)",
+        max_length=100_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "form-control font-monospace"}),
+        help_text="Optional: without it the text version is sent as simple HTML too.",
+    )
     add_tag = forms.TypedMultipleChoiceField(
         label="Profiles with any of these tags", coerce=int, required=False, choices=[]
     )
@@ -125,6 +140,10 @@ class BroadcastForm(StyledForm):
         except LookupError:
             segments = []
         self.fields["add_segment"].choices = segments
+        by_channel: dict[str, list[tuple[str, str]]] = {}
+        for sender in Sender.objects.for_account(account):
+            by_channel.setdefault(sender.get_channel_display(), []).append((sender.address, str(sender)))
+        self.fields["sender"].choices = [("", "The provider's default sender"), *by_channel.items()]
         _style(self)
 
 
@@ -159,3 +178,19 @@ class FlowChoiceForm(StyledForm):
 
 class FlowStatusForm(forms.Form):
     status = forms.ChoiceField(choices=FlowStatus.choices)
+
+
+class SenderForm(StyledForm):
+    channel = forms.ChoiceField(label="Channel", choices=BROADCAST_CHANNELS)
+    address = forms.CharField(
+        label="Address, name or number",
+        max_length=100,
+        help_text="An email From address, an SMS sender name (3–11 letters or digits) or a number (+385…).",
+    )
+    label = forms.CharField(
+        label="Display name", max_length=100, required=False, help_text="Shown as the From name of emails."
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _style(self)

@@ -33,14 +33,48 @@ CHANNEL_CONTACT = {
 BROADCAST_CHANNELS = [(value, label) for value, label in Channel.choices if value in CHANNEL_CONTACT]
 
 
+PHONE_CHANNELS = frozenset(channel for channel, kind in CHANNEL_CONTACT.items() if kind == "phone")
+
+
+class Sender(models.Model):
+    """Who a message comes from, kept by the account's admins (Configuration › Senders): an email
+    From address (with its display name as `label`) or a phone channel's sender name or number.
+    A broadcast picks one of its account's senders of its channel and keeps a copy of `address`
+    (so Do Not Contact entries for that sender apply and a sent broadcast keeps what it used)."""
+
+    account = models.ForeignKey("audience.Account", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16, choices=BROADCAST_CHANNELS)
+    address = models.CharField(max_length=100)
+    label = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["channel", "address"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "channel", "address"], name="sender_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} <{self.address}>" if self.label else self.address
+
+
 class Broadcast(Job):
     """A one-off message to an audience. A draft until someone sends it (`queued_at`); then the
-    job fields (status, total, processed) track the send and the counters its outcomes."""
+    job fields (status, total, processed) track the send and the counters its outcomes.
+
+    Content is per channel: an email has `subject`, `text` and `html`; a phone channel `text`.
+    All three are templates with the profile's merge fields (communications.content)."""
 
     name = models.CharField(max_length=255)
     channel = models.CharField(max_length=16, choices=BROADCAST_CHANNELS)
     sender = models.CharField(max_length=100, blank=True, default="")
+    # The sender's display name when it was chosen (an email's From name).
+    sender_label = models.CharField(max_length=100, blank=True, default="")
+    subject = models.CharField(max_length=255, blank=True, default="")
     text = models.TextField(max_length=4000)
+    html = models.TextField(max_length=100_000, blank=True, default="")
     queued_at = models.DateTimeField(null=True, blank=True)
     queued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -349,3 +383,49 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} → {self.to}: {self.text[:40]}"
+
+
+# --- Sending: the sandbox outbox and hand-offs --------------------------------------------------
+
+
+class OutboxMessage(models.Model):
+    """The sandbox outbox: what the embedded default channel keeps instead of sending (no
+    provider configured), rendered, so a newcomer sees exactly what would have gone to whom.
+    Unique by idempotency key: a repeated hand-off adds nothing."""
+
+    account = models.ForeignKey(
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # None for a message of no broadcast (a STOP/START confirmation reply, communications.replies).
+    broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=16, choices=BROADCAST_CHANNELS)
+    sender = models.CharField(max_length=255, blank=True, default="")
+    destination = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    html = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["account", "-id"], name="outbox_account")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.destination}"
+
+
+class HandOff(models.Model):
+    """The idempotency keys a channel without a provider-side key (SMTP) has handed over: one row
+    a message, committed before the hand-off, so a resumed send skips it (channels/email.py)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key

@@ -8,7 +8,7 @@ idempotency key (`reply:<account id>:<provider's message id>`), which the backen
 most once.
 
 The one place that knows how a reply leaves Audience is `reply_send`: today the configured
-channel backend (`communications.backends.backend_get()`), one reply per call. When the channel
+channel backend (`communications.backends.backend_get(SMS)`), one reply per call. When the channel
 layer takes senders and channels of its own, re-point `reply_send` and nothing else.
 """
 
@@ -48,10 +48,11 @@ def reply_send(message: InboundMessage) -> str:
         sender=message.to,
         destination=message.number,
         text=message.reply_text,
+        account_id=message.account_id,
         reply_key=reply_key(message),
     )
     try:
-        failures = backends.backend_get().send([outgoing])
+        failures = backends.backend_get(Channel.SMS).send([outgoing])
     except Exception as error:  # the provider is down: this reply failed, the batch goes on
         logger.exception("reply %s failed", outgoing.key)
         return f"The channel backend failed: {error}"[:500]

@@ -243,3 +243,47 @@ def profile_opt_outs(*, profile: Profile, limit: int = PAGE_SIZE) -> list[DncAud
             "-at", "-id"
         )[:limit]
     )
+
+
+# --- Sending -------------------------------------------------------------------------------------
+
+
+def audience_first(*, account: Account, items: list[AudienceItem]) -> Profile | None:
+    """The audience's first profile (by id): the one the broadcast form previews for."""
+    if not items:
+        return None
+    return audience_queryset(account=account, items=items).order_by("pk").first()
+
+
+def outbox_page(*, account: Account, before: str | None = None) -> tuple[list, int | None]:
+    """The sandbox outbox, newest first, keyset-paged by id."""
+    from communications.models import OutboxMessage
+
+    queryset = OutboxMessage.objects.for_account(account).select_related("broadcast").order_by("-id")
+    if before and str(before).isdigit():
+        queryset = queryset.filter(pk__lt=int(before))
+    rows = list(queryset[: PAGE_SIZE + 1])
+    older = rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None
+    return rows[:PAGE_SIZE], older
+
+
+def broadcast_outcomes(*, broadcast: Broadcast) -> dict[str, int]:
+    """What the counters on the broadcast row do not hold: messages delivered (delivery reports
+    move them there) and recipients whose destination was put on Do Not Contact since the send."""
+    from dnc.models import DncEntryAccount
+
+    if broadcast.is_draft:
+        return {"delivered": 0, "opted_out": 0}
+    messages = Message.objects.filter(broadcast=broadcast)
+    delivered = messages.filter(status="delivered").count()
+    opted_out = (
+        DncEntryAccount.objects.filter(
+            account_id=broadcast.account_id,
+            added_at__gte=broadcast.queued_at,
+            value__in=messages.exclude(destination="").values("destination"),
+        )
+        .values("value")
+        .distinct()
+        .count()
+    )
+    return {"delivered": delivered, "opted_out": opted_out}

@@ -16,7 +16,7 @@ from audience import counting
 from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
 from audience.models import Account, Company, Contact
 from audience.selection import Selection
-from communications import backends, selectors
+from communications import backends, content, delivery, selectors, senders
 from communications.models import (
     CHANNEL_CONTACT,
     AudienceItem,
@@ -90,15 +90,29 @@ def broadcast_create(
     sender: str,
     text: str,
     audience: AudienceSpec,
+    subject: str = "",
+    html: str = "",
 ) -> Broadcast:
-    """A draft broadcast with its recipients; nothing is sent until `broadcast_send`."""
+    """A draft broadcast with its recipients; nothing is sent until `broadcast_send`. `sender` is
+    the address of one of the account's senders of `channel` (or "" for the provider's default);
+    the content must parse (communications.content)."""
     if not audience:
         raise ValidationError("Choose the recipients: profiles from People, a segment or tags.")
     _audience_check(account, audience)
+    chosen = senders.sender_for_broadcast(account=account, channel=channel, address=sender)
     broadcast = Broadcast(
-        account=account, created_by=user, name=name.strip(), channel=channel, sender=sender.strip(), text=text
+        account=account,
+        created_by=user,
+        name=name.strip(),
+        channel=channel,
+        sender=chosen.address if chosen else "",
+        sender_label=chosen.label if chosen else "",
+        subject=subject.strip() if channel == "EMAIL" else "",
+        text=text,
+        html=html if channel == "EMAIL" else "",
     )
     broadcast.full_clean(exclude=["account", "created_by", "queued_by"])
+    content.broadcast_content_check(broadcast)
     broadcast.save()
     AudienceItem.objects.bulk_create(audience_items(account, audience, broadcast=broadcast))
     return broadcast
@@ -139,7 +153,7 @@ def broadcast_run(*, broadcast_id: int) -> None:
 
 def _broadcast_work(run: JobRun) -> JobDone | None:
     broadcast = run.job
-    backend = backends.backend_get()
+    backend = backends.backend_get(broadcast.channel)
     recipients = selectors.broadcast_recipients(broadcast=broadcast)
     if not broadcast.total:
         Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
@@ -245,12 +259,7 @@ def _broadcast_hand_over(broadcast: Broadcast, backend: backends.BaseBackend) ->
         if not queued:
             return
         after = queued[-1][0]
-        outgoing = [
-            backends.Outgoing(
-                broadcast.pk, pk, broadcast.channel, broadcast.sender, destination, broadcast.text
-            )
-            for pk, destination in queued
-        ]
+        outgoing = delivery.outgoing_build(broadcast=broadcast, queued=queued)
         _handed_over_commit(broadcast, [pk for pk, _ in queued], _backend_send(backend, outgoing))
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from communications import views, webhook_views
+from communications import sending_views, views, webhook_views
 
 app_name = "communications"
 
@@ -24,4 +24,10 @@ urlpatterns = [
     path("inbound-sms/", webhook_views.inbound_settings, name="inbound_settings"),
     path("inbound-sms/save/", webhook_views.inbound_settings_save, name="inbound_settings_save"),
     path("inbound-sms/secret/", webhook_views.webhook_token_rotate, name="webhook_token_rotate"),
+    path("broadcasts/preview/", sending_views.broadcast_preview, name="broadcast_preview"),
+    path("outbox/", sending_views.outbox, name="outbox"),
+    path("senders/", sending_views.sender_list, name="senders"),
+    path("senders/new/", sending_views.sender_create, name="sender_create"),
+    path("senders/<int:pk>/delete/", sending_views.sender_delete, name="sender_delete"),
+    path("unsubscribe/<str:token>/", sending_views.unsubscribe, name="unsubscribe"),
 ]

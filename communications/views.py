@@ -94,7 +94,9 @@ def broadcast_new(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 channel=form.cleaned_data["channel"],
                 sender=form.cleaned_data["sender"],
+                subject=form.cleaned_data["subject"],
                 text=form.cleaned_data["text"],
+                html=form.cleaned_data["html"],
                 audience=spec,
             )
         except ValidationError as error:
@@ -148,6 +150,7 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "broadcast": broadcast,
         "labels": selectors.items_describe(account=request.account, items=items),
+        "outcomes": selectors.broadcast_outcomes(broadcast=broadcast),
         "nav": "communications",
     }
     return render_page(request, "communications/broadcast_detail.html", context, partial="progress")

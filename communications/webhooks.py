@@ -31,6 +31,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audience import counting
 from audience.jobs import JobDone, JobRun, job_enqueue, job_run
 from audience.models import Account
 from communications.models import (
@@ -311,6 +312,8 @@ def _reports_apply(batch: WebhookBatch, broadcast_id: int, reports: list[Report]
             message.reported_at = report.done_at or timezone.now()
         changed[message.pk] = message
     Message.objects.bulk_update(list(changed.values()), ["status", "error", "reported_at"], batch_size=500)
+    if changed:  # message statuses feed the "contacted" and "reached" quick filters
+        counting.data_changed(account_ids=[batch.account_id])
     if sent or failed:
         Broadcast.objects.filter(pk=broadcast_id).update(
             processed=F("processed") + sent + failed, sent=F("sent") + sent, failed=F("failed") + failed

@@ -13,7 +13,7 @@ from django.urls import get_resolver, reverse
 
 from audience import api_auth, services
 from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification, Role
-from communications.models import AudienceItem, Broadcast, Flow
+from communications.models import AudienceItem, Broadcast, Flow, Sender
 from dnc.models import DncRemoveJob
 from imports.models import ExportJob, ImportJob
 from segments import services as segment_services
@@ -21,7 +21,8 @@ from tags import services as tag_services
 from tags.models import TagBulkJob
 
 SECRET = "Zyxwvut"  # a name only account A's rows carry
-PUBLIC = {"home", "healthz", "login", "logout"}
+# The unsubscribe page is public: the signed token in its URL is the authority (tests/communications).
+PUBLIC = {"home", "healthz", "login", "logout", "communications:unsubscribe"}
 # POSTs a viewer may make because they change nothing: counts, previews, switching account,
 # marking one's own notifications read, and exports (a viewer may export what they can see).
 READ_ONLY_POSTS = {
@@ -104,6 +105,7 @@ def rows(account, owner, teammate):
             account=account, name=f"{SECRET} broadcast", channel="SMS", text="hi"
         ),
         "flow": flow,
+        "sender": Sender.objects.create(account=account, channel="SMS", address=SECRET),
         "item": item,
         "account": account,
         "api_key": api_auth.api_key_create(account=account, name=f"{SECRET} key")[0],
@@ -132,6 +134,7 @@ def row_for(name: str, route: str, rows: dict):
         ("imports", ""): "import",
         ("communications", "broadcast"): "broadcast",
         ("communications", "flow"): "flow",
+        ("communications", "sender"): "sender",
     }
     for (table_app, prefix), key in table.items():
         if app == table_app and view.startswith(prefix):
@@ -144,6 +147,8 @@ def url_for(name: str, pattern, rows: dict) -> str:
     for key in pattern.pattern.converters:
         if key == "item_pk":
             kwargs[key] = rows["item"].pk
+        elif key == "token":  # a signed unsubscribe token: one that is not ours names nothing
+            kwargs[key] = "WzEsMV0:not-a-signature"
         else:
             kwargs[key] = row_for(name, str(pattern.pattern), rows).pk
     return reverse(name, kwargs=kwargs)

@@ -448,6 +448,33 @@ def test_a_sent_broadcast_moves_the_contacted_filter(account, owner, owner_clien
     assert 'data-count="1"' in owner_client.get(url).content.decode()
 
 
+def test_a_delivery_report_moves_the_contacted_filter(account, owner, owner_client, people, settings):
+    from audience.selection import Selection
+    from communications import services as communications_services
+    from communications import webhooks
+    from communications.backends import message_key
+    from tests.communications.webhook_helpers import post_json, report, reports_url
+
+    settings.COMMUNICATIONS_BACKEND = "communications.backends.MemoryBackend"
+    url = "/people/count/?contacted_within=7"
+    broadcast = communications_services.broadcast_create(
+        account=account,
+        user=owner,
+        name="Sale",
+        channel="SMS",
+        sender="",
+        text="Hi",
+        audience=communications_services.AudienceSpec(selections=[Selection(ids=[people[0].pk])]),
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        communications_services.broadcast_send(broadcast=broadcast, user=owner)
+    assert 'data-count="1"' in owner_client.get(url).content.decode()
+    token = webhooks.webhook_token_rotate(account=account, user=None)
+    rejected = report(message_key(broadcast.pk, people[0].pk), "REJECTED")
+    assert post_json(reports_url(token), {"results": [rejected]}).status_code == 200
+    assert 'data-count="0"' in owner_client.get(url).content.decode()
+
+
 # -- The admin --------------------------------------------------------------------------------
 def test_the_admin_deletes_and_adds(account, counts, people, admin_client):
     def delete_profile():

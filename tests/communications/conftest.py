@@ -40,17 +40,32 @@ def block(accounts, contact, channel="", sender=""):
     assert not report.rejected, report.rejected
 
 
-def broadcast_for(account, profiles, channel="SMS", sender="", user=None) -> Broadcast:
+def sender_for(account, channel: str, address: str):
+    """The account's sender of `channel` with this address (created when missing)."""
+    from communications import senders
+    from communications.models import Sender
+
+    clean = senders.sender_address_clean(channel=channel, address=address)
+    found = Sender.objects.filter(account=account, channel=channel, address=clean).first()
+    return found or senders.sender_create(account=account, channel=channel, address=address)
+
+
+def broadcast_for(account, profiles, channel="SMS", sender="", user=None, **content) -> Broadcast:
     from audience.selection import Selection
 
+    if sender:
+        sender_for(account, channel, sender)
+    if channel == "EMAIL":
+        content.setdefault("subject", "Spring sale")
+    content.setdefault("text", "20% off everything")
     return services.broadcast_create(
         account=account,
         user=user,
         name="Spring sale",
         channel=channel,
         sender=sender,
-        text="20% off everything",
         audience=services.AudienceSpec(selections=[Selection(ids=[p.pk for p in profiles])]),
+        **content,
     )
 
 

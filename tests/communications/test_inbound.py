@@ -5,9 +5,10 @@ HELP changes nothing; confirmation replies go out through the channel backend.""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from communications import inbound, webhooks
-from communications.models import InboundAction, InboundMessage, ReplyStatus, WebhookBatch
+from communications.models import InboundAction, InboundMessage, OutboxMessage, ReplyStatus, WebhookBatch
 from dnc import services as dnc_services
 from dnc.models import AuditAction, DncAudit, DncEntryAccount, Source
 from tests.communications.conftest import block, broadcast_for, make_profile, send
@@ -202,6 +203,27 @@ def test_it_confirms_a_stop_even_though_the_number_is_now_blocked(account, token
         (ANA, OUR_NUMBER, replies.reply_stop, f"reply:{account.pk}:m1")
     ]
     assert InboundMessage.objects.get().reply_status == ReplyStatus.SENT
+
+
+def test_a_reply_goes_to_the_sandbox_outbox_when_no_provider_is_configured(
+    account, token, replies, settings, owner_client
+):
+    # The embedded default: no COMMUNICATIONS_BACKEND, no SMS provider, no webhook gateway.
+    settings.COMMUNICATIONS_BACKEND = ""
+    settings.INFOBIP_BASE_URL = settings.COMMUNICATIONS_WEBHOOK_URL = ""
+    post_json(inbound_url(token), inbound_body([mo("m1", "385912345678", "STOP")]))
+    kept = OutboxMessage.objects.get()
+    assert (kept.account_id, kept.broadcast_id, kept.channel, kept.destination, kept.sender, kept.text) == (
+        account.pk,
+        None,
+        "SMS",
+        ANA,
+        OUR_NUMBER,
+        replies.reply_stop,
+    )
+    assert InboundMessage.objects.get().reply_status == ReplyStatus.SENT
+    page = owner_client.get(reverse("communications:outbox"))
+    assert page.status_code == 200 and "Reply to an inbound message" in page.content.decode()
 
 
 def test_it_answers_help_and_start_only_when_the_number_is_not_blocked(

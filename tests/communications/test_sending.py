@@ -353,17 +353,3 @@ def test_a_hand_off_recorded_twice_is_counted_once(account, memory_backend):
     broadcast.refresh_from_db()
     assert (broadcast.sent, broadcast.failed, broadcast.processed) == (2, 1, 3)
     assert statuses(broadcast)[profiles[2].pk] == MessageStatus.FAILED
-
-
-def test_the_logging_backend_logs_each_key_once(caplog):
-    from communications.backends import LoggingBackend, Outgoing
-
-    message = Outgoing(41, 7, "SMS", "Acme", PHONE_A, "Hi")
-    LoggingBackend.recent.clear()
-    with caplog.at_level("INFO", logger="communications.send"):
-        assert LoggingBackend().send([message]) == {}
-        assert LoggingBackend().send([message]) == {}
-    assert [r.getMessage() for r in caplog.records] == [
-        f"broadcast 41: 41:7 SMS from 'Acme' to {PHONE_A}: Hi",
-        "broadcast 41: 41:7 already handed over; not sent again",
-    ]

@@ -12,7 +12,7 @@ from audience.selection import Selection
 from communications import services
 from communications.models import Broadcast, Flow, FlowStatus, Message
 from tags import services as tag_services
-from tests.communications.conftest import block, broadcast_for, make_profile, send
+from tests.communications.conftest import block, broadcast_for, make_profile, send, sender_for
 
 PHONE = "+385912345678"
 
@@ -86,6 +86,7 @@ def test_it_opens_the_broadcast_form_with_the_recipients_filled_in(owner_client,
 
 
 def test_it_creates_a_draft_broadcast_and_sends_it(owner_client, owner, account, ana):
+    sender_for(account, "SMS", "ACME")  # a broadcast picks one of the account's senders
     selection = json.dumps(Selection(ids=[ana.pk]).to_json())
     response = owner_client.post(
         reverse("communications:broadcast_new"),

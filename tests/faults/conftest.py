@@ -139,7 +139,15 @@ def start_worker(queue, media, tmp_path):
     deliveries = tmp_path / "deliveries.txt"
     deliveries.touch()
 
-    def start(*, concurrency: int = 1, beat: bool = False, chunk: int = 20, delay: float = 0.1) -> Worker:
+    def start(
+        *,
+        concurrency: int = 1,
+        beat: bool = False,
+        chunk: int = 20,
+        delay: float = 0.1,
+        env: dict | None = None,
+    ) -> Worker:
+        extra = env
         env = {k: v for k, v in os.environ.items() if k != "CELERY_TASK_ALWAYS_EAGER"}
         env.update(
             DATABASE_URL=_database_url(),
@@ -154,6 +162,7 @@ def start_worker(queue, media, tmp_path):
             JOB_STALE_SECONDS="3",
             DB_CONN_MAX_AGE="0",
         )
+        env.update(extra or {})
         log = tmp_path / f"worker-{len(workers)}.log"
         args = [sys.executable, str(ROOT / "tests/faults/worker.py"), "worker", "--pool=prefork"]
         args += [f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={queue}-{len(workers)}@%h"]

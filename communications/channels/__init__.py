@@ -1,0 +1,58 @@
+"""The channel backends Audience ships, and which one sends a channel's messages.
+
+- `email.SmtpChannel`: email over SMTP through Django's email framework, when `EMAIL_HOST` is set.
+- `infobip.InfobipChannel`: SMS through Infobip's API with its official client, when
+  `INFOBIP_BASE_URL` and `INFOBIP_API_KEY` are set.
+- `webhook.WebhookChannel`: signed JSON batches to `COMMUNICATIONS_WEBHOOK_URL`, for a channel the
+  two above do not carry (or all of them, when neither is configured).
+- `outbox.OutboxChannel`: the embedded default; keeps each rendered message in the sandbox outbox
+  (Communications › Outbox) and sends nothing.
+
+Each honours the idempotency key (`backends.Outgoing.key`): see each module for how.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+
+from communications.backends import BaseBackend
+
+logger = logging.getLogger("communications.send")
+T = TypeVar("T")
+
+
+class TransientError(Exception):
+    """The provider could not answer this time (5xx, timeout, dropped connection): try again."""
+
+
+def channel_backend(channel: str) -> BaseBackend:
+    from communications.channels import email, infobip, outbox, webhook
+
+    if channel == "EMAIL" and settings.EMAIL_HOST:
+        return email.SmtpChannel()
+    if channel == "SMS" and settings.INFOBIP_BASE_URL and settings.INFOBIP_API_KEY:
+        return infobip.InfobipChannel()
+    if settings.COMMUNICATIONS_WEBHOOK_URL:
+        return webhook.WebhookChannel()
+    return outbox.OutboxChannel()
+
+
+def with_retries(call: Callable[[], T], what: str) -> T:
+    """`call()`, again after SEND_RETRY_MS, 2×, 4×… while it raises TransientError, at most
+    SEND_ATTEMPTS times in all; the last TransientError propagates (the batch fails with it)."""
+    pause = settings.SEND_RETRY_MS / 1000
+    for attempt in range(1, settings.SEND_ATTEMPTS + 1):
+        try:
+            return call()
+        except TransientError as error:
+            if attempt == settings.SEND_ATTEMPTS:
+                raise
+            logger.warning("%s failed (attempt %s): %s; retrying in %.1f s", what, attempt, error, pause)
+            time.sleep(pause)
+            pause *= 2
+    raise AssertionError("unreachable")

@@ -1,0 +1,192 @@
+"""The channels against real servers: an SMTP server (aiosmtpd) and an HTTP server answering like
+Infobip's /sms/3/messages and like a webhook gateway, both in this process."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import quote
+
+import pytest
+
+from communications.models import HandOff, MessageStatus, OutboxMessage
+from communications.optout import unsubscribe_token
+from tests.communications.conftest import assert_adds_up, broadcast_for, make_profile, send
+from tests.communications.servers import HttpRecorder, smtp_server
+
+
+@pytest.fixture
+def channels(settings):
+    """No single backend: each channel's backend comes from the provider settings."""
+    settings.COMMUNICATIONS_BACKEND = ""
+    settings.EMAIL_HOST = ""
+    settings.INFOBIP_BASE_URL = settings.INFOBIP_API_KEY = ""
+    settings.COMMUNICATIONS_WEBHOOK_URL = ""
+    settings.SEND_RETRY_MS = 10
+    settings.PUBLIC_BASE_URL = "https://audience.example.com"
+    settings.UNSUBSCRIBE_MAILTO = "unsubscribe@acme.example"
+    return settings
+
+
+@pytest.fixture
+def smtp(channels):
+    controller, recorder = smtp_server()
+    channels.EMAIL_HOST, channels.EMAIL_PORT = "127.0.0.1", controller.port
+    yield recorder
+    controller.stop()
+
+
+@pytest.fixture
+def infobip(channels):
+    server = HttpRecorder()
+    channels.INFOBIP_BASE_URL, channels.INFOBIP_API_KEY = server.url, "secret-key"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gateway(channels):
+    server = HttpRecorder()
+    channels.COMMUNICATIONS_WEBHOOK_URL = f"{server.url}/send"
+    channels.COMMUNICATIONS_WEBHOOK_SECRET = "shh"
+    yield server
+    server.stop()
+
+
+def bodies(mail) -> dict[str, str]:
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in mail.walk()
+        if not part.is_multipart()
+    }
+
+
+def email_broadcast(account, profiles, **content):
+    content.setdefault("subject", "Hello {{ first_name|default:'there' }}")
+    content.setdefault("text", "Hi {{ first_name }}, your tier: {{ custom.tier|default:'none' }}")
+    return broadcast_for(account, profiles, channel="EMAIL", sender="news@acme.example", **content)
+
+
+def test_it_sends_each_email_over_smtp_with_its_headers(account, smtp):
+    ana = make_profile(account, "Ana", emails=["ana@example.com"], attributes={"tier": "gold"})
+    broadcast = send(email_broadcast(account, [ana], html="<p>Hi <b>{{ first_name }}</b></p>"))
+    assert (broadcast.sent, broadcast.failed) == (1, 0)
+    (mail,) = smtp.messages
+    assert mail["To"] == "ana@example.com" and mail["From"] == "news@acme.example"
+    assert mail["Subject"] == "Hello Ana"
+    assert mail["Message-ID"] == f"<{broadcast.pk}.{ana.pk}.audience@acme.example>"
+    token = unsubscribe_token(broadcast.pk, ana.pk)
+    assert " ".join(mail["List-Unsubscribe"].split()) == (
+        f"<https://audience.example.com/communications/unsubscribe/{token}/>, "
+        f"<mailto:unsubscribe@acme.example?subject={quote('unsubscribe ' + token)}>"
+    )
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    parts = bodies(mail)
+    assert parts["text/plain"].strip() == "Hi Ana, your tier: gold"
+    assert parts["text/html"].strip() == "<p>Hi <b>Ana</b></p>"
+
+
+def test_it_fails_an_email_the_smtp_server_refuses_with_its_reply(account, smtp):
+    ana = make_profile(account, "Ana", emails=["ana@example.com"])
+    ben = make_profile(account, "Ben", emails=["ben@example.com"])
+    smtp.refuse = {"ben@example.com"}
+    broadcast = send(email_broadcast(account, [ana, ben]))
+    assert (broadcast.sent, broadcast.failed) == (1, 1)
+    failed = broadcast.messages.get(status=MessageStatus.FAILED)
+    assert failed.profile_id == ben.pk and failed.error.startswith("550 5.1.1")
+    assert_adds_up(broadcast)
+
+
+def test_it_retries_an_smtp_server_that_is_busy(account, smtp):
+    ana = make_profile(account, "Ana", emails=["ana@example.com"])
+    smtp.busy = 2  # two 421 answers, then it accepts
+    broadcast = send(email_broadcast(account, [ana]))
+    assert (broadcast.sent, broadcast.failed, len(smtp.messages)) == (1, 0, 1)
+
+
+def test_it_never_hands_an_email_over_twice(account, smtp):
+    """A key handed over before (a worker died before its outcome was committed) is skipped."""
+    ana = make_profile(account, "Ana", emails=["ana@example.com"])
+    broadcast = email_broadcast(account, [ana])
+    HandOff.objects.create(key=f"{broadcast.pk}:{ana.pk}")
+    broadcast = send(broadcast)
+    assert smtp.messages == [] and broadcast.sent == 1
+
+
+def test_it_escapes_merge_fields_in_html_only(account, smtp):
+    ana = make_profile(account, "<b>Ana</b>", emails=["ana@example.com"])
+    send(email_broadcast(account, [ana], text="Hi {{ first_name }}", html="<p>{{ first_name }}</p>"))
+    parts = bodies(smtp.messages[0])
+    assert parts["text/html"].strip() == "<p>&lt;b&gt;Ana&lt;/b&gt;</p>"
+    assert parts["text/plain"].strip() == "Hi <b>Ana</b>"
+
+
+def test_it_sends_sms_through_the_official_infobip_client(account, infobip):
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    broadcast = send(broadcast_for(account, [ana], sender="ACME", text="Hi {{ first_name }}"))
+    assert (broadcast.sent, broadcast.failed) == (1, 0)
+    (request,) = infobip.requests
+    assert request["path"] == "/sms/3/messages"
+    assert request["headers"]["Authorization"] == "App secret-key"
+    (message,) = request["json"]["messages"]
+    assert message["sender"] == "ACME"
+    assert message["destinations"] == [{"to": "385912345678", "messageId": f"{broadcast.pk}:{ana.pk}"}]
+    assert message["content"] == {"text": "Hi Ana"}
+
+
+def test_it_fails_the_sms_infobip_rejects_and_retries_a_5xx(account, infobip):
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    ben = make_profile(account, "Ben", phones=["+385912345679"])
+    infobip.errors = [503, 502]
+    infobip.reject = {"385912345679"}
+    broadcast = send(broadcast_for(account, [ana, ben]))
+    assert (broadcast.sent, broadcast.failed) == (1, 1)
+    assert "Invalid destination address" in broadcast.messages.get(profile=ben).error
+    assert len(infobip.requests) == 1  # the two 5xx answers were not recorded as requests
+    assert_adds_up(broadcast)
+
+
+def test_it_fails_the_batch_when_infobip_refuses_the_request(account, infobip, settings):
+    settings.SEND_ATTEMPTS = 2
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    infobip.errors = [503, 503, 503]
+    broadcast = send(broadcast_for(account, [ana]))
+    assert (broadcast.sent, broadcast.failed, broadcast.status) == (0, 1, "done")
+    assert "503" in broadcast.messages.get().error
+
+
+def test_it_posts_signed_batches_to_the_webhook(account, gateway):
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    gateway.errors = [500]  # retried
+    broadcast = send(broadcast_for(account, [ana], channel="VIBER", text="Hi {{ first_name }}"))
+    assert broadcast.sent == 1
+    (request,) = gateway.requests
+    headers = request["headers"]
+    expected = hmac.new(
+        b"shh", headers["X-Audience-Timestamp"].encode() + b"." + request["body"], hashlib.sha256
+    )
+    assert headers["X-Audience-Signature"] == f"sha256={expected.hexdigest()}"
+    assert request["json"]["messages"][0] | {"html": ""} == {
+        "key": f"{broadcast.pk}:{ana.pk}",
+        "channel": "VIBER",
+        "from": "",
+        "to": "+385912345678",
+        "subject": "",
+        "text": "Hi Ana",
+        "html": "",
+        "unsubscribe_url": "",
+    }
+
+
+def test_the_embedded_default_keeps_each_message_in_the_outbox_once(account, channels):
+    ana = make_profile(account, "Ana", emails=["ana@example.com"])
+    broadcast = send(email_broadcast(account, [ana]))
+    (row,) = OutboxMessage.objects.filter(broadcast=broadcast)
+    assert (row.destination, row.subject, row.sender) == ("ana@example.com", "Hello Ana", "news@acme.example")
+    assert row.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    from communications.backends import Outgoing
+    from communications.channels.outbox import OutboxChannel
+
+    again = Outgoing(broadcast.pk, ana.pk, "EMAIL", "", "ana@example.com", "x", account_id=account.pk)
+    assert OutboxChannel().send([again]) == {}
+    assert OutboxMessage.objects.filter(broadcast=broadcast).count() == 1
