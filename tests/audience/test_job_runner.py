@@ -456,10 +456,11 @@ def test_a_job_whose_database_session_is_ended_still_ends(account, owner, settin
         entries=[{"contact": f"+3859177{i:05d}", "channel": "", "sender": ""} for i in range(ROWS)],
         source=Source.CUSTOM,
     )
-    original = exports._keyset
+    monkeypatch.setattr(dnc_exports, "CHUNK", CHUNK)
+    original = dnc_exports.entries_rows
 
-    def session_ended(queryset, fields):
-        for index, rows in enumerate(original(queryset, fields)):
+    def session_ended(queryset, **kwargs):
+        for index, rows in enumerate(original(queryset, **kwargs)):
             yield rows
             if index == 0:
                 with connection.cursor() as cursor:
@@ -472,7 +473,7 @@ def test_a_job_whose_database_session_is_ended_still_ends(account, owner, settin
                 finally:
                     admin.close()
 
-    monkeypatch.setattr(exports, "_keyset", session_ended)
+    monkeypatch.setattr(dnc_exports, "entries_rows", session_ended)
     # No transaction around the test: the job is queued, and run here, as it is created.
     job = exports.export_job_create(account=account, user=owner, kind="dnc", format="csv")
     job = ExportJob.objects.get(pk=job.pk)
