@@ -286,6 +286,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# SMTP connections a chunk of emails is spread over, each in its own thread (the round trips overlap).
+SMTP_CONNECTIONS = env_int("SMTP_CONNECTIONS", 4)
+if SMTP_CONNECTIONS < 1:
+    raise ImproperlyConfigured(f"SMTP_CONNECTIONS={SMTP_CONNECTIONS}: expected 1 or more")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "audience@localhost")
 INFOBIP_BASE_URL = env_str("INFOBIP_BASE_URL", "")
 INFOBIP_API_KEY = env_str("INFOBIP_API_KEY", "")

@@ -31,14 +31,22 @@ class TransientError(Exception):
 
 
 def channel_backend(channel: str) -> BaseBackend:
-    from communications.channels import email, infobip, outbox, webhook
-
+    # Each module is imported when its channel is chosen: Infobip's client alone takes seconds to
+    # import (its pydantic models), which an email send should not pay.
     if channel == "EMAIL" and settings.EMAIL_HOST:
+        from communications.channels import email
+
         return email.SmtpChannel()
     if channel == "SMS" and settings.INFOBIP_BASE_URL and settings.INFOBIP_API_KEY:
+        from communications.channels import infobip
+
         return infobip.InfobipChannel()
     if settings.COMMUNICATIONS_WEBHOOK_URL:
+        from communications.channels import webhook
+
         return webhook.WebhookChannel()
+    from communications.channels import outbox
+
     return outbox.OutboxChannel()
 
 

@@ -1,35 +1,45 @@
 """Email over SMTP through Django's email framework (`EMAIL_HOST`, `EMAIL_PORT`, `EMAIL_HOST_USER`,
 `EMAIL_HOST_PASSWORD`, `EMAIL_USE_TLS`, `EMAIL_USE_SSL`, `EMAIL_TIMEOUT`).
 
-One connection per batch (a chunk of the send). Each message has a subject, a text and an HTML
-part, a `Message-ID` made from its idempotency key, `List-Unsubscribe` (the signed https link and,
-when UNSUBSCRIBE_MAILTO is set, a mailto) and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
-(RFC 8058). A permanent refusal (5xx) fails that message with the server's reply; a temporary one
-(4xx, a dropped connection, a timeout) is retried with backoff on a new connection.
+A chunk of the send is spread over `SMTP_CONNECTIONS` connections, one thread each, so the SMTP
+round trips (MAIL, RCPT, DATA and their answers) of several messages overlap. Each message has a
+subject, a text and an HTML part, a `Message-ID` made from its idempotency key, `List-Unsubscribe`
+(the signed https link and, when UNSUBSCRIBE_MAILTO is set, a mailto) and
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). A permanent refusal (5xx) fails
+that message with the server's reply; a temporary one (4xx, a dropped connection, a timeout) is
+retried with backoff on a new connection.
 
-SMTP has no idempotency key, so the channel remembers the keys it handed over (`HandOff`, one row
-a message, committed before the message is given to the server): a repeated hand-off after a
-worker died is skipped, and the SMTP server receives each Message-ID once. The price: a worker
-killed between that commit and the server's acceptance loses that one message (it counts as sent).
+SMTP has no idempotency key, so the channel remembers the keys it handed over (`HandOff`). The
+chunk goes out in rounds of `CLAIM_BATCH` messages a connection: the round's keys are claimed in
+one `INSERT … ON CONFLICT DO NOTHING RETURNING key` and committed, and only the keys that
+statement inserted are given to the server. A repeated hand-off after a worker died is skipped, and
+the SMTP server receives each Message-ID at most once. The price: a worker killed between a round's
+commit and the server's acceptance loses what that round had not handed over yet (at most
+`CLAIM_BATCH × SMTP_CONNECTIONS` messages; they count as sent).
 """
 
 from __future__ import annotations
 
 import contextlib
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formataddr
 from urllib.parse import quote
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import sanitize_address
-from django.db import IntegrityError, transaction
+from django.db import connection as db
+from django.db import transaction
+from django.utils import timezone
 
 from communications.backends import BaseBackend, Outgoing
 from communications.channels import TransientError, with_retries
 from communications.models import HandOff
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Messages a connection is given per round: one claim statement and one commit for all of them.
+CLAIM_BATCH = 50
 
 
 def from_header(message: Outgoing) -> str:
@@ -71,32 +81,59 @@ def email_build(message: Outgoing) -> EmailMultiAlternatives:
     return email
 
 
-def _claim(key: str) -> bool:
-    """Record that `key` is being handed over; False when it was before (skip it)."""
-    try:
-        with transaction.atomic():
-            HandOff.objects.create(key=key)
-    except IntegrityError:
-        return False
-    return True
+def handoff_claim(*, keys: list[str]) -> set[str]:
+    """Record that `keys` are being handed over, in one statement and one commit; returns the keys
+    this call inserted (the others were handed over before, or by a worker claiming them now)."""
+    if not keys:
+        return set()
+    table, column = db.ops.quote_name(HandOff._meta.db_table), db.ops.quote_name("key")
+    created = db.ops.adapt_datetimefield_value(timezone.now())
+    values = ", ".join(["(%s, %s)"] * len(keys))
+    params = [value for key in keys for value in (key, created)]
+    # ON CONFLICT … RETURNING (PostgreSQL, SQLite 3.35+) names exactly the rows this insert made,
+    # which a select-then-insert would not under two workers claiming the same chunk.
+    sql = (
+        f"INSERT INTO {table} ({column}, created_at) VALUES {values} "
+        f"ON CONFLICT ({column}) DO NOTHING RETURNING {column}"
+    )
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 class SmtpChannel(BaseBackend):
     def send(self, messages: list[Outgoing]) -> dict[int, str]:
         failures: dict[int, str] = {}
-        connection = get_connection(SMTP_BACKEND, fail_silently=False)
+        lanes = settings.SMTP_CONNECTIONS
+        connections = [get_connection(SMTP_BACKEND, fail_silently=False) for _ in range(lanes)]
         try:
-            for message in messages:
-                if not _claim(message.key):
-                    continue  # handed over before: the server has it
-                email = email_build(message)
-                try:
-                    with_retries(lambda e=email: _deliver(connection, e), f"SMTP to {message.destination}")
-                except SmtpRefused as refused:
-                    failures[message.profile_id] = str(refused)
+            with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="smtp") as pool:
+                step = CLAIM_BATCH * lanes
+                for start in range(0, len(messages), step):
+                    round_ = messages[start : start + step]
+                    claimed = handoff_claim(keys=[message.key for message in round_])
+                    todo = [message for message in round_ if message.key in claimed]
+                    # The threads only talk SMTP: every database write stays in this thread.
+                    for lane_failures in pool.map(
+                        _deliver_all, connections, [todo[i::lanes] for i in range(lanes)]
+                    ):
+                        failures.update(lane_failures)
         finally:
-            connection.close()
+            for connection in connections:
+                connection.close()
         return failures
+
+
+def _deliver_all(connection, messages: list[Outgoing]) -> dict[int, str]:
+    """Hand `messages` over on `connection`, one after another: {profile_id: the server's refusal}."""
+    failures: dict[int, str] = {}
+    for message in messages:
+        email = email_build(message)
+        try:
+            with_retries(lambda e=email: _deliver(connection, e), f"SMTP to {message.destination}")
+        except SmtpRefused as refused:
+            failures[message.profile_id] = str(refused)
+    return failures
 
 
 class SmtpRefused(Exception):

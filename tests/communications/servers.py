@@ -23,6 +23,7 @@ class SmtpRecorder:
         self.refuse: set[str] = set()
         self.busy = 0
         self.delay = 0.0
+        self.peers: set = set()  # the client's (host, port) of each connection a message came on
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -37,6 +38,7 @@ class SmtpRecorder:
                 self.busy -= 1
                 return "421 4.3.2 Try again later"
             self.messages.append(message_from_bytes(envelope.content))
+            self.peers.add(session.peer)
         if self.delay:
             time.sleep(self.delay)
         return "250 Message accepted for delivery"

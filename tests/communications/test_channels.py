@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
+from communications.backends import Outgoing
+from communications.channels.email import SmtpChannel, handoff_claim
 from communications.models import HandOff, MessageStatus, OutboxMessage
 from communications.optout import unsubscribe_token
 from tests.communications.conftest import assert_adds_up, broadcast_for, make_profile, send
@@ -111,6 +113,54 @@ def test_it_never_hands_an_email_over_twice(account, smtp):
     HandOff.objects.create(key=f"{broadcast.pk}:{ana.pk}")
     broadcast = send(broadcast)
     assert smtp.messages == [] and broadcast.sent == 1
+
+
+def outgoing(broadcast, profiles) -> list[Outgoing]:
+    return [
+        Outgoing(
+            broadcast_id=broadcast.pk,
+            profile_id=p.pk,
+            channel="EMAIL",
+            sender="news@acme.example",
+            destination=f"{p.first_name.lower()}@example.com",
+            subject="Spring sale",
+            text="20% off",
+        )
+        for p in profiles
+    ]
+
+
+def test_it_never_hands_a_claimed_round_over_twice(account, smtp):
+    """A round claimed by a worker that died before handing it over is lost, not sent twice; a
+    repeated hand-off of a whole chunk sends nothing it sent before."""
+    people = [make_profile(account, f"P{i}", emails=[f"p{i}@example.com"]) for i in range(5)]
+    broadcast = email_broadcast(account, people)
+    messages = outgoing(broadcast, people)
+    died = {m.key for m in messages[:3]}
+    assert handoff_claim(keys=sorted(died)) == died
+    assert SmtpChannel().send(messages) == {}
+    assert SmtpChannel().send(messages) == {}
+    assert handoff_claim(keys=[m.key for m in messages]) == set()
+    expected = {f"<{broadcast.pk}.{p.pk}.audience@acme.example>" for p in people[3:]}
+    assert sorted(smtp.message_ids()) == sorted(expected)
+
+
+def test_it_spreads_a_chunk_over_parallel_connections_each_message_id_once(account, smtp, settings):
+    settings.SMTP_CONNECTIONS = 3
+    people = [make_profile(account, f"P{i}", emails=[f"p{i}@example.com"]) for i in range(320)]
+    smtp.refuse = {"p7@example.com"}
+    broadcast = send(email_broadcast(account, people))
+    assert (broadcast.sent, broadcast.failed) == (319, 1)
+    failed = broadcast.messages.get(status=MessageStatus.FAILED)
+    assert failed.profile_id == people[7].pk and failed.error.startswith("550 5.1.1")
+    received = smtp.message_ids()
+    assert len(received) == len(set(received)) == 319
+    assert set(received) == {
+        f"<{broadcast.pk}.{p.pk}.audience@acme.example>" for p in people if p != people[7]
+    }
+    assert len(smtp.peers) == 3  # three connections, each used for its share of every round
+    assert HandOff.objects.count() == 320
+    assert_adds_up(broadcast)
 
 
 def test_it_escapes_merge_fields_in_html_only(account, smtp):
