@@ -102,3 +102,13 @@ def test_it_finds_no_wcag_violation_on_any_screen(page, seeded):
         found += violations(page)
     print("\n".join(found))
     assert found == []
+
+
+def test_it_finds_no_wcag_violation_in_the_confirmation_dialog(page, seeded):
+    page.goto(f"/people/{seeded['profile'].pk}/")
+    page.get_by_role("button", name="Delete").click()
+    page.locator("#confirm-modal.show").wait_for()
+    page.wait_for_timeout(400)  # the fade-in ends: axe reads colours as shown
+    found = violations(page)
+    print("\n".join(found))
+    assert found == []
