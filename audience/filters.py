@@ -57,6 +57,13 @@ def search_profiles(queryset: QuerySet, value: str, *, account=None) -> QuerySet
     if account is not None:
         contacts = contacts.filter(account=account)
     contact_profiles = list(contacts.values_list("profile_id", flat=True)[:1000])
+    domain = value.lower().removeprefix("@")
+    if "." in domain and " " not in domain and "@" not in domain:
+        # "example.com" means everyone at that domain: marketers look a company up by its mail domain.
+        at_domain = Contact.objects.filter(kind=ContactKind.EMAIL, value__endswith=f"@{domain}")
+        if account is not None:
+            at_domain = at_domain.filter(account=account)
+        contact_profiles += list(at_domain.values_list("profile_id", flat=True)[:1000])
     condition = (
         Q(first_name__istartswith=value)
         | Q(last_name__istartswith=value)

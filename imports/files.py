@@ -34,6 +34,8 @@ TEXT_FORMATS = ("csv", "txt")
 SHEET_FORMATS = ("xlsx", "xls", "ods")
 ACCEPTED = TEXT_FORMATS + SHEET_FORMATS + ("zip",)
 ZIP_MAGIC = b"PK\x03\x04"
+# A zip with no member is only its end-of-directory record: valid, but empty.
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Signatures of things that are certainly not a text file, whatever their name says.
 BINARY_MAGIC = {
@@ -113,6 +115,8 @@ def name_check(name: str) -> str:
 
 def magic_check(name: str, ext: str, head: bytes) -> None:
     """Refuse a file whose first bytes say it is not what its name says."""
+    if ext == "zip" and head.startswith(EMPTY_ZIP_MAGIC):
+        raise FileRefused(f"{name} is an empty .zip: it holds no file to import.")
     if ext in ("zip", "xlsx", "ods") and not head.startswith(ZIP_MAGIC):
         raise FileRefused(f"{name} is named .{ext} but its content is not a .{ext} file.")
     if ext == "xls" and not head.startswith(OLE_MAGIC) and not head.startswith(ZIP_MAGIC):

@@ -125,3 +125,10 @@ def test_admin_lists_every_model_for_staff(admin_client, profile):
         assert response.status_code == 200, name
     response = admin_client.get(reverse("admin:audience_profile_change", args=[profile.pk]))
     assert response.status_code == 200
+
+
+def test_a_notification_made_a_moment_ago_says_now(owner_client, owner, account):
+    services.notification_create(account=account, user=owner, message="Import finished")
+    page = owner_client.get(reverse("audience:notifications")).content.decode()
+    assert "0 minutes ago" not in page
+    assert ">now<" in page or "seconds ago" in page

@@ -332,3 +332,16 @@ def test_it_shows_each_profiles_tags_in_a_column(owner_client, account):
     response = owner_client.get("/people/")
     assert b'<th scope="col">Tags</th>' in response.content
     assert b"VIP buyers" in response.content
+
+
+@pytest.mark.parametrize("query", ["example.com", "@example.com", "EXAMPLE.com"])
+def test_it_finds_people_by_the_domain_of_their_email(owner_client, account, people, query):
+    ContactFactory(profile=people[2], kind="email", value="clara@example.com")
+    ContactFactory(profile=people[1], kind="email", value="boris@example.com.hr")
+    response = owner_client.get(URL, {"q": query})
+    assert sorted(_names(response)) == ["Ana Horvat", "Clara Zeller"]
+
+
+def test_it_finds_no_one_at_a_domain_of_another_account(outsider_client, people):
+    response = outsider_client.get(URL, {"q": "example.com"})
+    assert _names(response) == []

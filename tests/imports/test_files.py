@@ -185,3 +185,11 @@ def test_it_fails_the_job_clearly_when_the_encoding_breaks_later(account, owner)
     data = b"Email,City\n" + b"a@example.com,Pula\n" * 5000 + "b@example.com,Zürich\n".encode("cp1252")
     job = run(job_from(account, owner, "p.csv", data))
     assert job.status == "failed" and "not valid utf-8" in job.message.lower()
+
+
+def test_it_calls_a_valid_but_empty_zip_empty():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w"):
+        pass
+    with pytest.raises(files.FileRefused, match="is an empty .zip"):
+        _store("people.zip", buffer.getvalue())
