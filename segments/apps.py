@@ -26,7 +26,9 @@ class SegmentsConfig(AppConfig):
         for signal, uid in ((post_save, "segments_evprop_index"), (post_delete, "segments_evprop_unindex")):
             signal.connect(indexes.on_event_definition_changed, sender=EventDefinition, dispatch_uid=uid)
 
-        selection.register_rule_compiler(lambda account, rule: selectors.rule_queryset(account, rule))
+        selection.register_rule_compiler(
+            lambda account, rule: selectors.rule_queryset(account=account, rule=rule)
+        )
         usage.register_attribute_usage(selectors.attribute_usage)
         try:
             from tags.usage import register_tag_usage

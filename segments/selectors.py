@@ -35,7 +35,7 @@ DEFAULT_SORT = "name"
 
 
 # -- the rule engine -------------------------------------------------------------------------
-def rule_validate(rule: Any, account: Account) -> list[str]:
+def rule_validate(*, account: Account, rule: Any) -> list[str]:
     """The rule's errors, each naming its path (`attributes.conditions[3].value: expected a
     date`); empty when the rule is valid."""
     return rule_normalize(rule, Catalog(account))[1]
@@ -47,7 +47,7 @@ def rule_error_words(account: Account, rule: Any, errors: list[str]) -> list[dic
     return _rule_error_words(rule, errors, Catalog(account))
 
 
-def rule_clean(rule: Any, account: Account) -> dict:
+def rule_clean(*, account: Account, rule: Any) -> dict:
     """The rule in its normalised form, or RuleErrors (a ValidationError) listing its errors."""
     normalised, errors = rule_normalize(rule, Catalog(account))
     if errors:
@@ -55,7 +55,7 @@ def rule_clean(rule: Any, account: Account) -> dict:
     return normalised
 
 
-def rule_queryset(account: Account, rule: Any, *, now: dt.datetime | None = None) -> QuerySet:
+def rule_queryset(*, account: Account, rule: Any, now: dt.datetime | None = None) -> QuerySet:
     """The account's profiles matching `rule`: one queryset (raises RuleErrors when invalid)."""
     catalog = Catalog(account)
     normalised, errors = rule_normalize(rule, catalog)
@@ -65,7 +65,7 @@ def rule_queryset(account: Account, rule: Any, *, now: dt.datetime | None = None
 
 
 def rule_count(
-    account: Account, rule: Any, *, cached: bool = True, timeout_ms: int | None = None
+    *, account: Account, rule: Any, cached: bool = True, timeout_ms: int | None = None
 ) -> int | None:
     """How many profiles match; None when counting took longer than the count timeout."""
 
@@ -204,7 +204,9 @@ def rule_sample(account: Account, rule: Any, *, size: int = 5) -> list[Profile]:
     "Email Open exactly 2" on 1M profiles), reading five profiles by id does not."""
 
     def newest() -> list[int]:
-        return list(rule_queryset(account, rule).order_by("-id").values_list("pk", flat=True)[:size])
+        return list(
+            rule_queryset(account=account, rule=rule).order_by("-id").values_list("pk", flat=True)[:size]
+        )
 
     ids = counting.cached(account.pk, _rule_key(f"sample{size}", rule), newest)
     return list(Profile.objects.for_account(account).filter(pk__in=ids).order_by("-id"))
@@ -220,7 +222,7 @@ def segments_for_account(*, account: Account, search: str = "", sort: str = DEFA
 
 def segment_profiles(*, segment: Segment) -> QuerySet:
     """The profiles in a saved segment right now."""
-    return rule_queryset(segment.account, segment.rule)
+    return rule_queryset(account=segment.account, rule=segment.rule)
 
 
 @dataclass

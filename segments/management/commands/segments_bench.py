@@ -144,12 +144,15 @@ class Command(BaseCommand):
         for family, name, the_rule, has_events in SUITE:
             if options["only"] and options["only"].lower() not in name.lower():
                 continue
-            errors = selectors.rule_validate(the_rule, account)
+            errors = selectors.rule_validate(account=account, rule=the_rule)
             if errors:
                 self.stdout.write(f"{name:<52} skipped: {errors[0]}")
                 continue
             median, p95, count = self._time(
-                lambda r=the_rule: selectors.rule_count(account, r, cached=False, timeout_ms=30_000), runs
+                lambda r=the_rule: selectors.rule_count(
+                    account=account, rule=r, cached=False, timeout_ms=30_000
+                ),
+                runs,
             )
             summary[has_events].append(median)
             shown = f"{count:,}" if count is not None else "timeout"
