@@ -288,19 +288,14 @@ class Compiler:
         return Q(**{f"value__{lookup}": needle})
 
     def _tags_q(self, operator: str, value: Any) -> Q:
-        from tags.models import ProfileTag, Tag
+        from tags import selectors as tag_selectors
 
-        links = ProfileTag.objects.filter(account=self.account)
         if operator == "is_empty":
-            return ~exists(links)
+            return ~exists(tag_selectors.profile_tag_links(account=self.account))
         if operator != "in":
             pick(_EXACT_LOOKUP, operator, "tags")
         names = value if operator == "in" else [value]
-        name_q = NOTHING
-        for name in names:
-            name_q |= Q(name__iexact=name)
-        tags = Tag.objects.filter(name_q, account=self.account)
-        return exists(links.filter(tag__in=tags))
+        return exists(tag_selectors.profile_tag_links(account=self.account, names=names))
 
     def _company_q(self, spec: AttributeSpec, operator: str, value: Any) -> Q:
         from audience.models import Company
