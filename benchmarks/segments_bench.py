@@ -3,7 +3,7 @@
 `SELECT count(*)` of the account's profiles measured in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/audience_bench \
-        .venv/bin/python manage.py segments_bench --runs 7
+        .venv/bin/python -m benchmarks segments_bench --runs 7
 """
 
 from __future__ import annotations

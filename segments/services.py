@@ -1,7 +1,7 @@
 """Writes of the segments app: segment CRUD, predefined segments, daily sizes.
 
-The rule engine's reads live in `segments.selectors`; they are re-exported here so that callers
-can use `services.rule_validate` etc. as the issue describes."""
+The rule engine's reads live in `segments.selectors`; they are re-exported here so that a caller
+that writes segments reaches the engine through the same module."""
 
 from __future__ import annotations
 
