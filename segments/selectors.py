@@ -129,6 +129,7 @@ def _countable(account: Account, rule: Any) -> QuerySet | ComplementCount | Seri
     if not normalised.get("events") and len(conditions) == 1 and "conditions" not in conditions[0]:
         condition = conditions[0]
         spec = catalog.attribute(condition["attribute"])
+        assert spec is not None  # the validator refused unknown attributes
         if spec.source == "contact":
             rows, negated = compiler.contact_matches(spec, condition["operator"], condition.get("value"))
             return SerialCount(ComplementCount(account, rows) if negated else rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -16,7 +17,7 @@ from tags.models import CompanyTag, ProfileTag, Tag, TagBulkJob
 from tags.usage import tag_usages
 
 PAGE_SIZE = 50
-SORTS = {
+SORTS: dict[str, tuple[Any, ...]] = {
     "name": (Lower("name").asc(), "pk"),
     "-name": (Lower("name").desc(), "-pk"),
     "created": ("created_at", "pk"),
