@@ -103,8 +103,8 @@ class ComplementCount:
 
 class SerialCount:
     """A count without parallel workers, for the rows of one event clause or contact condition:
-    for grouped events a parallel plan builds the same hash of ~200k events in every worker
-    (500–700 ms measured for `Purchase ≥ 3 in 30 days`, 150–200 ms serial). Needs the
+    for grouped events a parallel plan builds the same hash of the events in every worker, which
+    is slower than one process building it once (docs/performance.md). Needs the
     transaction counting.count_with_timeout opens on PostgreSQL (SET LOCAL)."""
 
     def __init__(self, countable: QuerySet | ComplementCount):
@@ -201,8 +201,8 @@ def rule_describe(account: Account, rule: Any) -> dict:
 
 def rule_sample(account: Account, rule: Any, *, size: int = 5) -> list[Profile]:
     """A few matching profiles (the newest), for the editor's live preview. Their ids are cached
-    with the count: finding the newest matches costs as much as counting on some rules (0.8 s for
-    "Email Open exactly 2" on 1M profiles), reading five profiles by id does not."""
+    with the count: finding the newest matches costs as much as counting on some rules, reading
+    five profiles by id does not."""
 
     def newest() -> list[int]:
         return list(
