@@ -23,9 +23,11 @@ run: migrate
 	$(BIN)/python manage.py seed_demo --if-empty
 	PORT=$(PORT) bin/run
 
+# mypy imports the settings (django-stubs), which refuse no SECRET_KEY on PostgreSQL: it serves nothing.
 test: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	SECRET_KEY=$${SECRET_KEY:-type-checking-only} $(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks need PostgreSQL (DATABASE_URL); results go to docs/benchmarks/. They sign nothing that

@@ -7,7 +7,6 @@ import json
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from ninja import Field, Router
@@ -16,10 +15,8 @@ from audience import services
 from audience.api_errors import ApiError
 from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from audience.contacts import normalize_email, normalize_phone
-from audience.models import AttributeDefinition, AttributeType, Contact, Profile
+from audience.models import Account, AttributeDefinition, AttributeType, Contact, Profile
 from tags import selectors as tag_selectors
-from tags import services as tag_services
-from tags.models import Tag
 
 persons = Router(tags=["Persons"])
 custom_attributes = Router(tags=["Custom attributes"])
@@ -194,60 +191,25 @@ def _contacts(data: PersonIn) -> tuple[list[str] | None, list[str] | None]:
     ]
 
 
-@transaction.atomic
 def person_write(
-    account, data: PersonIn, *, profile: Profile | None = None, replace: bool = False
+    account: Account, data: PersonIn, *, profile: Profile | None = None, replace: bool = False
 ) -> Profile:
-    """Create (profile None), replace (PUT) or append to (PATCH) a person."""
+    """Create (profile None), replace (PUT) or append to (PATCH) a person: the payload in the
+    service's terms (`services.profile_write`)."""
     phones, emails = _contacts(data)
+    fields = _fields(data, replace=replace)
     if profile is None:
-        fields = _fields(data, replace=False)
         fields.setdefault("type", "customer")  # the API's default, as Infobip's
-        profile = services.profile_create(
-            account=account,
-            fields=fields,
-            attributes=data.customAttributes or {},
-            phones=phones or [],
-            emails=emails or [],
-        )
-        if data.tags:
-            tag_services.tags_add(
-                account=account,
-                tags=[tag_services.tag_get_or_create(account=account, name=n) for n in data.tags],
-                profile_ids=[profile.pk],
-            )
-        return profile
-    attributes = data.customAttributes
-    if replace:
-        dropped = {name: None for name in profile.attributes if name not in (attributes or {})}
-        attributes = {**dropped, **(attributes or {})}
-        phones, emails = phones or [], emails or []
-    else:
-        current = list(profile.contacts.values_list("kind", "value"))
-        if phones is not None:
-            phones = [v for k, v in current if k == "phone"] + phones
-        if emails is not None:
-            emails = [v for k, v in current if k == "email"] + emails
-    services.profile_update(
+    return services.profile_write(
+        account=account,
         profile=profile,
-        fields=_fields(data, replace=replace),
-        attributes=attributes,
+        replace=replace,
+        fields=fields,
+        attributes=data.customAttributes,
         phones=phones,
         emails=emails,
+        tags=data.tags,
     )
-    if replace:
-        tag_services.tags_remove(
-            account=account,
-            tags=list(Tag.objects.filter(profile_tags__profile=profile)),
-            profile_ids=[profile.pk],
-        )
-    if data.tags:
-        tag_services.tags_add(
-            account=account,
-            tags=[tag_services.tag_get_or_create(account=account, name=n) for n in data.tags],
-            profile_ids=[profile.pk],
-        )
-    return profile
 
 
 # The filter language of GET /people/2/persons: {"#and": [...]}, {"#or": [...]}, {"field": value},
@@ -267,11 +229,12 @@ COMPARISONS = {
 NEGATED = {"#ne", "#notContain"}
 
 
-def _condition(field: str, lookup: str, value: Any, path: str) -> Q:
+def _condition(field: str, lookup: str, value: Any, path: str, *, account: Account) -> Q:
     if field == "tags":
         if lookup not in ("exact", "icontains"):
             raise ApiError(400, "Bad request", {path: ["tags take #contains, #notContain or equality"]})
-        return Q(pk__in=Tag.objects.filter(name__iexact=str(value)).values("profile_tags__profile_id"))
+        links = tag_selectors.profile_tag_links(account=account, names=[str(value)])
+        return Q(pk__in=links.values("profile_id"))
     column = FIELDS.get(field)
     if column is None:
         raise ApiError(400, "Bad request", {path: [f"unknown field {field!r}"]})
@@ -286,14 +249,14 @@ def _condition(field: str, lookup: str, value: Any, path: str) -> Q:
     return Q(**{f"{column}__{lookup}": value})
 
 
-def filter_q(node: Any, path: str = "filter") -> Q:
+def filter_q(node: Any, path: str = "filter", *, account: Account) -> Q:
     if not isinstance(node, dict) or len(node) != 1:
         raise ApiError(400, "Bad request", {path: ["each filter node is an object with one key"]})
     ((key, value),) = node.items()
     if key in ("#and", "#or"):
         if not isinstance(value, list) or not value:
             raise ApiError(400, "Bad request", {path: [f"{key} takes a non-empty list"]})
-        parts = [filter_q(item, f"{path}.{key}[{i}]") for i, item in enumerate(value)]
+        parts = [filter_q(item, f"{path}.{key}[{i}]", account=account) for i, item in enumerate(value)]
         combined = parts[0]
         for part in parts[1:]:
             combined = combined & part if key == "#and" else combined | part
@@ -302,11 +265,11 @@ def filter_q(node: Any, path: str = "filter") -> Q:
         if not isinstance(value, dict) or len(value) != 1:
             raise ApiError(400, "Bad request", {path: [f"{key} takes an object with one field"]})
         ((field, operand),) = value.items()
-        q = _condition(field, COMPARISONS[key], operand, f"{path}.{key}")
+        q = _condition(field, COMPARISONS[key], operand, f"{path}.{key}", account=account)
         return ~q if key in NEGATED else q
     if key.startswith("#"):
         raise ApiError(400, "Bad request", {path: [f"unknown operator {key!r}"]})
-    return _condition(key, "exact", value, path)
+    return _condition(key, "exact", value, path, account=account)
 
 
 def _order(order_by: str) -> list[str]:
@@ -352,7 +315,7 @@ def persons_get(
             parsed = json.loads(filter)
         except ValueError:
             raise ApiError(400, "Bad request", {"filter": ["not valid JSON"]}) from None
-        queryset = queryset.filter(filter_q(parsed))
+        queryset = queryset.filter(filter_q(parsed, account=account))
     queryset = queryset.order_by(*_order(orderBy))
     body = {
         "limit": limit,

@@ -25,7 +25,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,7 +33,13 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connection
 from django.db.models import QuerySet
 
 
-def count_with_timeout(queryset: QuerySet, *, timeout_ms: int | None = None) -> int | None:
+class Countable(Protocol):
+    """A queryset, or anything else that counts its rows in one statement."""
+
+    def count(self) -> int: ...
+
+
+def count_with_timeout(queryset: Countable, *, timeout_ms: int | None = None) -> int | None:
     timeout_ms = settings.COUNT_TIMEOUT_MS if timeout_ms is None else timeout_ms
     if connection.vendor != "postgresql":
         return queryset.count()

@@ -96,7 +96,7 @@ def _decode_cursor(cursor: str, width: int, *, datetimes: bool) -> list[Any] | N
 
 def parse_sort(raw: str | None) -> str:
     key = (raw or "").lstrip("-")
-    return raw if key in PROFILE_SORTS else DEFAULT_SORT
+    return raw if raw and key in PROFILE_SORTS else DEFAULT_SORT
 
 
 def keyset_page(
@@ -122,7 +122,7 @@ def keyset_page(
     if plain_order and not datetimes:
         exprs = [Concat(F(c), Value(""), output_field=CharField()) for c in columns] + [F("id") + 0]
     backwards = bool(before) and not after
-    cursor = _decode_cursor(before if backwards else (after or ""), len(columns), datetimes=datetimes)
+    cursor = _decode_cursor((before or "") if backwards else (after or ""), len(columns), datetimes=datetimes)
     # Walking backwards reverses the direction, then the rows are put back in screen order.
     reverse = descending != backwards
     op = "<" if reverse else ">"
@@ -187,7 +187,7 @@ def _attach_contacts(rows: list[Profile]) -> None:
         for contact in Contact.objects.filter(profile_id__in=list(by_profile)).order_by("kind", "id"):
             by_profile[contact.profile_id].append(contact)
     for row in rows:
-        row.contact_list = by_profile[row.pk]
+        row.contact_list = by_profile[row.pk]  # type: ignore[attr-defined]  # read by the template
 
 
 def profile_count(*, account: Account, query: QueryDict) -> int | None:

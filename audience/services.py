@@ -188,6 +188,61 @@ def profile_update(
     return profile
 
 
+@transaction.atomic
+def profile_write(
+    *,
+    account: Account,
+    fields: dict[str, Any],
+    attributes: dict[str, Any] | None = None,
+    phones: list[str] | None = None,
+    emails: list[str] | None = None,
+    tags: list[str] | None = None,
+    profile: Profile | None = None,
+    replace: bool = False,
+) -> Profile:
+    """Create a profile (`profile` None), replace one (`replace`: attributes, contacts and tags
+    not given are removed) or add to one (the given attributes change, the given phones, emails
+    and tags are added to the profile's). None means "not given"; tags are named, and created
+    when the account has no such tag yet. The People API's POST, PUT and PATCH."""
+    from tags import services as tag_services
+    from tags.models import Tag
+
+    def tag_all(target: Profile) -> None:
+        if tags:
+            named = [tag_services.tag_get_or_create(account=account, name=n) for n in tags]
+            tag_services.tags_add(account=account, tags=named, profile_ids=[target.pk])
+
+    if profile is None:
+        profile = profile_create(
+            account=account,
+            fields=fields,
+            attributes=attributes or {},
+            phones=phones or [],
+            emails=emails or [],
+        )
+        tag_all(profile)
+        return profile
+    if replace:
+        dropped = {name: None for name in profile.attributes if name not in (attributes or {})}
+        attributes = {**dropped, **(attributes or {})}
+        phones, emails = phones or [], emails or []
+    else:
+        current = list(profile.contacts.values_list("kind", "value"))
+        if phones is not None:
+            phones = [v for k, v in current if k == "phone"] + phones
+        if emails is not None:
+            emails = [v for k, v in current if k == "email"] + emails
+    profile_update(profile=profile, fields=fields, attributes=attributes, phones=phones, emails=emails)
+    if replace:
+        tag_services.tags_remove(
+            account=account,
+            tags=list(Tag.objects.filter(profile_tags__profile=profile)),
+            profile_ids=[profile.pk],
+        )
+    tag_all(profile)
+    return profile
+
+
 def profile_delete(*, profile: Profile) -> None:
     account_id = profile.account_id
     with transaction.atomic():

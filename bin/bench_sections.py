@@ -83,7 +83,7 @@ def counts(*, account, repeat: int, profiles: int) -> list[dict]:
     """The live count through the real count view (the editor's htmx endpoint), cold and cached."""
     import json
 
-    from segments.management.commands.segments_bench import SUITE
+    from benchmarks.segments_bench import SUITE
 
     client, _ = _client(account)
     reference = _reference_count(account, repeat)
@@ -247,8 +247,8 @@ def _forget_dnc_entries() -> None:
 
 @section("imports")
 def imports(*, account, repeat: int, profiles: int) -> list[dict]:
+    from benchmarks.imports_bench import Command
     from imports import services
-    from imports.management.commands.imports_bench import Command
 
     scale = 1 if profiles >= 1_000_000 else 0.05
     dnc_rows, people_rows = int(300_000 * scale), int(100_000 * scale)
@@ -364,8 +364,8 @@ def exports(*, account, repeat: int, profiles: int) -> list[dict]:
 
 @section("dnc")
 def dnc(*, account, repeat: int, profiles: int) -> list[dict]:
+    from benchmarks.dnc_bench import _number
     from dnc import services
-    from dnc.management.commands.dnc_bench import _number
 
     size = 1_000_000 if profiles >= 1_000_000 else 20_000
     target = audience_services.account_create(name=f"Bench DNC {int(time.time())}")

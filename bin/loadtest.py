@@ -405,7 +405,7 @@ def prepare(*, users: int, profiles: int, events_per_profile: int) -> Target:
     cities = [city for _, _, places in demo_data.COUNTRIES for city in places[:3]]
     rng = random.Random(0)
     for _ in range(30):
-        problems = segment_selectors.rule_validate(random_rule(rng, cities), account)
+        problems = segment_selectors.rule_validate(account=account, rule=random_rule(rng, cities))
         if problems:
             raise SystemExit(f"the generated rules are not valid here: {problems}")
     segment = Segment.objects.filter(account=account, name=SEGMENT_NAME).first() or (

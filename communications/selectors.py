@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from audience.counting import count_cached
@@ -37,17 +36,16 @@ PAGE_SIZE = 50
 
 
 def _tag_profiles(account: Account, tag_ids: list[int]) -> QuerySet:
-    ProfileTag = apps.get_model("tags", "ProfileTag")
-    links = ProfileTag.objects.filter(account=account, tag_id__in=tag_ids).values("profile_id")
+    from tags import selectors as tag_selectors
+
+    links = tag_selectors.profile_tag_links(account=account, tag_ids=tag_ids).values("profile_id")
     return Profile.objects.for_account(account).filter(pk__in=links)
 
 
 def segment_profiles(account: Account, segment_id: int) -> QuerySet:
     """The profiles of a saved segment, through the segments app's own selector."""
-    try:
-        from segments import selectors as segment_selectors
-    except ImportError:
-        raise ValidationError("Segments are not available.") from None
+    from segments import selectors as segment_selectors
+
     Segment = apps.get_model("segments", "Segment")
     try:
         segment = Segment.objects.get(account=account, pk=segment_id)

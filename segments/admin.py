@@ -25,7 +25,7 @@ class SegmentAdminForm(forms.ModelForm):
         account = data.get("account") or getattr(self.instance, "account", None)
         if account is not None and "rule" in data:
             try:
-                data["rule"] = selectors.rule_clean(data["rule"] or {}, account)
+                data["rule"] = selectors.rule_clean(account=account, rule=data["rule"] or {})
             except ValidationError as error:
                 self.add_error("rule", error.messages)
         return data

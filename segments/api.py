@@ -115,7 +115,7 @@ def segment_create(request: HttpRequest, payload: SegmentIn):
 @router.post("/count", summary="Count the profiles a rule matches")
 def segments_count(request: HttpRequest, payload: RuleIn):
     try:
-        count = selectors.rule_count(request.auth.account, payload.rule)
+        count = selectors.rule_count(account=request.auth.account, rule=payload.rule)
     except ValidationError as error:
         raise _rule_error(error) from None
     if count is None:
@@ -169,6 +169,6 @@ def segment_persons(
 ):
     segment = _segment(request.auth.account, segment_id)
     queryset = selectors.segment_profiles(segment=segment).order_by("id")
-    total = selectors.rule_count(request.auth.account, segment.rule)
+    total = selectors.rule_count(account=request.auth.account, rule=segment.rule)
     results = persons_page(queryset, limit=size, page=page + 1)
     return {"results": results, "paging": _paging(page, size, total if total is not None else 0)}

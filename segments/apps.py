@@ -14,6 +14,7 @@ class SegmentsConfig(AppConfig):
         from audience import selection, usage
         from audience.models import AttributeDefinition, EventDefinition
         from segments import indexes, selectors
+        from tags.usage import register_tag_usage
 
         # Each custom attribute gets its expression index (segments.indexes); PostgreSQL only.
         post_save.connect(
@@ -26,10 +27,8 @@ class SegmentsConfig(AppConfig):
         for signal, uid in ((post_save, "segments_evprop_index"), (post_delete, "segments_evprop_unindex")):
             signal.connect(indexes.on_event_definition_changed, sender=EventDefinition, dispatch_uid=uid)
 
-        selection.register_rule_compiler(lambda account, rule: selectors.rule_queryset(account, rule))
+        selection.register_rule_compiler(
+            lambda account, rule: selectors.rule_queryset(account=account, rule=rule)
+        )
         usage.register_attribute_usage(selectors.attribute_usage)
-        try:
-            from tags.usage import register_tag_usage
-        except ImportError:  # the Tags engineer adds tags/usage.py; registered when it exists
-            return
         register_tag_usage(selectors.tag_usage)

@@ -12,7 +12,7 @@ reads the whole table. One index per AttributeDefinition:
   matches; EXPLAIN in docs/rules.md), `text_pattern_ops` for text so `=` and prefix LIKE both use it;
 - INCLUDE (attributes, id): PostgreSQL allows an index-only scan only when every column the query
   names is in the index, and the rule names `attributes` (and `id` when it joins an event or tag
-  clause); without them each match costs a heap visit (spend ≥ 500: 375 ms → 140 ms, loaded).
+  clause); without them each match costs a heap visit (figures: docs/performance.md).
 
 They are created CONCURRENTLY (outside a transaction) by a Celery task after the definition is
 committed, dropped when it is deleted (`segments.apps` connects the signals), and
@@ -161,7 +161,7 @@ def on_definition_deleted(sender, instance: AttributeDefinition, **kwargs) -> No
 # -- event properties -------------------------------------------------------------------------
 # A property filter in an event clause (`Purchase` whose `category` is Electronics) reads each
 # event's JSON; without an index that is every event of the name in the window, from the heap
-# (600k Purchases in 90 days: ~1.7 s). One index per property of each EventDefinition, partial on
+# (docs/performance.md). One index per property of each EventDefinition, partial on
 # the account AND the event name (so it holds only that event's rows and only those writes pay
 # for it), keyed on the compiler's expression then occurred_at (the window), INCLUDE (properties,
 # profile_id) for an index-only scan — the same reasoning as the attribute indexes above.

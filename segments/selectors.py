@@ -35,7 +35,7 @@ DEFAULT_SORT = "name"
 
 
 # -- the rule engine -------------------------------------------------------------------------
-def rule_validate(rule: Any, account: Account) -> list[str]:
+def rule_validate(*, account: Account, rule: Any) -> list[str]:
     """The rule's errors, each naming its path (`attributes.conditions[3].value: expected a
     date`); empty when the rule is valid."""
     return rule_normalize(rule, Catalog(account))[1]
@@ -47,7 +47,7 @@ def rule_error_words(account: Account, rule: Any, errors: list[str]) -> list[dic
     return _rule_error_words(rule, errors, Catalog(account))
 
 
-def rule_clean(rule: Any, account: Account) -> dict:
+def rule_clean(*, account: Account, rule: Any) -> dict:
     """The rule in its normalised form, or RuleErrors (a ValidationError) listing its errors."""
     normalised, errors = rule_normalize(rule, Catalog(account))
     if errors:
@@ -55,7 +55,7 @@ def rule_clean(rule: Any, account: Account) -> dict:
     return normalised
 
 
-def rule_queryset(account: Account, rule: Any, *, now: dt.datetime | None = None) -> QuerySet:
+def rule_queryset(*, account: Account, rule: Any, now: dt.datetime | None = None) -> QuerySet:
     """The account's profiles matching `rule`: one queryset (raises RuleErrors when invalid)."""
     catalog = Catalog(account)
     normalised, errors = rule_normalize(rule, catalog)
@@ -65,7 +65,7 @@ def rule_queryset(account: Account, rule: Any, *, now: dt.datetime | None = None
 
 
 def rule_count(
-    account: Account, rule: Any, *, cached: bool = True, timeout_ms: int | None = None
+    *, account: Account, rule: Any, cached: bool = True, timeout_ms: int | None = None
 ) -> int | None:
     """How many profiles match; None when counting took longer than the count timeout."""
 
@@ -103,8 +103,8 @@ class ComplementCount:
 
 class SerialCount:
     """A count without parallel workers, for the rows of one event clause or contact condition:
-    for grouped events a parallel plan builds the same hash of ~200k events in every worker
-    (500–700 ms measured for `Purchase ≥ 3 in 30 days`, 150–200 ms serial). Needs the
+    for grouped events a parallel plan builds the same hash of the events in every worker, which
+    is slower than one process building it once (docs/performance.md). Needs the
     transaction counting.count_with_timeout opens on PostgreSQL (SET LOCAL)."""
 
     def __init__(self, countable: QuerySet | ComplementCount):
@@ -129,6 +129,7 @@ def _countable(account: Account, rule: Any) -> QuerySet | ComplementCount | Seri
     if not normalised.get("events") and len(conditions) == 1 and "conditions" not in conditions[0]:
         condition = conditions[0]
         spec = catalog.attribute(condition["attribute"])
+        assert spec is not None  # the validator refused unknown attributes
         if spec.source == "contact":
             rows, negated = compiler.contact_matches(spec, condition["operator"], condition.get("value"))
             return SerialCount(ComplementCount(account, rows) if negated else rows)
@@ -200,11 +201,13 @@ def rule_describe(account: Account, rule: Any) -> dict:
 
 def rule_sample(account: Account, rule: Any, *, size: int = 5) -> list[Profile]:
     """A few matching profiles (the newest), for the editor's live preview. Their ids are cached
-    with the count: finding the newest matches costs as much as counting on some rules (0.8 s for
-    "Email Open exactly 2" on 1M profiles), reading five profiles by id does not."""
+    with the count: finding the newest matches costs as much as counting on some rules, reading
+    five profiles by id does not."""
 
     def newest() -> list[int]:
-        return list(rule_queryset(account, rule).order_by("-id").values_list("pk", flat=True)[:size])
+        return list(
+            rule_queryset(account=account, rule=rule).order_by("-id").values_list("pk", flat=True)[:size]
+        )
 
     ids = counting.cached(account.pk, _rule_key(f"sample{size}", rule), newest)
     return list(Profile.objects.for_account(account).filter(pk__in=ids).order_by("-id"))
@@ -220,7 +223,7 @@ def segments_for_account(*, account: Account, search: str = "", sort: str = DEFA
 
 def segment_profiles(*, segment: Segment) -> QuerySet:
     """The profiles in a saved segment right now."""
-    return rule_queryset(segment.account, segment.rule)
+    return rule_queryset(account=segment.account, rule=segment.rule)
 
 
 @dataclass

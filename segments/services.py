@@ -1,7 +1,7 @@
 """Writes of the segments app: segment CRUD, predefined segments, daily sizes.
 
-The rule engine's reads live in `segments.selectors`; they are re-exported here so that callers
-can use `services.rule_validate` etc. as the issue describes."""
+The rule engine's reads live in `segments.selectors`; they are re-exported here so that a caller
+that writes segments reaches the engine through the same module."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def segment_check_changeable(*, segment: Segment) -> None:
 
 def segment_create(*, account: Account, name: str, rule: dict, description: str = "", user=None) -> Segment:
     name = _check_name(account, name)
-    rule = selectors.rule_clean(rule, account)
+    rule = selectors.rule_clean(account=account, rule=rule)
     try:
         with transaction.atomic():
             return Segment.objects.create(
@@ -83,7 +83,7 @@ def segment_create(*, account: Account, name: str, rule: dict, description: str 
 def segment_update(*, segment: Segment, name: str, rule: dict, description: str = "") -> Segment:
     segment_check_changeable(segment=segment)
     segment.name = _check_name(segment.account, name, exclude=segment.pk)
-    segment.rule = selectors.rule_clean(rule, segment.account)
+    segment.rule = selectors.rule_clean(account=segment.account, rule=rule)
     segment.description = description.strip()
     segment.modified_at = timezone.now()
     segment.save(update_fields=["name", "rule", "description", "modified_at"])

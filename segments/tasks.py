@@ -43,6 +43,6 @@ def rule_count_task(account_pk: int, rule: dict) -> int | None:
     if account is None:
         return None
     try:
-        return services.rule_count(account, rule, timeout_ms=services.BACKGROUND_COUNT_MS)
+        return services.rule_count(account=account, rule=rule, timeout_ms=services.BACKGROUND_COUNT_MS)
     except RuleErrors:  # the definitions changed since the page asked
         return None

@@ -175,7 +175,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def segment_count(request: HttpRequest, pk: int) -> HttpResponse:
     segment = access.get_scoped(request, Segment, pk)
     try:
-        count, errors = selectors.rule_count(request.account, segment.rule), []
+        count, errors = selectors.rule_count(account=request.account, rule=segment.rule), []
     except ValidationError as invalid:
         count, errors = None, invalid.messages
     if count is None and not errors:
@@ -192,9 +192,9 @@ def rule_count(request: HttpRequest) -> HttpResponse:
     rule, errors = _rule_from(data.get("rule"))
     count, samples = None, []
     if not errors:
-        errors = selectors.rule_validate(rule, request.account)
+        errors = selectors.rule_validate(account=request.account, rule=rule)
     if not errors:
-        count = selectors.rule_count(request.account, rule)
+        count = selectors.rule_count(account=request.account, rule=rule)
         samples = selectors.rule_sample(request.account, rule) if count else []
         if count is None:
             services.rule_count_in_background(account=request.account, rule=rule)

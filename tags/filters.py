@@ -11,7 +11,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from audience.filters import QuickFilter
-from tags.models import ProfileTag, Tag
+from tags import selectors
+from tags.models import Tag
 
 MATCH_CHOICES = [("any", "Any"), ("all", "All")]
 MATCH_HELP = "Any: people with at least one of the chosen tags. All: people with every one of them."
@@ -60,14 +61,15 @@ def _fields(account) -> dict[str, forms.Field]:
 
 
 def _apply(queryset: QuerySet, data: dict) -> QuerySet:
-    tag_ids = data.get("tag") or []
+    tag_ids = data.get("tag") or []  # the account's tags: TagNamesField cleaned them
     if not tag_ids:
         return queryset
     if data.get("tag_match") == "all":
         for tag_id in tag_ids:
-            queryset = queryset.filter(pk__in=ProfileTag.objects.filter(tag_id=tag_id).values("profile_id"))
+            links = selectors.profile_tag_links(tag_ids=[tag_id])
+            queryset = queryset.filter(pk__in=links.values("profile_id"))
         return queryset
-    return queryset.filter(pk__in=ProfileTag.objects.filter(tag_id__in=tag_ids).values("profile_id"))
+    return queryset.filter(pk__in=selectors.profile_tag_links(tag_ids=tag_ids).values("profile_id"))
 
 
 TAGS = QuickFilter(name="tags", fields=_fields, apply=_apply)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
 from audience.models import Account, Company, Profile
@@ -16,7 +17,7 @@ from tags.models import CompanyTag, ProfileTag, Tag, TagBulkJob
 from tags.usage import tag_usages
 
 PAGE_SIZE = 50
-SORTS = {
+SORTS: dict[str, tuple[Any, ...]] = {
     "name": (Lower("name").asc(), "pk"),
     "-name": (Lower("name").desc(), "-pk"),
     "created": ("created_at", "pk"),
@@ -32,6 +33,32 @@ class TagRow:
     persons: int | None = 0  # None: counting took too long
     companies: int | None = 0
     used_by: list[str] = field(default_factory=list)
+
+
+def profile_tag_links(
+    *,
+    account: Account | None = None,
+    tag_ids: Iterable[int] | None = None,
+    names: Iterable[str] | None = None,
+) -> QuerySet:
+    """Profile–tag links: "the profiles having tag X" everywhere (the People tag filter, the rule
+    engine's `tags`, the API's person filter, a broadcast's audience) is these rows' `profile_id`,
+    read as `pk IN (…)` or `EXISTS (…)` by the caller; the (tag, profile) index serves both.
+    Narrowed to the account's links (`account`), to tags by id (`tag_ids`, already the account's
+    when they come from a cleaned form) and to tags by name, regardless of case (`names`); with
+    neither tag_ids nor names, every link of the account (the profiles with any tag)."""
+    links = ProfileTag.objects.all()
+    if account is not None:
+        links = links.filter(account=account)
+    if tag_ids is not None:
+        links = links.filter(tag_id__in=list(tag_ids))
+    if names is not None:
+        by_name = Q(pk__in=[])
+        for name in names:
+            by_name |= Q(name__iexact=name)
+        tags = Tag.objects.filter(by_name)
+        links = links.filter(tag__in=tags.filter(account=account) if account is not None else tags)
+    return links.order_by()
 
 
 def tags_for_account(account: Account) -> QuerySet:

@@ -120,7 +120,10 @@ def test_it_generates_rules_the_engine_accepts(db):
     rng = random.Random(5)
     for _ in range(40):
         assert (
-            selectors.rule_validate(loadtest.random_rule(rng, ["London", "Paris", "Berlin"]), account) == []
+            selectors.rule_validate(
+                account=account, rule=loadtest.random_rule(rng, ["London", "Paris", "Berlin"])
+            )
+            == []
         )
 
 

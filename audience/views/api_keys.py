@@ -17,7 +17,6 @@ from audience.models import ApiKey, ApiScope
 
 
 class ApiKeyForm(BootstrapForm, forms.Form):
-    # Kept here rather than in audience/forms.py, which another engineer owns.
     name = forms.CharField(max_length=100, help_text="Say what uses it, e.g. “CRM sync”.")
     scope = forms.ChoiceField(
         choices=ApiScope.choices,

@@ -641,7 +641,7 @@ class PeopleTarget:
 
     def _update_copy(self, rows: list[dict], fields: list[str], now: dt.datetime) -> None:
         """PostgreSQL: the new values COPYed into a temporary table and written by one
-        UPDATE … FROM (bulk_update's CASE per row and column took ~0.4 ms a row of Python)."""
+        UPDATE … FROM (bulk_update builds a CASE per row and column in Python: slower per row)."""
         columns = [Profile._meta.get_field(name).column for name in fields]
         table = Profile._meta.db_table
         with connection.cursor() as cursor:

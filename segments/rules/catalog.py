@@ -31,10 +31,8 @@ STANDARD_BY_KEY = {spec.key: spec for spec in STANDARD}
 
 
 def dnc_channels() -> tuple[tuple[str, str], ...]:
-    try:
-        from dnc.models import Channel
-    except ImportError:  # pragma: no cover - the dnc app is part of the project
-        return (("any", "Any channel"),)
+    from dnc.models import Channel
+
     return (("any", "Any channel"), *Channel.choices)
 
 

@@ -24,29 +24,41 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audience.models import Account, Contact, Event, EventSummary, Profile
+from segments.rules import event_time
 from segments.rules import operators as ops
 from segments.rules.catalog import Catalog
+from segments.rules.errors import UnknownOperator
 from segments.rules.operators import AttributeSpec
 
 NOTHING = Q(pk__in=[])
 _JSON_KEYS = ("attributes__", "properties__")  # a custom attribute's or an event property's key
 EVERYTHING = Q()
+# Each family's positive operators and their lookups (`in`, `is_empty` and the negations are
+# built from these, see `_value_q`, `_field_q` and `condition_q`).
 _TEXT_LOOKUP = {
     "is": "iexact",
     "starts_with": "istartswith",
     "ends_with": "iendswith",
     "contains": "icontains",
 }
-_ORDER_LOOKUP = {
-    "lt": "lt",
-    "lte": "lte",
-    "gte": "gte",
-    "gt": "gt",
-    "before": "lt",
-    "until": "lte",
-    "since": "gte",
-    "after": "gt",
+_NUMBER_LOOKUP = {"is": "exact", "lt": "lt", "lte": "lte", "gte": "gte", "gt": "gt"}
+_EXACT_LOOKUP = {"is": "exact"}  # booleans and choices
+_CONTACT_LOOKUP = {
+    "is": "exact",
+    "starts_with": "startswith",
+    "ends_with": "endswith",
+    "contains": "contains",
 }
+_RELATIVE = ("will_be_in", "will_be_within", "will_be_more_than", "was", "was_within", "was_more_than")
+_DATE_LOOKUP = {"is": "exact", "before": "lt", "until": "lte", "since": "gte", "after": "gt"}
+
+
+def pick(table: dict, operator: str, what: str) -> Any:
+    """`table[operator]`, or UnknownOperator: an operator never falls through to another."""
+    try:
+        return table[operator]
+    except (KeyError, TypeError):
+        raise UnknownOperator(operator, what) from None
 
 
 def exists(rows: QuerySet) -> Q:
@@ -78,6 +90,8 @@ def shift(day: dt.date, amount: int, unit: str) -> dt.date:
 def relative_range(operator: str, value: dict, today: dt.date) -> tuple[dt.date | None, dt.date | None, bool]:
     """The date range a relative operator means, as (first, last, strict) where None is open;
     `strict` marks the "more than" operators whose bound is exclusive."""
+    if operator not in _RELATIVE:
+        raise UnknownOperator(operator, "a date")
     amount, unit = value["amount"], value["unit"]
     future, past = shift(today, amount, unit), shift(today, -amount, unit)
     return {
@@ -148,7 +162,7 @@ class Compiler:
         if spec.source == "company":
             return self._company_q(spec, operator, value)
         if spec.source == "dnc":
-            return self._dnc_q(value)
+            return self._dnc_q(operator, value)
         field = spec.key if spec.source == "column" else f"attributes__{spec.label}"
         return self._field_q(
             field, spec, operator, value, nullable=spec.source == "custom" or spec.kind == ops.DATE
@@ -175,35 +189,37 @@ class Compiler:
         return Q(**{field: ""})
 
     def _value_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
-        if operator == "in" and spec.kind == ops.TEXT:
+        family = pick(self._FAMILIES, spec.kind, f"{spec.label} (kind {spec.kind!r})")
+        if operator == "in" and spec.kind != ops.TEXT:
+            q = NOTHING
+            for item in value:
+                q |= family(self, field, spec, "is", item)
+            return q
+        return family(self, field, spec, operator, value)
+
+    def _text_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        if operator == "in":
             # One `UPPER(col) IN (UPPER(a), UPPER(b))`, the same comparison as OR-ing `is` (both
             # sides upper-cased by PostgreSQL, not Python), but one index scan of profile_rule_u*.
             upper = Upper(text_expression(field))
             return Q(In(upper, [Upper(Value(str(item))) for item in value]))
-        if operator == "in":
-            q = NOTHING
-            for item in value:
-                q |= self._value_q(field, spec, "is", item)
-            return q
-        if spec.kind in (ops.DATE, ops.DATETIME):
-            return self._date_q(field, spec, operator, value)
-        if spec.kind == ops.CHOICE:  # values are normalised to the exact choice by the validator
-            return Q(**{field: value})
-        if operator in _TEXT_LOOKUP and spec.kind == ops.TEXT:
-            return Q(**{f"{field}__{_TEXT_LOOKUP[operator]}": value})
-        if operator == "is":
-            return Q(**{field: value})
-        return Q(**{f"{field}__{_ORDER_LOOKUP[operator]}": value})
+        return Q(**{f"{field}__{pick(_TEXT_LOOKUP, operator, spec.label)}": value})
+
+    def _number_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        return Q(**{f"{field}__{pick(_NUMBER_LOOKUP, operator, spec.label)}": value})
+
+    def _exact_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
+        # Choices are normalised to the exact choice by the validator.
+        return Q(**{f"{field}__{pick(_EXACT_LOOKUP, operator, spec.label)}": value})
 
     def _date_q(self, field: str, spec: AttributeSpec, operator: str, value: Any) -> Q:
         is_custom = field.startswith(_JSON_KEYS)
-        if operator in ("is", *_ORDER_LOOKUP):
+        if operator in _DATE_LOOKUP:
             if spec.kind == ops.DATE:
                 bound = value if is_custom else dt.date.fromisoformat(value)
-                return Q(**{field if operator == "is" else f"{field}__{_ORDER_LOOKUP[operator]}": bound})
-            moment = parse_datetime(value.replace("Z", "+00:00"))
-            bound = value if is_custom else moment
-            return Q(**{field if operator == "is" else f"{field}__{_ORDER_LOOKUP[operator]}": bound})
+            else:
+                bound = value if is_custom else parse_datetime(value.replace("Z", "+00:00"))
+            return Q(**{f"{field}__{_DATE_LOOKUP[operator]}": bound})
         first, last, _ = relative_range(operator, value, self.today)
         q = Q()
         if spec.kind == ops.DATE:
@@ -224,6 +240,16 @@ class Compiler:
         if last is not None:
             q &= Q(**{f"{field}__lt": moment(last + dt.timedelta(days=1))})
         return q
+
+    _FAMILIES = {
+        ops.TEXT: _text_q,
+        ops.INTEGER: _number_q,
+        ops.DECIMAL: _number_q,
+        ops.BOOLEAN: _exact_q,
+        ops.CHOICE: _exact_q,
+        ops.DATE: _date_q,
+        ops.DATETIME: _date_q,
+    }
 
     # -- special keys -----------------------------------------------------------------------
     def _contacts(self, kind: str) -> QuerySet:
@@ -256,26 +282,20 @@ class Compiler:
         if operator == "in":
             return Q(value__in=[str(v).strip().lower() for v in value])
         needle = str(value).strip().lower()
-        if operator == "is":
-            return Q(value=needle)
-        if operator == "starts_with":
-            return Q(value__startswith=needle)
-        if operator == "ends_with":
+        lookup = pick(_CONTACT_LOOKUP, operator, "a phone or an email")
+        if lookup == "endswith":  # read backwards, through the contact_rule_reverse index
             return Q(reversed_value__startswith=needle[::-1])
-        return Q(value__contains=needle)
+        return Q(**{f"value__{lookup}": needle})
 
     def _tags_q(self, operator: str, value: Any) -> Q:
-        from tags.models import ProfileTag, Tag
+        from tags import selectors as tag_selectors
 
-        links = ProfileTag.objects.filter(account=self.account)
         if operator == "is_empty":
-            return ~exists(links)
+            return ~exists(tag_selectors.profile_tag_links(account=self.account))
+        if operator != "in":
+            pick(_EXACT_LOOKUP, operator, "tags")
         names = value if operator == "in" else [value]
-        name_q = NOTHING
-        for name in names:
-            name_q |= Q(name__iexact=name)
-        tags = Tag.objects.filter(name_q, account=self.account)
-        return exists(links.filter(tag__in=tags))
+        return exists(tag_selectors.profile_tag_links(account=self.account, names=names))
 
     def _company_q(self, spec: AttributeSpec, operator: str, value: Any) -> Q:
         from audience.models import Company
@@ -285,9 +305,10 @@ class Compiler:
         companies = Company.objects.filter(self._value_q("name", spec, operator, value), account=self.account)
         return Q(company__in=companies.values("pk")) & Q(company__isnull=False)
 
-    def _dnc_q(self, channel: str) -> Q:
+    def _dnc_q(self, operator: str, channel: str) -> Q:
         from dnc import selectors as dnc_selectors
 
+        pick(_EXACT_LOOKUP, operator, "Do Not Contact")
         # One EXISTS per part, OR-ed: PostgreSQL hashes each part's profile ids once (a few ms
         # when the account has few entries) and the complement stays an exact NOT.
         q = NOTHING
@@ -306,13 +327,14 @@ class Compiler:
         so profiles with no event at all are included."""
         occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
         operator, count = occurrence["operator"], occurrence["count"]
-        lookup, n, negated = {
+        occurrences = {
             "gte": ("gte", count, False),
             "gt": ("gte", count + 1, False),
             "lt": ("gte", count, True),
             "lte": ("gte", count + 1, True),
             "equals": ("exact", count, False) if count else ("gte", 1, True),
-        }[operator]
+        }
+        lookup, n, negated = pick(occurrences, operator, "an occurrence")
         if lookup == "gte" and n <= 0:
             matches = EventMatches(EVERYTHING, rows=Profile.objects.filter(account=self.account))
         else:
@@ -377,28 +399,6 @@ class Compiler:
             q &= Q(**{f"occurred_at__{upper_lookup}": upper})
         return q
 
-    def _time_bounds(
-        self, time: dict
-    ) -> tuple[tuple[str, dt.datetime | None], tuple[str, dt.datetime | None]]:
+    def _time_bounds(self, time: dict) -> tuple[event_time.Bound, event_time.Bound]:
         """An event time window as (lookup, lower bound), (lookup, upper bound); None is open."""
-        operator = time["operator"]
-
-        def ago(amount: int) -> dt.datetime:
-            return self.now - dt.timedelta(**{time["unit"]: amount})
-
-        def moment(text: str) -> dt.datetime:
-            return parse_datetime(text.replace("Z", "+00:00"))
-
-        if operator == "any_time":
-            return ("gte", None), ("lte", None)
-        if operator == "within_last":
-            return ("gte", ago(time["amount"])), ("lte", None)
-        if operator == "before_last":
-            return ("gte", None), ("lt", ago(time["amount"]))
-        if operator == "between_last":
-            return ("gte", ago(time["to"])), ("lte", ago(time["from"]))
-        if operator == "after":
-            return ("gt", moment(time["value"])), ("lte", None)
-        if operator == "before":
-            return ("gte", None), ("lt", moment(time["value"]))
-        return ("gte", moment(time["start"])), ("lte", moment(time["end"]))
+        return event_time.window(time["operator"]).bounds(time, self.now)

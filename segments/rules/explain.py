@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Q
 
 from audience.models import Profile
+from segments.rules import event_time
 from segments.rules import operators as ops
 from segments.rules.compile import Compiler
 
@@ -33,21 +34,6 @@ _OCCURRENCE = {
 def _occurrence(occurrence: dict) -> str:
     count = occurrence["count"]
     return f"{_OCCURRENCE[occurrence['operator']]} {count} time{'' if count == 1 else 's'}"
-
-
-def _time(time: dict) -> str:
-    operator = time["operator"]
-    if operator == "any_time":
-        return "at any time"
-    if operator == "within_last":
-        return f"in the last {time['amount']} {time['unit']}"
-    if operator == "before_last":
-        return f"more than {time['amount']} {time['unit']} ago"
-    if operator == "between_last":
-        return f"between {time['from']} and {time['to']} {time['unit']} ago"
-    if operator == "between":
-        return f"between {time['start']} and {time['end']}"
-    return f"{operator} {time['value']}"
 
 
 def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
@@ -89,7 +75,7 @@ def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
     for index, clause in enumerate(rule.get("events") or []):
         occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
         verb = "performed" if clause.get("performed", True) else "did not perform"
-        label = f"{verb} {clause['event']} {_occurrence(occurrence)}, {_time(clause['time'])}"
+        label = f"{verb} {clause['event']} {_occurrence(occurrence)}, {event_time.window(clause['time']['operator']).words(clause['time'])}"
         for prop in clause.get("properties") or []:
             label += f"; {prop['property']} {ops.LABELS[prop['operator']]} {_describe_value(prop.get('value'))}".rstrip()
         events.append(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from segments.rules import event_time
+
 # Value shapes.
 NONE = "none"  # no value (is_empty / is_not_empty)
 SCALAR = "scalar"  # one value of the attribute's type
@@ -83,16 +85,8 @@ OPERATORS: dict[str, dict[str, str]] = {
 NEGATIONS = {"is_not": "is", "not_in": "in", "is_not_empty": "is_empty", "not_contains": "contains"}
 
 RELATIVE_UNITS = ("days", "weeks", "months")
-EVENT_TIME_UNITS = ("minutes", "hours", "days")
-EVENT_TIME_OPERATORS = (
-    "any_time",
-    "within_last",
-    "before_last",
-    "between_last",
-    "after",
-    "before",
-    "between",
-)
+EVENT_TIME_UNITS = event_time.UNITS
+EVENT_TIME_OPERATORS = event_time.OPERATORS  # their shapes, words and bounds: event_time.WINDOWS
 OCCURRENCE_OPERATORS = ("equals", "lt", "lte", "gte", "gt")
 MATCHES = ("all", "any")
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from audience.attributes import TYPE_EXPECTATION, attribute_value_parse
 from audience.models import AttributeType
+from segments.rules import event_time
 from segments.rules import operators as ops
 from segments.rules.catalog import Catalog
 
@@ -178,21 +179,22 @@ class _Checker:
 
     def event_time(self, node: Any, path: str) -> dict | None:
         operator = node.get("operator") if isinstance(node, dict) else None
-        if operator not in ops.EVENT_TIME_OPERATORS:
+        if operator not in event_time.WINDOWS:
             self.fail(f"{path}.operator", f"expected one of: {', '.join(ops.EVENT_TIME_OPERATORS)}")
             return None
-        if operator == "any_time":
+        shape = event_time.WINDOWS[operator].shape
+        if shape == event_time.NONE:
             return {"operator": operator}
-        if operator in ("within_last", "before_last"):
+        if shape == event_time.AGO:
             return {"operator": operator, **(self.relative(node, path, ops.EVENT_TIME_UNITS) or {})}
-        if operator == "between_last":
+        if shape == event_time.AGO_RANGE:
             start, end = node.get("from"), node.get("to")
             if not _is_int(start) or not _is_int(end) or not 0 <= start < end <= ops.MAX_AMOUNT:
                 self.fail(path, "expected whole numbers from < to (both ago)")
             if node.get("unit") not in ops.EVENT_TIME_UNITS:
                 self.fail(f"{path}.unit", f"expected one of: {', '.join(ops.EVENT_TIME_UNITS)}")
             return {"operator": operator, "from": start, "to": end, "unit": node.get("unit")}
-        fields = ("start", "end") if operator == "between" else ("value",)
+        fields = ("start", "end") if shape == event_time.MOMENTS else ("value",)
         out = {"operator": operator}
         for name in fields:
             raw = node.get(name)
@@ -206,7 +208,7 @@ class _Checker:
                 out[name] = None
             if out[name] is None:
                 self.fail(f"{path}.{name}", "expected a date and time (YYYY-MM-DDTHH:MM)")
-        if operator == "between" and out.get("start") and out.get("end") and out["start"] > out["end"]:
+        if shape == event_time.MOMENTS and out.get("start") and out.get("end") and out["start"] > out["end"]:
             self.fail(f"{path}.end", "expected an end after the start")
         return out
 

@@ -184,3 +184,33 @@ def test_it_refuses_nul_characters_naming_the_field(api):
     assert set(errors) == {"address", "tags[1]"} and "NUL" in errors["address"][0]
     assert api.get("/people/2/persons", filter="\x00").status_code == 400
     assert api.post("/people/2/persons", {"firstName": "Ana"}).status_code < 300
+
+
+def test_it_filters_by_tag_and_its_negation_within_the_account(api, other_api, account, other_account):
+    """`tags` in the filter reads the account's own tags: a tag nobody has leaves `#notContain`
+    with everyone (it used to read NOT IN (NULL), which holds for no one), and another account's
+    tag of the same name selects nothing here."""
+    from tags import services as tag_services
+
+    ann = services.profile_create(account=account, fields={"first_name": "Ann", "external_id": "ann"})
+    services.profile_create(account=account, fields={"first_name": "Bob", "external_id": "bob"})
+    vip = tag_services.tag_get_or_create(account=account, name="VIP")
+    tag_services.tag_get_or_create(account=account, name="Unused")
+    tag_services.tags_add(account=account, tags=[vip], profile_ids=[ann.pk])
+    stranger = services.profile_create(
+        account=other_account, fields={"first_name": "Cy", "external_id": "cy"}
+    )
+    theirs = tag_services.tag_get_or_create(account=other_account, name="Theirs")
+    tag_services.tags_add(account=other_account, tags=[theirs], profile_ids=[stranger.pk])
+
+    def found(client, flt: dict) -> set[str]:
+        return {
+            p["externalId"] for p in client.get("/people/2/persons", filter=json.dumps(flt)).json()["persons"]
+        }
+
+    assert found(api, {"tags": "vip"}) == {"ann"}
+    assert found(api, {"#notContain": {"tags": "VIP"}}) == {"bob"}
+    assert found(api, {"#notContain": {"tags": "Unused"}}) == {"ann", "bob"}
+    assert found(api, {"tags": "Theirs"}) == set()
+    assert found(api, {"#notContain": {"tags": "Theirs"}}) == {"ann", "bob"}
+    assert found(other_api, {"tags": "VIP"}) == set()

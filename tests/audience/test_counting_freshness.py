@@ -89,7 +89,7 @@ class Counts:
 
     def fresh(self, rule: dict) -> int:
         self.account.refresh_from_db()  # a write through a URL may have changed its time zone
-        return selectors.rule_count(self.account, rule, cached=False)
+        return selectors.rule_count(account=self.account, rule=rule, cached=False)
 
     def check(self, rule: dict, write: Callable[[], object], *, saved: bool = True) -> None:
         """Warm every count, write, and see every count follow the write at once."""
@@ -510,7 +510,7 @@ def test_a_count_cached_between_the_write_and_its_commit_is_not_used(account):
 
     def other_request() -> None:
         try:
-            seen.append(selectors.rule_count(account, LONDON))
+            seen.append(selectors.rule_count(account=account, rule=LONDON))
         finally:
             connections.close_all()
 
@@ -520,7 +520,7 @@ def test_a_count_cached_between_the_write_and_its_commit_is_not_used(account):
         thread.start()
         thread.join()
     assert seen == [0]
-    assert selectors.rule_count(account, LONDON) == 1
+    assert selectors.rule_count(account=account, rule=LONDON) == 1
 
 
 @pytest.mark.django_db(transaction=True)

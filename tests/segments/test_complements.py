@@ -60,11 +60,11 @@ COMPLEMENTS = [
 
 @pytest.mark.parametrize(("positive", "negative"), COMPLEMENTS)
 def test_a_negative_is_the_exact_complement(dee, account, positive, negative):
-    everyone = names(dee, selectors.rule_queryset(account, {}))
-    yes = names(dee, selectors.rule_queryset(account, rule(positive)))
-    no = names(dee, selectors.rule_queryset(account, rule(negative)))
+    everyone = names(dee, selectors.rule_queryset(account=account, rule={}))
+    yes = names(dee, selectors.rule_queryset(account=account, rule=rule(positive)))
+    no = names(dee, selectors.rule_queryset(account=account, rule=rule(negative)))
     assert yes | no == everyone and not yes & no
-    assert selectors.rule_count(account, rule(negative), cached=False) == len(no)
+    assert selectors.rule_count(account=account, rule=rule(negative), cached=False) == len(no)
 
 
 def purchase(**clause):
@@ -89,27 +89,38 @@ EVENT_COMPLEMENTS = [
 
 @pytest.mark.parametrize(("clause", "expected"), EVENT_COMPLEMENTS)
 def test_performed_false_is_the_exact_complement(dee, account, clause, expected):
-    assert names(dee, selectors.rule_queryset(account, rule(events=[clause]))) == expected
+    assert names(dee, selectors.rule_queryset(account=account, rule=rule(events=[clause]))) == expected
     negative = rule(events=[{**clause, "performed": False}])
-    assert names(dee, selectors.rule_queryset(account, negative)) == {"ann", "bob", "cid", "dee"} - expected
-    assert selectors.rule_count(account, negative, cached=False) == 4 - len(expected)
+    assert (
+        names(dee, selectors.rule_queryset(account=account, rule=negative))
+        == {"ann", "bob", "cid", "dee"} - expected
+    )
+    assert selectors.rule_count(account=account, rule=negative, cached=False) == 4 - len(expected)
 
 
 def test_zero_admitting_counts_include_people_without_events(dee, account):
     lt2 = purchase(occurrence={"operator": "lt", "count": 2}, properties=ELECTRONICS)
-    assert names(dee, selectors.rule_queryset(account, rule(events=[lt2]))) == {"bob", "cid", "dee"}
+    assert names(dee, selectors.rule_queryset(account=account, rule=rule(events=[lt2]))) == {
+        "bob",
+        "cid",
+        "dee",
+    }
     zero = purchase(occurrence={"operator": "equals", "count": 0}, properties=ELECTRONICS)
-    assert names(dee, selectors.rule_queryset(account, rule(events=[zero]))) == {"bob", "cid", "dee"}
+    assert names(dee, selectors.rule_queryset(account=account, rule=rule(events=[zero]))) == {
+        "bob",
+        "cid",
+        "dee",
+    }
 
 
 def test_complements_inside_an_any_group_and_with_other_conditions(dee, account):
     either = rule(c("city", "is", "paris"), c("tags", "is_empty"), match="any")
-    assert names(dee, selectors.rule_queryset(account, either)) == {"bob", "cid", "dee"}
+    assert names(dee, selectors.rule_queryset(account=account, rule=either)) == {"bob", "cid", "dee"}
     inactive = purchase(performed=False, time={"operator": "within_last", "amount": 30, "unit": "days"})
     both = rule(c("email", "is_empty"), events=[inactive])
-    assert names(dee, selectors.rule_queryset(account, both)) == {"cid"}
+    assert names(dee, selectors.rule_queryset(account=account, rule=both)) == {"cid"}
     nested = rule(c("city", "is_not_empty"), {"match": "any", "conditions": [c("tags", "is_not", "vip")]})
-    assert names(dee, selectors.rule_queryset(account, nested)) == {"bob", "dee"}
+    assert names(dee, selectors.rule_queryset(account=account, rule=nested)) == {"bob", "dee"}
 
 
 def test_in_is_the_union_of_is(dee, account):
@@ -118,14 +129,14 @@ def test_in_is_the_union_of_is(dee, account):
     values = ["LONDON", "straße", "STRASSE", "pAris", "nowhere"]
     union = set()
     for value in values:
-        union |= names(dee, selectors.rule_queryset(account, cond("city", "is", value)))
-    assert names(dee, selectors.rule_queryset(account, cond("city", "in", values))) == union
+        union |= names(dee, selectors.rule_queryset(account=account, rule=cond("city", "is", value)))
+    assert names(dee, selectors.rule_queryset(account=account, rule=cond("city", "in", values))) == union
     assert {"ann", "bob", "dee"} <= union
 
 
 def test_explain_agrees_with_the_anti_joins(dee, account):
     the_rule = rule(c("tags", "is_not", "vip"), events=[purchase(performed=False, properties=ELECTRONICS)])
-    matching = names(dee, selectors.rule_queryset(account, the_rule))
+    matching = names(dee, selectors.rule_queryset(account=account, rule=the_rule))
     assert matching == {"bob", "cid", "dee"}
     for name, profile in dee.items():
         if name != "stranger":
@@ -151,8 +162,8 @@ def test_a_column_negative_is_counted_as_everyone_minus_the_positive(dee, accoun
     """The count takes the shortcut, and it equals the rows of the negative's own query —
     empty strings and NULLs included — on either database."""
     assert isinstance(selectors._countable(account, rule(negative)), selectors.ComplementCount)
-    expected = selectors.rule_queryset(account, rule(negative)).count()
-    assert selectors.rule_count(account, rule(negative), cached=False) == expected
+    expected = selectors.rule_queryset(account=account, rule=rule(negative)).count()
+    assert selectors.rule_count(account=account, rule=rule(negative), cached=False) == expected
 
 
 def test_the_shortcut_is_only_for_one_column_negative(dee, account):
@@ -178,9 +189,9 @@ ANY_GROUPS = [
 def test_an_any_group_is_counted_as_a_union_of_its_conditions(dee, account, conditions):
     the_rule = rule(*conditions, match="any")
     assert not isinstance(selectors._countable(account, the_rule), selectors.ComplementCount)
-    expected = selectors.rule_queryset(account, the_rule).count()
-    assert selectors.rule_count(account, the_rule, cached=False) == expected
-    alone = [names(dee, selectors.rule_queryset(account, rule(one))) for one in conditions]
+    expected = selectors.rule_queryset(account=account, rule=the_rule).count()
+    assert selectors.rule_count(account=account, rule=the_rule, cached=False) == expected
+    alone = [names(dee, selectors.rule_queryset(account=account, rule=rule(one))) for one in conditions]
     assert expected == len(set().union(*alone))
 
 
@@ -203,8 +214,8 @@ def test_a_contact_condition_alone_is_counted_from_the_contacts(dee, account, co
     """Counted as the matching contacts' distinct profiles (or everyone minus them), with no join
     to the profiles: the same number as the rule's own query, on either database."""
     assert isinstance(selectors._countable(account, rule(condition)), selectors.SerialCount)
-    expected = selectors.rule_queryset(account, rule(condition)).count()
-    assert selectors.rule_count(account, rule(condition), cached=False) == expected
+    expected = selectors.rule_queryset(account=account, rule=rule(condition)).count()
+    assert selectors.rule_count(account=account, rule=rule(condition), cached=False) == expected
 
 
 def test_a_contact_of_another_accounts_profile_is_refused(dee, account, other_account):

@@ -30,11 +30,11 @@ VIP = {
 
 
 def test_a_second_identical_count_does_not_query(world, account, django_assert_num_queries):
-    assert selectors.rule_count(account, LONDON) == 1
+    assert selectors.rule_count(account=account, rule=LONDON) == 1
     with django_assert_num_queries(0):
-        assert selectors.rule_count(account, LONDON) == 1
+        assert selectors.rule_count(account=account, rule=LONDON) == 1
     with django_assert_num_queries(0):  # the same rule, keys in another order
-        assert selectors.rule_count(account, dict(reversed(list(LONDON.items())))) == 1
+        assert selectors.rule_count(account=account, rule=dict(reversed(list(LONDON.items())))) == 1
 
 
 def test_the_sample_is_kept_with_the_count(world, account, django_assert_num_queries):
@@ -46,8 +46,8 @@ def test_the_sample_is_kept_with_the_count(world, account, django_assert_num_que
 def test_a_timed_out_count_is_not_kept(world, account, monkeypatch):
     answers = iter([None, 7])
     monkeypatch.setattr(counting, "count_with_timeout", lambda queryset, timeout_ms=None: next(answers))
-    assert selectors.rule_count(account, LONDON) is None
-    assert selectors.rule_count(account, LONDON) == 7
+    assert selectors.rule_count(account=account, rule=LONDON) is None
+    assert selectors.rule_count(account=account, rule=LONDON) == 7
 
 
 def _tag_bob(world, account):
@@ -75,14 +75,14 @@ WRITES = [
 def test_no_write_leaves_a_cached_count_behind(
     world, account, rule, write, django_capture_on_commit_callbacks
 ):
-    before = selectors.rule_count(account, rule)
+    before = selectors.rule_count(account=account, rule=rule)
     sample = selectors.rule_sample(account, rule)
     with django_capture_on_commit_callbacks(execute=True):
         write(world, account)
-    fresh = selectors.rule_count(account, rule, cached=False)
+    fresh = selectors.rule_count(account=account, rule=rule, cached=False)
     assert fresh != before
-    assert selectors.rule_count(account, rule) == fresh
-    newest = list(selectors.rule_queryset(account, rule).order_by("-id")[:5])
+    assert selectors.rule_count(account=account, rule=rule) == fresh
+    newest = list(selectors.rule_queryset(account=account, rule=rule).order_by("-id")[:5])
     assert selectors.rule_sample(account, rule) == newest != sample
 
 
@@ -117,11 +117,11 @@ def test_a_rolled_back_savepoint_still_moves_it_at_commit(account):
 
 
 def test_writes_elsewhere_keep_the_cache(world, account, other_account, django_assert_num_queries):
-    assert selectors.rule_count(account, LONDON) == 1
+    assert selectors.rule_count(account=account, rule=LONDON) == 1
     Notification.objects.filter(pk=-1).update(message="x")
     audience_services.profile_create(account=other_account, fields={"city": "London"})
     with django_assert_num_queries(0):
-        assert selectors.rule_count(account, LONDON) == 1
+        assert selectors.rule_count(account=account, rule=LONDON) == 1
 
 
 def test_a_timed_out_count_goes_on_in_the_background(world, account, monkeypatch, django_assert_num_queries):
@@ -137,13 +137,13 @@ def test_a_timed_out_count_goes_on_in_the_background(world, account, monkeypatch
 
     monkeypatch.setattr(counting, "count_with_timeout", short)
     monkeypatch.setattr(tasks.rule_count_task, "apply_async", lambda args, retry: queued.append(args))
-    assert selectors.rule_count(account, LONDON) is None
+    assert selectors.rule_count(account=account, rule=LONDON) is None
     assert services.rule_count_in_background(account=account, rule=LONDON) is True
     assert services.rule_count_in_background(account=account, rule=LONDON) is False
     assert queued == [[account.pk, LONDON]]
     assert tasks.rule_count_task(*queued[0]) == 1
     with django_assert_num_queries(0):
-        assert selectors.rule_count(account, LONDON) == 1
+        assert selectors.rule_count(account=account, rule=LONDON) == 1
 
 
 def test_the_count_view_starts_the_background_count_when_it_gives_up(

@@ -65,8 +65,8 @@ def rule(channel, operator="is"):
 
 
 def matching(account, people, the_rule) -> set[str]:
-    ids = set(selectors.rule_queryset(account, the_rule).values_list("pk", flat=True))
-    assert selectors.rule_count(account, the_rule, cached=False) == len(ids)
+    ids = set(selectors.rule_queryset(account=account, rule=the_rule).values_list("pk", flat=True))
+    assert selectors.rule_count(account=account, rule=the_rule, cached=False) == len(ids)
     return {name for name, profile in people.items() if profile.pk in ids}
 
 
@@ -91,6 +91,6 @@ def test_it_blocks_by_contact_domain_and_channel(account, people, monkeypatch, i
 def test_entries_block_only_in_their_accounts(account, other_account, people):
     """clean@free.net and free.net are blocked in other_account only."""
     theirs = person(other_account, "theirs", "clean@free.net")
-    other = set(selectors.rule_queryset(other_account, rule("any")).values_list("pk", flat=True))
+    other = set(selectors.rule_queryset(account=other_account, rule=rule("any")).values_list("pk", flat=True))
     assert other == {theirs.pk}
     assert "clean" not in matching(account, people, rule("any"))

@@ -177,7 +177,7 @@ def test_a_clause_means_the_same_from_the_summary_or_the_events(
     assert got == expected(histories, time, occurrence, performed)
     # The count of a lone clause takes its own path (summary rows, total − positive): same number.
     with mock.patch("django.utils.timezone.now", return_value=NOW):
-        assert selectors.rule_count(account, rule, cached=False) == len(got)
+        assert selectors.rule_count(account=account, rule=rule, cached=False) == len(got)
     # A filter on a property that every event passes forces the events path: same answer.
     with_property = {**clause, "properties": [{"property": "note", "operator": "is_empty"}]}
     events_path = compiler.event_q(with_property)

@@ -65,7 +65,9 @@ def test_the_compiled_sql_uses_the_index(account, type_, condition):
             "version": 1,
             "attributes": {"match": "all", "conditions": [{"attribute": "custom.attr", **condition}]},
         }
-        assert indexes.attribute_index_name(definition.pk) in plan(selectors.rule_queryset(account, rule))
+        assert indexes.attribute_index_name(definition.pk) in plan(
+            selectors.rule_queryset(account=account, rule=rule)
+        )
     finally:
         definition.delete()
 
@@ -146,7 +148,7 @@ def test_an_event_property_filter_uses_its_index(account, type_, condition, valu
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE audience_event")
         (name,) = indexes.property_indexes_wanted(definition)
-        assert name in plan(selectors.rule_queryset(account, rule))
+        assert name in plan(selectors.rule_queryset(account=account, rule=rule))
     finally:
         Profile.objects.filter(pk=profile.pk).delete()
         definition.delete()

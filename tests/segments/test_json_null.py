@@ -60,7 +60,9 @@ ATTRIBUTES = [
 @pytest.mark.parametrize(("attribute", "value"), ATTRIBUTES)
 def test_a_null_custom_attribute_is_empty(nulls, account, attribute, value):
     def people(operator, value=None):
-        return names(nulls, selectors.rule_queryset(account, attribute_rule(attribute, operator, value)))
+        return names(
+            nulls, selectors.rule_queryset(account=account, rule=attribute_rule(attribute, operator, value))
+        )
 
     everyone = {"ann", "bob", "cid", "eve"}
     assert "eve" in people("is_empty")
@@ -80,8 +82,8 @@ def test_a_null_event_property_is_empty(nulls, account, prop, value):
 
     def people(operator, value=None):
         rule = property_rule(prop, operator, value)
-        found = names(nulls, selectors.rule_queryset(account, rule))
-        assert selectors.rule_count(account, rule, cached=False) == len(found)
+        found = names(nulls, selectors.rule_queryset(account=account, rule=rule))
+        assert selectors.rule_count(account=account, rule=rule, cached=False) == len(found)
         return found
 
     assert people("is_empty") == {"eve"}
@@ -93,10 +95,12 @@ def test_a_null_event_property_is_empty(nulls, account, prop, value):
 def test_in_on_an_event_property_reads_the_text_of_the_key(nulls, account):
     """`in` compares the key's text (`->>`), as `is` does, and `not_in` includes the null."""
     values = ["electronics", "BOOKS"]
-    assert names(nulls, selectors.rule_queryset(account, property_rule("category", "in", values))) == {
+    assert names(
+        nulls, selectors.rule_queryset(account=account, rule=property_rule("category", "in", values))
+    ) == {
         "ann",
         "bob",
     }
-    assert names(nulls, selectors.rule_queryset(account, property_rule("category", "not_in", values))) == {
-        "eve"
-    }
+    assert names(
+        nulls, selectors.rule_queryset(account=account, rule=property_rule("category", "not_in", values))
+    ) == {"eve"}

@@ -60,7 +60,7 @@ def rule(*conds, match="all"):
 
 
 def count(account, the_rule):
-    return selectors.rule_count(account, the_rule, cached=False)
+    return selectors.rule_count(account=account, rule=the_rule, cached=False)
 
 
 SETTINGS = settings(
@@ -93,6 +93,6 @@ def test_it_counts_or_by_inclusion_exclusion(account, people, a, b):
 @given(condition=conditions, match=st.sampled_from(["all", "any"]))
 def test_it_treats_a_group_of_one_as_the_condition(account, people, condition, match):
     grouped = rule({"match": match, "conditions": [condition]})
-    assert set(selectors.rule_queryset(account, grouped)) == set(
-        selectors.rule_queryset(account, rule(condition))
+    assert set(selectors.rule_queryset(account=account, rule=grouped)) == set(
+        selectors.rule_queryset(account=account, rule=rule(condition))
     )

@@ -135,9 +135,9 @@ ATTRIBUTE_CASES = [
 @pytest.mark.parametrize(("attribute", "operator", "value", "expected"), ATTRIBUTE_CASES)
 def test_it_applies_each_attribute_operator(world, account, attribute, operator, value, expected):
     rule = cond(attribute, operator, value)
-    assert selectors.rule_validate(rule, account) == []
-    assert names(world, selectors.rule_queryset(account, rule)) == expected
-    assert selectors.rule_count(account, rule, cached=False) == len(expected)
+    assert selectors.rule_validate(account=account, rule=rule) == []
+    assert names(world, selectors.rule_queryset(account=account, rule=rule)) == expected
+    assert selectors.rule_count(account=account, rule=rule, cached=False) == len(expected)
 
 
 def purchase(**clause):
@@ -199,15 +199,17 @@ EVENT_CASES = [
 @pytest.mark.parametrize(("clause", "expected"), EVENT_CASES)
 def test_it_applies_each_event_clause(world, account, clause, expected):
     rule = purchase(**clause)
-    assert selectors.rule_validate(rule, account) == []
-    assert names(world, selectors.rule_queryset(account, rule)) == expected
+    assert selectors.rule_validate(account=account, rule=rule) == []
+    assert names(world, selectors.rule_queryset(account=account, rule=rule)) == expected
 
 
 def test_it_matches_everyone_of_the_account_for_an_empty_rule(world, account):
-    assert names(world, selectors.rule_queryset(account, {})) == {"ann", "bob", "cid"}
+    assert names(world, selectors.rule_queryset(account=account, rule={})) == {"ann", "bob", "cid"}
     assert names(
         world,
-        selectors.rule_queryset(account, {"version": 1, "attributes": {"match": "any", "conditions": []}}),
+        selectors.rule_queryset(
+            account=account, rule={"version": 1, "attributes": {"match": "any", "conditions": []}}
+        ),
     ) == {"ann", "bob", "cid"}
 
 
@@ -232,21 +234,23 @@ def test_it_nests_groups_and_ands_events(world, account):
         },
         "events": [{"event": "purchase", "occurrence": {"operator": "gte", "count": 1}}],
     }
-    assert names(world, selectors.rule_queryset(account, rule)) == {"ann", "bob"}
+    assert names(world, selectors.rule_queryset(account=account, rule=rule)) == {"ann", "bob"}
     rule["events"].append(
         {"event": "Purchase", "time": {"operator": "within_last", "amount": 30, "unit": "days"}}
     )
-    assert names(world, selectors.rule_queryset(account, rule)) == {"ann"}
+    assert names(world, selectors.rule_queryset(account=account, rule=rule)) == {"ann"}
 
 
 def test_it_never_reaches_another_account(world, other_account):
-    assert selectors.rule_validate(cond("city", "is", "London"), other_account) == []
-    assert names(world, selectors.rule_queryset(other_account, cond("city", "is", "London"))) == {"stranger"}
+    assert selectors.rule_validate(account=other_account, rule=cond("city", "is", "London")) == []
+    assert names(
+        world, selectors.rule_queryset(account=other_account, rule=cond("city", "is", "London"))
+    ) == {"stranger"}
 
 
 def test_it_counts_zero(world, account):
-    assert selectors.rule_count(account, cond("city", "is", "Nowhere"), cached=False) == 0
-    assert selectors.rule_count(account, cond("city", "is", "Nowhere")) == 0
+    assert selectors.rule_count(account=account, rule=cond("city", "is", "Nowhere"), cached=False) == 0
+    assert selectors.rule_count(account=account, rule=cond("city", "is", "Nowhere")) == 0
 
 
 ERROR_CASES = [
@@ -330,13 +334,13 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize(("rule", "message"), ERROR_CASES)
 def test_it_names_the_path_of_each_error(world, account, rule, message):
-    errors = selectors.rule_validate(rule, account)
+    errors = selectors.rule_validate(account=account, rule=rule)
     assert any(error.startswith(message) for error in errors), errors
 
 
 def test_it_refuses_to_compile_an_invalid_rule(world, account):
     with pytest.raises(selectors.RuleErrors) as raised:
-        selectors.rule_queryset(account, cond("custom.signup", "is", "soon"))
+        selectors.rule_queryset(account=account, rule=cond("custom.signup", "is", "soon"))
     assert raised.value.errors == ["attributes.conditions[0].value: expected a date (YYYY-MM-DD)"]
 
 

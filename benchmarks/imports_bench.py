@@ -1,4 +1,4 @@
-"""`manage.py imports_bench`: generate a 15 MB Do Not Contact CSV (~300,000 rows) and 100,000
+"""`python -m benchmarks imports_bench`: generate a 15 MB Do Not Contact CSV (~300,000 rows) and 100,000
 people rows as .xlsx, import both through the pipeline into a fresh account, export the people to
 CSV, and print the time of each step. Run it against PostgreSQL for the figures in docs/imports.md."""
 

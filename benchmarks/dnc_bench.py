@@ -3,7 +3,7 @@
 Run it in a throwaway database, never in production:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/audience_dnc_bench ./manage.py migrate
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/audience_dnc_bench ./manage.py dnc_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/audience_dnc_bench .venv/bin/python -m benchmarks dnc_bench
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `SELECT count(*)` of the account's profiles measured in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/audience_bench \
-        .venv/bin/python manage.py segments_bench --runs 7
+        .venv/bin/python -m benchmarks segments_bench --runs 7
 """
 
 from __future__ import annotations
@@ -144,12 +144,15 @@ class Command(BaseCommand):
         for family, name, the_rule, has_events in SUITE:
             if options["only"] and options["only"].lower() not in name.lower():
                 continue
-            errors = selectors.rule_validate(the_rule, account)
+            errors = selectors.rule_validate(account=account, rule=the_rule)
             if errors:
                 self.stdout.write(f"{name:<52} skipped: {errors[0]}")
                 continue
             median, p95, count = self._time(
-                lambda r=the_rule: selectors.rule_count(account, r, cached=False, timeout_ms=30_000), runs
+                lambda r=the_rule: selectors.rule_count(
+                    account=account, rule=r, cached=False, timeout_ms=30_000
+                ),
+                runs,
             )
             summary[has_events].append(median)
             shown = f"{count:,}" if count is not None else "timeout"
