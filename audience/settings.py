@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Each segment's size once a day (the chart on the segment page).
     "segment-sizes-daily": {"task": "segments.segment_sizes_record_task", "schedule": 24 * 60 * 60},
+    # The due runs of active flows (communications.flows): waits that ended, replies, new entrants.
+    "flow-runs": {"task": "communications.flow_runs_task", "schedule": 60},
 }
 
 # Files coming in.

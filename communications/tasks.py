@@ -17,3 +17,11 @@ def _broadcast_run(*, job_id: int) -> None:
 @shared_task(name="communications.broadcast_send_task", bind=True)
 def broadcast_send_task(self, broadcast_id: int) -> None:
     job_task_run(self, Broadcast, broadcast_id, _broadcast_run)
+
+
+@shared_task(name="communications.flow_runs_task")
+def flow_runs_task() -> int:
+    """Every minute (beat): execute the due runs of active flows (communications.flows)."""
+    from communications import flows
+
+    return flows.flow_runs_due()

@@ -17,7 +17,7 @@ class OutboxChannel(BaseBackend):
         rows = [
             OutboxMessage(
                 account_id=m.account_id,
-                broadcast_id=m.broadcast_id,
+                broadcast_id=m.broadcast_id or None,
                 key=m.key,
                 channel=m.channel,
                 sender=email.from_header(m) if m.channel == "EMAIL" else m.sender,
