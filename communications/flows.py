@@ -16,6 +16,7 @@ step kind" in docs/communications.md).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import uuid
@@ -736,3 +737,61 @@ def flows_using_step_object(*, account: Account, kinds: list[str], key: str, val
     steps = steps.filter(**{f"config__{key}": value}, **{f"config__{k}": v for k, v in extra.items()})
     names = sorted(set(steps.values_list("flow__name", flat=True)))
     return [f"Flow “{name}” (active)" for name in names]
+
+
+@dataclass
+class StepRow:
+    step: FlowStep
+    summary: str
+    waiting: int
+    editable_config: dict
+
+
+def flow_steps_page(*, flow: Flow) -> list[StepRow]:
+    """The flow page's steps in order: each with what it does, in words, and how many wait there."""
+    from tags.models import Tag
+
+    steps = list(flow.steps.order_by("position", "id"))
+    waiting = flow_step_counts(flow=flow)
+    tag_ids = [s.config.get("tag") for s in steps if s.kind in (StepKind.ADD_TAG, StepKind.REMOVE_TAG)]
+    tags = dict(Tag.objects.filter(account=flow.account, pk__in=tag_ids).values_list("pk", "name"))
+    positions = {s.pk: s.position for s in steps}
+
+    def target(pk) -> str:
+        return "the next step" if pk is None else f"step {positions.get(pk, '?')}"
+
+    rows = []
+    for step in steps:
+        c = step.config
+        if step.kind == StepKind.SEND:
+            summary = f"{c.get('channel')} from {c.get('sender') or 'the default sender'}: {c.get('subject') or c.get('text', '')[:60]}"
+        elif step.kind == StepKind.WAIT and c.get("mode") == "time_of_day":
+            summary = f"until {c['time']} (the account's time zone)"
+        elif step.kind == StepKind.WAIT and c.get("mode") == "date_attribute":
+            offset = c["offset_days"]
+            when = f"{abs(offset)} days {'before' if offset < 0 else 'after'} " if offset else ""
+            summary = f"until {when}{c['attribute']} at {c['time']}"
+        elif step.kind in (StepKind.WAIT, StepKind.WAIT_REPLY):
+            summary = (
+                f"{'up to ' if step.kind == StepKind.WAIT_REPLY else ''}{c.get('amount')} {c.get('unit')}"
+            )
+        elif step.kind == StepKind.BRANCH:
+            test = (
+                f"the reply contains “{c['reply_contains']}”"
+                if c.get("reply_contains")
+                else "the person matches the rule"
+            )
+            summary = f"if {test}: {target(c.get('then'))}, else {target(c.get('else'))}"
+        elif step.kind in (StepKind.ADD_TAG, StepKind.REMOVE_TAG):
+            summary = tags.get(c.get("tag"), "(a deleted tag)")
+        elif step.kind in (StepKind.ADD_DNC, StepKind.REMOVE_DNC):
+            summary = (
+                f"{c.get('channel') or 'all channels'}{', sender ' + c['sender'] if c.get('sender') else ''}"
+            )
+        else:
+            summary = ""
+        config = dict(c)
+        if "rule" in config:
+            config["rule"] = json.dumps(config["rule"])
+        rows.append(StepRow(step, summary, waiting.get(step.pk, 0), config))
+    return rows
