@@ -357,11 +357,19 @@ def _next(steps: list[FlowStep], step: FlowStep) -> FlowStep | None:
     return steps[index + 1] if index + 1 < len(steps) else None
 
 
-@transaction.atomic
 def _step_execute(
     flow: Flow, steps: list[FlowStep], step: FlowStep, runs: list[FlowRun], now: dt.datetime
 ) -> None:
+    """Run one step for `runs`, then commit where each run goes. The step's own writes are not
+    in that transaction: a send commits its message rows before the hand-off and the channel its
+    hand-off keys (as a broadcast does), so a worker killed mid-step redoes it without a second
+    delivery; tags and Do Not Contact are set operations, safe to redo."""
     outcomes = EXECUTORS[step.kind](flow, steps, step, runs, now)
+    with transaction.atomic():
+        _runs_move(step, runs, outcomes, now)
+
+
+def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome], now: dt.datetime) -> None:
     passed = failed = 0
     for run in runs:
         outcome = outcomes[run.pk]
