@@ -219,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
     "segment-sizes-daily": {"task": "segments.segment_sizes_record_task", "schedule": 24 * 60 * 60},
     # The due runs of active flows (communications.flows): waits that ended, replies, new entrants.
     "flow-runs": {"task": "communications.flow_runs_task", "schedule": 60},
+    # People who start to match an active flow's entry segment or tag enter it.
+    "flow-entries": {"task": "communications.flow_entries_task", "schedule": 300},
 }
 
 # Files coming in.

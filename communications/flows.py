@@ -250,14 +250,17 @@ def flow_step_move(*, step: FlowStep, up: bool) -> None:
 # --- Enrolment and status ------------------------------------------------------------------------
 
 
-def flow_enrol(*, flow: Flow, now: dt.datetime | None = None) -> int:
-    """Enrol the flow's whole entry audience at its first step, due now: one INSERT … SELECT
-    over the same audience query a broadcast sends to; people already in the flow are skipped."""
+def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None = None) -> int:
+    """Enrol the flow's whole entry audience (or the people of `items`) at its first step, due
+    now: one INSERT … SELECT over the same audience query a broadcast sends to; people already in
+    the flow are skipped."""
     now = now or timezone.now()
     first = flow.steps.order_by("position", "id").first()
     if first is None:
         raise ValidationError("Add a step to the flow before you activate it.")
-    audience = selectors.flow_audience(flow=flow).order_by().values("pk")
+    if items is None:
+        items = list(flow.items.all())
+    audience = selectors.audience_queryset(account=flow.account, items=items).order_by().values("pk")
     sql, params = audience.query.sql_with_params()
     at = connection.ops.adapt_datetimefield_value(now)
     table = FlowRun._meta.db_table
@@ -270,6 +273,26 @@ def flow_enrol(*, flow: Flow, now: dt.datetime | None = None) -> int:
             [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params],
         )
         return cursor.rowcount
+
+
+def flow_entries_refresh(*, now: dt.datetime | None = None) -> int:
+    """People who started to match an entry segment, or got an entry tag, of an active flow enter
+    it (beat, every few minutes): the same INSERT … SELECT as activation over the flow's tag and
+    segment items, skipping everyone already in. A predefined People selection or a company is
+    read once, at activation."""
+    from communications.models import ItemKind
+
+    entered = 0
+    active = (
+        Flow.objects.filter(status=FlowStatus.ACTIVE, steps__isnull=False)
+        .distinct()
+        .select_related("account")
+    )
+    for flow in active:
+        items = list(flow.items.filter(kind__in=[ItemKind.TAG, ItemKind.SEGMENT]))
+        if items:
+            entered += flow_enrol(flow=flow, now=now, items=items)
+    return entered
 
 
 def flow_runs_exit(*, flow: Flow) -> int:
@@ -336,7 +359,10 @@ def flow_runs_execute(*, runs: list[FlowRun], now: dt.datetime) -> None:
                 if step is None:
                     continue
                 _step_execute(flow, steps, step, group, now)
-        FlowRun.objects.filter(pk__in=[r.pk for r in flow_runs]).update(claim="", claimed_until=None)
+        # Release the claims still ours (an expired one may be another worker's by now).
+        FlowRun.objects.filter(
+            pk__in=[r.pk for r in flow_runs], claim__in={r.claim for r in flow_runs}
+        ).update(claim="", claimed_until=None)
 
 
 @dataclass
@@ -370,6 +396,14 @@ def _step_execute(
 
 
 def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome], now: dt.datetime) -> None:
+    claims = {run.claim for run in runs if run.claim}
+    if claims:  # a run whose claim expired and went to another worker is that worker's now
+        mine = set(
+            FlowRun.objects.select_for_update()
+            .filter(pk__in=[run.pk for run in runs], claim__in=claims)
+            .values_list("pk", flat=True)
+        )
+        runs = [run for run in runs if run.pk in mine]
     passed = failed = 0
     for run in runs:
         outcome = outcomes[run.pk]

@@ -25,3 +25,12 @@ def flow_runs_task() -> int:
     from communications import flows
 
     return flows.flow_runs_due()
+
+
+@shared_task(name="communications.flow_entries_task")
+def flow_entries_task() -> int:
+    """Every five minutes (beat): people who start to match an active flow's entry segments or
+    tags enter it."""
+    from communications import flows
+
+    return flows.flow_entries_refresh()

@@ -317,3 +317,36 @@ def test_an_active_flows_steps_are_locked_and_steps_are_checked(account):
         flows.flow_step_add(flow=flow, kind=StepKind.EXIT, config={})
     with pytest.raises(ValidationError, match="locked"):
         flows.flow_step_remove(step=flow.steps.get())
+
+
+def test_people_who_get_an_entry_tag_enter_an_active_flow(account):
+    vip = tag_services.tag_get_or_create(account=account, name="VIP")
+    early, late, paused_late = (make_profile(account, name) for name in ("Early", "Late", "Paused"))
+    tag_services.tags_add(account=account, tags=[vip], profile_ids=[early.pk])
+    flow = services.flow_create(
+        account=account, user=None, name="VIP", audience=services.AudienceSpec(tag_ids=[vip.pk])
+    )
+    flows.flow_step_add(flow=flow, kind=StepKind.WAIT, config={"amount": 1, "unit": "days"})
+    activate(flow)
+    assert set(FlowRun.objects.filter(flow=flow).values_list("profile_id", flat=True)) == {early.pk}
+    tag_services.tags_add(account=account, tags=[vip], profile_ids=[late.pk])
+    later = T0 + dt.timedelta(minutes=5)
+    assert flows.flow_entries_refresh(now=later) == 1
+    assert run_of(flow, late).due_at == later and run_of(flow, late).step.position == 1
+    assert flows.flow_entries_refresh(now=later) == 0  # once per person
+    services.flow_status_set(flow=flow, status=FlowStatus.PAUSED)
+    tag_services.tags_add(account=account, tags=[vip], profile_ids=[paused_late.pk])
+    assert flows.flow_entries_refresh(now=later) == 0  # a paused flow takes nobody in
+
+
+def test_a_run_whose_claim_expired_and_was_retaken_is_not_moved_by_the_first_worker(account):
+    ana = make_profile(account)
+    flow = flow_with(account, [ana], [(StepKind.EXIT, {})])
+    activate(flow)
+    (slow,) = flows._claim(T0, 10)
+    later = T0 + dt.timedelta(seconds=flows.FLOW_CLAIM_SECONDS + 1)
+    (fast,) = flows._claim(later, 10)
+    flows.flow_runs_execute(runs=[slow], now=T0)  # the first worker wakes up late
+    assert run_of(flow, ana).state == RunState.WAITING
+    flows.flow_runs_execute(runs=[fast], now=later)
+    assert run_of(flow, ana).state == RunState.EXITED
