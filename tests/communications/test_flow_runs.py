@@ -350,3 +350,43 @@ def test_a_run_whose_claim_expired_and_was_retaken_is_not_moved_by_the_first_wor
     assert run_of(flow, ana).state == RunState.WAITING
     flows.flow_runs_execute(runs=[fast], now=later)
     assert run_of(flow, ana).state == RunState.EXITED
+
+
+def test_a_worker_killed_between_the_hand_off_and_its_commit_delivers_once(account, settings, monkeypatch):
+    """The worker died after the SMTP server took the messages, before anything after the hand-off
+    committed: the runs stay claimed at the send step, their messages `queued`. Once the claim
+    expires another pass redoes the step with the same keys: the server has each message once."""
+    settings.COMMUNICATIONS_BACKEND = ""
+    settings.INFOBIP_BASE_URL = settings.INFOBIP_API_KEY = settings.COMMUNICATIONS_WEBHOOK_URL = ""
+    controller, smtp = smtp_server()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    people = [make_profile(account, f"P{i}", emails=[f"p{i}@example.com"]) for i in range(3)]
+    flow = flow_with(
+        account, people, [(StepKind.SEND, {"channel": "EMAIL", "subject": "Hi", "text": "Hello"})]
+    )
+    activate(flow)
+    original = flows._hand_over
+
+    def dying(*args):
+        original(*args)
+        raise SystemExit("worker killed")
+
+    try:
+        monkeypatch.setattr(flows, "_hand_over", dying)
+        with pytest.raises(SystemExit):
+            flows.flow_runs_due(now=T0)
+        assert len(smtp.messages) == 3
+        assert set(FlowMessage.objects.filter(flow=flow).values_list("status", flat=True)) == {
+            MessageStatus.QUEUED
+        }
+        monkeypatch.setattr(flows, "_hand_over", original)
+        assert flows.flow_runs_due(now=T0 + dt.timedelta(minutes=1)) == 0  # still claimed
+        flows.flow_runs_due(now=T0 + dt.timedelta(seconds=flows.FLOW_CLAIM_SECONDS + 1))
+    finally:
+        controller.stop()
+    assert sorted(smtp.message_ids()) == sorted(
+        f"<f{flow.pk}.{flow.steps.get().pk}.{p.pk}.audience@{settings.DEFAULT_FROM_EMAIL.rpartition('@')[2]}>"
+        for p in people
+    )
+    assert set(FlowMessage.objects.filter(flow=flow).values_list("status", flat=True)) == {MessageStatus.SENT}
+    assert set(FlowRun.objects.filter(flow=flow).values_list("state", flat=True)) == {RunState.DONE}
