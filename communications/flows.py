@@ -307,12 +307,15 @@ def flow_runs_exit(*, flow: Flow) -> int:
 
 def _claim(now: dt.datetime, limit: int) -> list[FlowRun]:
     """Claim up to `limit` due runs of active flows: a conditional UPDATE that repeats the
-    conditions, so of two workers racing for a run only one UPDATE changes it."""
+    conditions, so of two workers racing for a run only one UPDATE changes it. One flow at a time:
+    each read is a range of the (flow, due_at) index of waiting runs that stops after `limit`."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    due = FlowRun.objects.filter(
-        free, state=RunState.WAITING, due_at__lte=now, flow__status=FlowStatus.ACTIVE
-    )
-    ids = list(due.order_by("due_at", "id").values_list("pk", flat=True)[:limit])
+    ids: list[int] = []
+    for flow_id in Flow.objects.filter(status=FlowStatus.ACTIVE).order_by("pk").values_list("pk", flat=True):
+        due = FlowRun.objects.filter(free, flow_id=flow_id, state=RunState.WAITING, due_at__lte=now)
+        ids += list(due.order_by("due_at").values_list("pk", flat=True)[: limit - len(ids)])
+        if len(ids) >= limit:
+            break
     if not ids:
         return []
     token = uuid.uuid4().hex
@@ -421,7 +424,15 @@ def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome]
                 passed += 1
             else:
                 failed += 1
-    FlowRun.objects.bulk_update(runs, ["step", "state", "due_at", "wait_started_at", "error"], batch_size=500)
+    # One UPDATE per distinct outcome (a chunk at one step mostly shares one), not a CASE per row.
+    groups: dict[tuple, list[int]] = {}
+    for run in runs:
+        key = (run.step_id, run.state, run.due_at, run.wait_started_at, run.error)
+        groups.setdefault(key, []).append(run.pk)
+    for (step_id, state, due_at, wait_started_at, error), pks in groups.items():
+        FlowRun.objects.filter(pk__in=pks).update(
+            step_id=step_id, state=state, due_at=due_at, wait_started_at=wait_started_at, error=error
+        )
     if passed or failed:
         FlowStep.objects.filter(pk=step.pk).update(passed=F("passed") + passed, failed=F("failed") + failed)
 

@@ -337,7 +337,10 @@ class FlowRun(models.Model):
     )
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs", db_index=False)
     profile = models.ForeignKey("audience.Profile", on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(FlowStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    # Indexed by flowrun_step_state (step first), not by a second index of its own.
+    step = models.ForeignKey(
+        FlowStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+    )
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.WAITING)
     due_at = models.DateTimeField(default=timezone.now)
     wait_started_at = models.DateTimeField(null=True, blank=True)
@@ -353,10 +356,10 @@ class FlowRun(models.Model):
             models.UniqueConstraint(fields=["flow", "profile"], name="flowrun_once_per_person"),
         ]
         indexes = [
-            # The scheduler: waiting runs by due time; only waiting runs are in it.
-            models.Index(fields=["due_at"], condition=Q(state="waiting"), name="flowrun_due"),
-            # The flow page: per step, how many wait there.
-            models.Index(fields=["flow", "step", "state"], name="flowrun_step_state"),
+            # The scheduler: a flow's waiting runs by due time; only waiting runs are in it.
+            models.Index(fields=["flow", "due_at"], condition=Q(state="waiting"), name="flowrun_due"),
+            # The flow page: per step, how many wait there (and a deleted step's runs).
+            models.Index(fields=["step", "state"], name="flowrun_step_state"),
             models.Index(fields=["claim"], condition=~Q(claim=""), name="flowrun_claim"),
         ]
 
