@@ -254,6 +254,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Each segment's size once a day (the chart on the segment page).
     "segment-sizes-daily": {"task": "segments.segment_sizes_record_task", "schedule": 24 * 60 * 60},
+    # The due runs of active flows (communications.flows): waits that ended, replies, new entrants.
+    "flow-runs": {"task": "communications.flow_runs_task", "schedule": 60},
+    # People who start to match an active flow's entry segment or tag enter it.
+    "flow-entries": {"task": "communications.flow_entries_task", "schedule": 300},
 }
 
 # Files coming in.

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audience.models import Account, Contact, ContactKind
-from communications import replies
+from communications import flows, replies
 from communications.models import (
     HANDED_OVER,
     InboundAction,
@@ -245,6 +245,9 @@ def _chunk_process(batch: WebhookBatch, settings: InboundSettings, ids: list[int
     _stops_apply(account, stops)
     _starts_apply(account, starts)
     _replies_queue(account, settings, rows)
+    for row in rows:  # any other text is a reply a flow's "wait for a reply" step may wait for
+        if row.word == InboundWord.OTHER and row.number.startswith("+"):
+            flows.flow_reply_received(account=account, phone=row.number, text=row.text)
     now = timezone.now()
     for row in rows:
         row.processed_at = now

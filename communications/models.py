@@ -396,7 +396,8 @@ class OutboxMessage(models.Model):
     account = models.ForeignKey(
         "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    # None for a message of no broadcast (a STOP/START confirmation reply, communications.replies).
+    # None for a message of no broadcast: a flow's (its key starts with "f") or a STOP/START
+    # confirmation reply (communications.replies).
     broadcast = models.ForeignKey(
         Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -429,3 +430,113 @@ class HandOff(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- Flows that run ------------------------------------------------------------------------------
+
+
+class StepKind(models.TextChoices):
+    SEND = "send", "Send a message"
+    WAIT = "wait", "Wait"
+    WAIT_REPLY = "wait_reply", "Wait for a reply"
+    BRANCH = "branch", "Branch"
+    ADD_TAG = "add_tag", "Add tag"
+    REMOVE_TAG = "remove_tag", "Remove tag"
+    ADD_DNC = "add_dnc", "Add to Do Not Contact"
+    REMOVE_DNC = "remove_dnc", "Remove from Do Not Contact"
+    EXIT = "exit", "Exit"
+
+
+class FlowStep(models.Model):
+    """One step of a flow, run in `position` order. `config` holds what the kind needs, checked
+    by `communications.flows.step_config_clean` (a branch names its targets by step id, so moving
+    steps keeps them). `passed` and `failed` count the runs that left the step each way."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=StepKind.choices)
+    config = models.JSONField(default=dict, blank=True)
+    passed = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["flow", "position"], name="flowstep_order")]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.get_kind_display()}"
+
+
+class RunState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    EXITED = "exited", "Exited"
+
+
+class FlowRun(models.Model):
+    """One person in one flow: the step they are at, when it is due, and their state. The
+    scheduler (`communications.flows.flow_runs_due`) claims due runs with a conditional UPDATE
+    that sets `claim` and `claimed_until`; a claim whose worker died expires and is taken again.
+    `wait_started_at` is set while the run sits in a wait step (the wait was computed), `reply`
+    holds the last reply a wait-for-reply step received."""
+
+    account = models.ForeignKey(
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs", db_index=False)
+    profile = models.ForeignKey("audience.Profile", on_delete=models.CASCADE, related_name="+")
+    # Indexed by flowrun_step_state (step first), not by a second index of its own.
+    step = models.ForeignKey(
+        FlowStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+    )
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.WAITING)
+    due_at = models.DateTimeField(default=timezone.now)
+    wait_started_at = models.DateTimeField(null=True, blank=True)
+    reply = models.TextField(blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+    claim = models.CharField(max_length=32, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    entered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "profile"], name="flowrun_once_per_person"),
+        ]
+        indexes = [
+            # The scheduler: a flow's waiting runs by due time; only waiting runs are in it.
+            models.Index(fields=["flow", "due_at"], condition=Q(state="waiting"), name="flowrun_due"),
+            # The flow page: per step, how many wait there (and a deleted step's runs).
+            models.Index(fields=["step", "state"], name="flowrun_step_state"),
+            models.Index(fields=["claim"], condition=~Q(claim=""), name="flowrun_claim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} in flow {self.flow_id} ({self.state})"
+
+
+class FlowMessage(models.Model):
+    """What a flow's send step did for one person: unique by its idempotency key
+    (`f<flow>:<step>:<profile>`), written before the hand-off, so a step redone after a crash
+    hands the message over again with the same key (deduplicated by the channel) or not at all."""
+
+    account = models.ForeignKey(
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    step = models.ForeignKey(FlowStep, null=True, on_delete=models.SET_NULL, related_name="+")
+    profile = models.ForeignKey("audience.Profile", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=16, choices=BROADCAST_CHANNELS)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    destination = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} to {self.destination or self.profile_id}"

@@ -69,14 +69,25 @@ def sender_create(*, account: Account, channel: str, address: str, label: str = 
 
 
 def sender_users(*, sender: Sender) -> list[str]:
-    """The names of the drafts and the broadcasts being sent that use this sender."""
+    """The names of the drafts, the broadcasts being sent and the active flows that use this sender."""
     broadcasts = Broadcast.objects.filter(
         Q(queued_at__isnull=True) | Q(status__in=(JobStatus.PENDING, JobStatus.RUNNING)),
         account_id=sender.account_id,
         channel=sender.channel,
         sender=sender.address,
     )
-    return list(broadcasts.order_by("name").values_list("name", flat=True)[:10])
+    from communications.models import FlowStatus, FlowStep, StepKind
+
+    names = list(broadcasts.order_by("name").values_list("name", flat=True)[:10])
+    # And the active flows with a send step from it.
+    steps = FlowStep.objects.filter(
+        flow__account_id=sender.account_id,
+        flow__status=FlowStatus.ACTIVE,
+        kind=StepKind.SEND,
+        config__channel=sender.channel,
+        config__sender=sender.address,
+    )
+    return names + sorted(set(steps.values_list("flow__name", flat=True)))
 
 
 def sender_delete(*, sender: Sender) -> None:

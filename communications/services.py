@@ -347,7 +347,7 @@ FLOW_TRANSITIONS = {
 }
 
 
-def flow_status_set(*, flow: Flow, status: str) -> Flow:
+def flow_status_set(*, flow: Flow, status: str, now=None) -> Flow:
     if status not in FLOW_TRANSITIONS.get(flow.status, set()):
         raise ValidationError(
             f"A {flow.get_status_display().lower()} flow can't become {FlowStatus(status).label.lower()}."
@@ -356,7 +356,18 @@ def flow_status_set(*, flow: Flow, status: str) -> Flow:
         )
     if status == FlowStatus.ACTIVE and not flow.items.exists():
         raise ValidationError("Add an audience to the flow's entry point before you activate it.")
-    flow.status = status
-    flow.modified_at = timezone.now()
-    flow.save(update_fields=["status", "modified_at"])
+    from communications import flows
+
+    with transaction.atomic():
+        was = flow.status
+        flow.status = status
+        flow.modified_at = timezone.now()
+        flow.save(update_fields=["status", "modified_at"])
+        # Activating a draft enrols its entry audience at the first step (a flow without steps
+        # has nothing to run: nobody is enrolled). Resuming a paused flow goes on where the runs
+        # are; the scheduler ignores the runs of a paused flow. Finishing ends the runs.
+        if status == FlowStatus.ACTIVE and was == FlowStatus.DRAFT and flow.steps.exists():
+            flows.flow_enrol(flow=flow, now=now)
+        elif status == FlowStatus.FINISHED:
+            flows.flow_runs_exit(flow=flow)
     return flow

@@ -26,3 +26,20 @@ def _webhook_batch_run(*, job_id: int) -> None:
 @shared_task(name="communications.webhook_batch_process_task", bind=True)
 def webhook_batch_process_task(self, batch_id: int) -> None:
     job_task_run(self, WebhookBatch, batch_id, _webhook_batch_run)
+
+
+@shared_task(name="communications.flow_runs_task")
+def flow_runs_task() -> int:
+    """Every minute (beat): execute the due runs of active flows (communications.flows)."""
+    from communications import flows
+
+    return flows.flow_runs_due()
+
+
+@shared_task(name="communications.flow_entries_task")
+def flow_entries_task() -> int:
+    """Every five minutes (beat): people who start to match an active flow's entry segments or
+    tags enter it."""
+    from communications import flows
+
+    return flows.flow_entries_refresh()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from communications import sending_views, views, webhook_views
+from communications import flow_views, sending_views, views, webhook_views
 
 app_name = "communications"
 
@@ -20,6 +20,10 @@ urlpatterns = [
     path("flows/<int:pk>/count/", views.flow_count, name="flow_count"),
     path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
     path("flows/<int:pk>/items/<int:item_pk>/remove/", views.flow_item_remove, name="flow_item_remove"),
+    path("flows/<int:pk>/steps/add/", flow_views.flow_step_add, name="flow_step_add"),
+    path("flows/<int:pk>/steps/<int:step_pk>/edit/", flow_views.flow_step_edit, name="flow_step_edit"),
+    path("flows/<int:pk>/steps/<int:step_pk>/remove/", flow_views.flow_step_remove, name="flow_step_remove"),
+    path("flows/<int:pk>/steps/<int:step_pk>/move/", flow_views.flow_step_move, name="flow_step_move"),
     path("profile/<int:pk>/", views.profile_panel, name="profile_panel"),
     path("inbound-sms/", webhook_views.inbound_settings, name="inbound_settings"),
     path("inbound-sms/save/", webhook_views.inbound_settings_save, name="inbound_settings_save"),

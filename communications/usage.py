@@ -9,7 +9,14 @@ from communications.models import ItemKind
 
 
 def tag_usage(tag) -> list[str]:
-    return selectors.communications_using(account=tag.account, kind=ItemKind.TAG, object_id=tag.pk)
+    from communications import flows
+    from communications.models import StepKind
+
+    steps = flows.flows_using_step_object(
+        account=tag.account, kinds=[StepKind.ADD_TAG, StepKind.REMOVE_TAG], key="tag", value=tag.pk
+    )
+    found = selectors.communications_using(account=tag.account, kind=ItemKind.TAG, object_id=tag.pk)
+    return found + [name for name in steps if name not in found]
 
 
 def segment_usage(segment) -> list[str]:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audience import access
 from audience.htmx import render_page
-from communications import forms, selectors, services
+from communications import flow_views, forms, selectors, services
 from communications.models import Broadcast, Flow, FlowStatus
 
 
@@ -256,7 +256,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transitions": sorted(services.FLOW_TRANSITIONS[flow.status]),
         "can_change_audience": flow.status != FlowStatus.ACTIVE and flow.status != FlowStatus.FINISHED,
         "nav": "communications",
-    }
+    } | flow_views.steps_context(request, flow)
     return render_page(request, "communications/flow_detail.html", context)
 
 

@@ -1,0 +1,850 @@
+"""Flows that run: the steps (checked per kind), enrolment, the scheduler and each step kind.
+
+Each person in a flow has a `FlowRun` (flow, profile, step, due_at, state). Activation enrols the
+whole entry audience with one INSERT … SELECT. The beat task `flow_runs_task` calls
+`flow_runs_due`, which claims due runs of active flows in chunks with a conditional UPDATE
+(`claim`, `claimed_until`: a claim whose worker died expires after FLOW_CLAIM_SECONDS and is
+taken again) and executes them: runs at the same step go through it together (set-based), then
+on to the next step while it is due, committing after each step, so a redone step is one that
+did not commit, and every step is safe to redo (a send by its key, tags and Do Not Contact by
+being set operations).
+
+A step kind is a `config` checker in STEP_CHECKS and an executor in EXECUTORS (see "Adding a
+step kind" in docs/communications.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from audience.models import Account, Contact, Profile
+from communications import backends, content, delivery, selectors, senders
+from communications.models import (
+    CHANNEL_CONTACT,
+    Flow,
+    FlowMessage,
+    FlowRun,
+    FlowStatus,
+    FlowStep,
+    MessageStatus,
+    RunState,
+    StepKind,
+)
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1000
+FLOW_CLAIM_SECONDS = 300
+MAX_HOPS = 50  # steps one run may take in one pass (a branch loop waits for the next pass)
+UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+
+
+# --- Steps: what each kind's config holds --------------------------------------------------------
+
+
+def _duration(config: dict, *, field: str = "amount") -> dict:
+    try:
+        amount = int(config.get(field, ""))
+    except (TypeError, ValueError):
+        raise ValidationError("Give the wait as a whole number.") from None
+    unit = config.get("unit", "minutes")
+    if unit not in UNITS:
+        raise ValidationError(f"{unit!r} is not a unit: use minutes, hours or days.")
+    if amount < 1:
+        raise ValidationError("A wait lasts at least 1 " + unit.rstrip("s") + ".")
+    return {"amount": amount, "unit": unit}
+
+
+def _time(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(value or "")):
+        raise ValidationError(f"{value!r} is not a time of day: write it as 09:30.")
+    return value
+
+
+def _check_send(flow: Flow, config: dict) -> dict:
+    channel = config.get("channel", "")
+    if channel not in CHANNEL_CONTACT:
+        raise ValidationError("Choose the channel to send on.")
+    sender = senders.sender_for_broadcast(
+        account=flow.account, channel=channel, address=config.get("sender", "")
+    )
+    text = str(config.get("text", ""))
+    if not text.strip():
+        raise ValidationError("Write the message.")
+    cleaned = {
+        "channel": channel,
+        "sender": sender.address if sender else "",
+        "sender_label": sender.label if sender else "",
+        "text": text,
+        "subject": str(config.get("subject", "")).strip() if channel == "EMAIL" else "",
+        "html": str(config.get("html", "")) if channel == "EMAIL" else "",
+    }
+    if channel == "EMAIL" and not cleaned["subject"]:
+        raise ValidationError("Write the email's subject.")
+    for name in ("text", "subject", "html"):
+        error = content.template_error(cleaned[name], html=name == "html")
+        if cleaned[name] and error:
+            raise ValidationError(error)
+    return cleaned
+
+
+def _check_wait(flow: Flow, config: dict) -> dict:
+    mode = config.get("mode", "duration")
+    if mode == "duration":
+        return {"mode": mode, **_duration(config)}
+    if mode == "time_of_day":
+        return {"mode": mode, "time": _time(config.get("time"))}
+    if mode == "date_attribute":
+        attribute = str(config.get("attribute", "")).strip()
+        if not attribute:
+            raise ValidationError("Name the date attribute to wait for (birth_date or a custom attribute).")
+        try:
+            offset = int(config.get("offset_days", 0) or 0)
+        except (TypeError, ValueError):
+            raise ValidationError("The offset is a whole number of days (negative: before).") from None
+        return {
+            "mode": mode,
+            "attribute": attribute,
+            "offset_days": offset,
+            "time": _time(config.get("time") or "09:00"),
+        }
+    raise ValidationError(f"{mode!r} is not a way to wait: a duration, a time of day or a date attribute.")
+
+
+def _check_wait_reply(flow: Flow, config: dict) -> dict:
+    return _duration(config)
+
+
+def _step_target(flow: Flow, value) -> int | None:
+    if value in (None, ""):
+        return None  # the next step
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{value!r} is not a step of this flow.") from None
+    if not FlowStep.objects.filter(flow=flow, pk=pk).exists():
+        raise ValidationError(f"Step {pk} is not a step of this flow.")
+    return pk
+
+
+def _check_branch(flow: Flow, config: dict) -> dict:
+    from segments import selectors as segment_selectors
+
+    rule, word = config.get("rule"), str(config.get("reply_contains", "") or "").strip()
+    if bool(rule) == bool(word):
+        raise ValidationError("A branch tests either a rule or a word in the reply.")
+    cleaned: dict = {
+        "then": _step_target(flow, config.get("then")),
+        "else": _step_target(flow, config.get("else")),
+    }
+    if rule:
+        errors = segment_selectors.rule_validate(account=flow.account, rule=rule)
+        if errors:
+            raise ValidationError(["The rule is not valid: "] + errors)
+        cleaned["rule"] = segment_selectors.rule_clean(account=flow.account, rule=rule)
+    else:
+        cleaned["reply_contains"] = word
+    return cleaned
+
+
+def _check_tag(flow: Flow, config: dict) -> dict:
+    from tags.models import Tag
+
+    try:
+        tag = Tag.objects.get(account=flow.account, pk=int(config.get("tag")))
+    except (TypeError, ValueError, Tag.DoesNotExist):
+        raise ValidationError("Choose one of the account's tags.") from None
+    return {"tag": tag.pk}
+
+
+def _check_dnc(flow: Flow, config: dict) -> dict:
+    channel = config.get("channel", "") or ""
+    if channel and channel not in CHANNEL_CONTACT:
+        raise ValidationError(f"{channel!r} is not a channel.")
+    return {"channel": channel, "sender": str(config.get("sender", "") or "").strip()}
+
+
+STEP_CHECKS: dict[str, Callable[[Flow, dict], dict]] = {
+    StepKind.SEND: _check_send,
+    StepKind.WAIT: _check_wait,
+    StepKind.WAIT_REPLY: _check_wait_reply,
+    StepKind.BRANCH: _check_branch,
+    StepKind.ADD_TAG: _check_tag,
+    StepKind.REMOVE_TAG: _check_tag,
+    StepKind.ADD_DNC: _check_dnc,
+    StepKind.REMOVE_DNC: _check_dnc,
+    StepKind.EXIT: lambda flow, config: {},
+}
+
+
+def step_config_clean(*, flow: Flow, kind: str, config: dict) -> dict:
+    if kind not in STEP_CHECKS:
+        raise ValidationError(f"{kind!r} is not a kind of step.")
+    return STEP_CHECKS[kind](flow, dict(config or {}))
+
+
+def _editable(flow: Flow) -> None:
+    if flow.status == FlowStatus.ACTIVE:
+        raise ValidationError("The steps of an active flow are locked: pause the flow or finish it first.")
+    if flow.status == FlowStatus.FINISHED:
+        raise ValidationError("A finished flow can't be changed.")
+
+
+@transaction.atomic
+def flow_step_add(*, flow: Flow, kind: str, config: dict) -> FlowStep:
+    _editable(flow)
+    cleaned = step_config_clean(flow=flow, kind=kind, config=config)
+    last = flow.steps.order_by("-position").values_list("position", flat=True).first() or 0
+    return FlowStep.objects.create(flow=flow, position=last + 1, kind=kind, config=cleaned)
+
+
+def flow_step_update(*, step: FlowStep, config: dict) -> FlowStep:
+    _editable(step.flow)
+    step.config = step_config_clean(flow=step.flow, kind=step.kind, config=config)
+    step.save(update_fields=["config"])
+    return step
+
+
+@transaction.atomic
+def flow_step_remove(*, step: FlowStep) -> None:
+    flow = step.flow
+    _editable(flow)
+    waiting = FlowRun.objects.filter(step=step, state=RunState.WAITING).count()
+    if waiting:
+        raise ValidationError(f"{waiting:,} people are at this step: it can't be removed while they are.")
+    for other in flow.steps.filter(kind=StepKind.BRANCH):
+        if step.pk in (other.config.get("then"), other.config.get("else")):
+            raise ValidationError(f"Step {other.position} (a branch) goes to this step: change it first.")
+    step.delete()
+    for position, pk in enumerate(
+        flow.steps.order_by("position", "id").values_list("pk", flat=True), start=1
+    ):
+        FlowStep.objects.filter(pk=pk).update(position=position)
+
+
+@transaction.atomic
+def flow_step_move(*, step: FlowStep, up: bool) -> None:
+    _editable(step.flow)
+    steps = list(step.flow.steps.order_by("position", "id"))
+    index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
+    other = index - 1 if up else index + 1
+    if not 0 <= other < len(steps):
+        return
+    steps[index], steps[other] = steps[other], steps[index]
+    for position, s in enumerate(steps, start=1):
+        FlowStep.objects.filter(pk=s.pk).update(position=position)
+
+
+# --- Enrolment and status ------------------------------------------------------------------------
+
+
+def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None = None) -> int:
+    """Enrol the flow's whole entry audience (or the people of `items`) at its first step, due
+    now: one INSERT … SELECT over the same audience query a broadcast sends to; people already in
+    the flow are skipped."""
+    now = now or timezone.now()
+    first = flow.steps.order_by("position", "id").first()
+    if first is None:
+        raise ValidationError("Add a step to the flow before you activate it.")
+    if items is None:
+        items = list(flow.items.all())
+    audience = selectors.audience_queryset(account=flow.account, items=items).order_by().values("pk")
+    sql, params = audience.query.sql_with_params()
+    at = connection.ops.adapt_datetimefield_value(now)
+    table = FlowRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, flow_id, profile_id, step_id, state, due_at, "
+            "reply, error, claim, entered_at) "
+            f"SELECT %s, %s, person.id, %s, %s, %s, '', '', '', %s FROM {Profile._meta.db_table} AS person "
+            f"WHERE person.id IN ({sql}) ON CONFLICT (flow_id, profile_id) DO NOTHING",
+            [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params],
+        )
+        return cursor.rowcount
+
+
+def flow_entries_refresh(*, now: dt.datetime | None = None) -> int:
+    """People who started to match an entry segment, or got an entry tag, of an active flow enter
+    it (beat, every few minutes): the same INSERT … SELECT as activation over the flow's tag and
+    segment items, skipping everyone already in. A predefined People selection or a company is
+    read once, at activation."""
+    from communications.models import ItemKind
+
+    entered = 0
+    active = (
+        Flow.objects.filter(status=FlowStatus.ACTIVE, steps__isnull=False)
+        .distinct()
+        .select_related("account")
+    )
+    for flow in active:
+        items = list(flow.items.filter(kind__in=[ItemKind.TAG, ItemKind.SEGMENT]))
+        if items:
+            entered += flow_enrol(flow=flow, now=now, items=items)
+    return entered
+
+
+def flow_runs_exit(*, flow: Flow) -> int:
+    """Finishing a flow ends its runs where they are."""
+    return FlowRun.objects.filter(flow=flow, state=RunState.WAITING).update(
+        state=RunState.EXITED, claim="", claimed_until=None
+    )
+
+
+# --- The scheduler -------------------------------------------------------------------------------
+
+
+def _claim(now: dt.datetime, limit: int) -> list[FlowRun]:
+    """Claim up to `limit` due runs of active flows: a conditional UPDATE that repeats the
+    conditions, so of two workers racing for a run only one UPDATE changes it. One flow at a time:
+    each read is a range of the (flow, due_at) index of waiting runs that stops after `limit`."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    ids: list[int] = []
+    for flow_id in Flow.objects.filter(status=FlowStatus.ACTIVE).order_by("pk").values_list("pk", flat=True):
+        due = FlowRun.objects.filter(free, flow_id=flow_id, state=RunState.WAITING, due_at__lte=now)
+        ids += list(due.order_by("due_at").values_list("pk", flat=True)[: limit - len(ids)])
+        if len(ids) >= limit:
+            break
+    if not ids:
+        return []
+    token = uuid.uuid4().hex
+    FlowRun.objects.filter(free, pk__in=ids, state=RunState.WAITING, due_at__lte=now).update(
+        claim=token, claimed_until=now + dt.timedelta(seconds=FLOW_CLAIM_SECONDS)
+    )
+    return list(FlowRun.objects.filter(claim=token).select_related("flow__account", "step"))
+
+
+def flow_runs_due(*, now: dt.datetime | None = None, chunk: int = CHUNK, chunks: int | None = None) -> int:
+    """Execute the due runs of active flows, a chunk at a time; returns how many runs moved."""
+    now = now or timezone.now()
+    done = 0
+    taken = 0
+    while chunks is None or taken < chunks:
+        runs = _claim(now, chunk)
+        if not runs:
+            break
+        taken += 1
+        flow_runs_execute(runs=runs, now=now)
+        done += len(runs)
+    return done
+
+
+def flow_runs_execute(*, runs: list[FlowRun], now: dt.datetime) -> None:
+    """Move each run through its due steps: the runs at one step together, then the next."""
+    by_flow: dict[int, list[FlowRun]] = {}
+    for run in runs:
+        by_flow.setdefault(run.flow_id, []).append(run)
+    for flow_runs in by_flow.values():
+        flow = flow_runs[0].flow
+        steps = list(flow.steps.order_by("position", "id"))
+        pending = flow_runs
+        for _ in range(MAX_HOPS):
+            # Only runs still due now, at a step, in an active flow, go on this pass.
+            pending = [r for r in pending if r.state == RunState.WAITING and r.due_at <= now and r.step_id]
+            if not pending or not Flow.objects.filter(pk=flow.pk, status=FlowStatus.ACTIVE).exists():
+                break
+            at_step: dict[int, list[FlowRun]] = {}
+            for run in pending:
+                at_step.setdefault(run.step_id, []).append(run)
+            for step_id, group in at_step.items():
+                step = next((s for s in steps if s.pk == step_id), None)
+                if step is None:
+                    continue
+                _step_execute(flow, steps, step, group, now)
+        # Release the claims still ours (an expired one may be another worker's by now).
+        FlowRun.objects.filter(
+            pk__in=[r.pk for r in flow_runs], claim__in={r.claim for r in flow_runs}
+        ).update(claim="", claimed_until=None)
+
+
+@dataclass
+class Outcome:
+    """What a step did to one run: go to `step` (None: the flow is done), wait until `due`,
+    fail with `error`, or exit."""
+
+    step: FlowStep | None = None
+    due: dt.datetime | None = None
+    wait_started: bool = False
+    state: str = RunState.WAITING
+    error: str = ""
+    passed: bool = True
+
+
+def _next(steps: list[FlowStep], step: FlowStep) -> FlowStep | None:
+    index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
+    return steps[index + 1] if index + 1 < len(steps) else None
+
+
+def _step_execute(
+    flow: Flow, steps: list[FlowStep], step: FlowStep, runs: list[FlowRun], now: dt.datetime
+) -> None:
+    """Run one step for `runs`, then commit where each run goes. The step's own writes are not
+    in that transaction: a send commits its message rows before the hand-off and the channel its
+    hand-off keys (as a broadcast does), so a worker killed mid-step redoes it without a second
+    delivery; tags and Do Not Contact are set operations, safe to redo."""
+    outcomes = EXECUTORS[step.kind](flow, steps, step, runs, now)
+    with transaction.atomic():
+        _runs_move(step, runs, outcomes, now)
+
+
+def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome], now: dt.datetime) -> None:
+    claims = {run.claim for run in runs if run.claim}
+    if claims:  # a run whose claim expired and went to another worker is that worker's now
+        mine = set(
+            FlowRun.objects.select_for_update()
+            .filter(pk__in=[run.pk for run in runs], claim__in=claims)
+            .values_list("pk", flat=True)
+        )
+        runs = [run for run in runs if run.pk in mine]
+    passed = failed = 0
+    for run in runs:
+        outcome = outcomes[run.pk]
+        if outcome.wait_started:  # still at this step, waiting
+            run.wait_started_at, run.due_at = now, outcome.due
+        else:
+            run.wait_started_at = None
+            if outcome.state == RunState.WAITING and outcome.step is None:
+                outcome.state = RunState.DONE
+            run.state = outcome.state
+            run.error = outcome.error[:500]
+            if outcome.state == RunState.WAITING:
+                run.step, run.due_at = outcome.step, now
+            if outcome.passed:
+                passed += 1
+            else:
+                failed += 1
+    # One UPDATE per distinct outcome (a chunk at one step mostly shares one), not a CASE per row.
+    groups: dict[tuple, list[int]] = {}
+    for run in runs:
+        key = (run.step_id, run.state, run.due_at, run.wait_started_at, run.error)
+        groups.setdefault(key, []).append(run.pk)
+    for (step_id, state, due_at, wait_started_at, error), pks in groups.items():
+        FlowRun.objects.filter(pk__in=pks).update(
+            step_id=step_id, state=state, due_at=due_at, wait_started_at=wait_started_at, error=error
+        )
+    if passed or failed:
+        FlowStep.objects.filter(pk=step.pk).update(passed=F("passed") + passed, failed=F("failed") + failed)
+
+
+# --- Step kinds ----------------------------------------------------------------------------------
+
+
+def _zone(account: Account) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(account.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _at(day: dt.date, time: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    hour, minute = (int(part) for part in time.split(":"))
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
+
+
+def next_time_of_day(now: dt.datetime, time: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The next moment (after `now`) the account's clock shows `time`."""
+    local = now.astimezone(zone)
+    at = _at(local.date(), time, zone)
+    if at <= local:
+        at = _at(local.date() + dt.timedelta(days=1), time, zone)
+    return at
+
+
+def _date_of(profile: dict, attribute: str) -> dt.date | None:
+    name = attribute.removeprefix("custom.")
+    value = profile.get(name) if name in ("birth_date",) else (profile["attributes"] or {}).get(name)
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _wait(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    config, outcomes = step.config, {}
+    zone = _zone(flow.account)
+    dates = {}
+    if config["mode"] == "date_attribute":
+        rows = Profile.objects.filter(pk__in=[r.profile_id for r in runs]).values(
+            "pk", "birth_date", "attributes"
+        )
+        dates = {row["pk"]: _date_of(row, config["attribute"]) for row in rows}
+    for run in runs:
+        if run.wait_started_at is not None:  # the wait is over
+            outcomes[run.pk] = Outcome(step=_next(steps, step))
+            continue
+        if config["mode"] == "duration":
+            due = now + dt.timedelta(seconds=config["amount"] * UNITS[config["unit"]])
+        elif config["mode"] == "time_of_day":
+            due = next_time_of_day(now, config["time"], zone)
+        else:
+            day = dates.get(run.profile_id)
+            if day is None:  # no date to wait for: the person goes on
+                outcomes[run.pk] = Outcome(step=_next(steps, step))
+                continue
+            due = _at(day + dt.timedelta(days=config["offset_days"]), config["time"], zone)
+        outcomes[run.pk] = (
+            Outcome(due=due, wait_started=True) if due > now else Outcome(step=_next(steps, step))
+        )
+    return outcomes
+
+
+def _wait_reply(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    outcomes = {}
+    fresh = [r.pk for r in runs if r.wait_started_at is None]
+    if fresh:  # the reply a next step reads is the one received here
+        FlowRun.objects.filter(pk__in=fresh).update(reply="")
+    for run in runs:
+        if run.wait_started_at is not None:  # a reply came (due now) or the time is up
+            outcomes[run.pk] = Outcome(step=_next(steps, step))
+        else:
+            run.reply = ""
+            seconds = step.config["amount"] * UNITS[step.config["unit"]]
+            outcomes[run.pk] = Outcome(due=now + dt.timedelta(seconds=seconds), wait_started=True)
+    return outcomes
+
+
+def _target(steps: list[FlowStep], step: FlowStep, pk: int | None) -> FlowStep | None:
+    if pk is None:
+        return _next(steps, step)
+    return next((s for s in steps if s.pk == pk), None)
+
+
+def _branch(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    from segments import selectors as segment_selectors
+
+    config = step.config
+    if config.get("rule"):
+        matching = set(
+            segment_selectors.rule_queryset(account=flow.account, rule=config["rule"], now=now)
+            .filter(pk__in=[r.profile_id for r in runs])
+            .values_list("pk", flat=True)
+        )
+        test = lambda run: run.profile_id in matching  # noqa: E731
+    else:
+        word = config["reply_contains"].casefold()
+        reply = dict(FlowRun.objects.filter(pk__in=[r.pk for r in runs]).values_list("pk", "reply"))
+        test = lambda run: bool(re.search(rf"\b{re.escape(word)}\b", (reply.get(run.pk) or "").casefold()))  # noqa: E731
+    return {
+        run.pk: Outcome(step=_target(steps, step, config["then"] if test(run) else config["else"]))
+        for run in runs
+    }
+
+
+def _tags(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    from tags import services as tag_services
+    from tags.models import Tag
+
+    tag = Tag.objects.filter(account=flow.account, pk=step.config["tag"]).first()
+    ids = [r.profile_id for r in runs]
+    if tag is None:
+        return {
+            r.pk: Outcome(state=RunState.FAILED, error="The step's tag no longer exists.", passed=False)
+            for r in runs
+        }
+    if step.kind == StepKind.ADD_TAG:
+        tag_services.tags_add(account=flow.account, tags=[tag], profile_ids=ids)
+    else:
+        tag_services.tags_remove(account=flow.account, tags=[tag], profile_ids=ids)
+    return {r.pk: Outcome(step=_next(steps, step)) for r in runs}
+
+
+def _contacts(account: Account, profile_ids: list[int], channel: str) -> list[str]:
+    contacts = Contact.objects.filter(account=account, profile_id__in=profile_ids)
+    if channel:
+        contacts = contacts.filter(kind=CHANNEL_CONTACT[channel])
+    return list(contacts.values_list("value", flat=True))
+
+
+def _dnc(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    from dnc import services as dnc_services
+    from dnc.models import DncEntry, How, Source
+
+    channel, sender = step.config.get("channel", ""), step.config.get("sender", "")
+    values = _contacts(flow.account, [r.profile_id for r in runs], channel)
+    if step.kind == StepKind.ADD_DNC:
+        dnc_services.dnc_entries_add(
+            accounts=[flow.account],
+            entries=({"contact": value, "sender": sender, "channel": channel} for value in values),
+            source=Source.CAMPAIGN,
+            campaign=flow.name,
+            how=How.SOURCE,
+        )
+    else:
+        keys = set()
+        for value in values:
+            try:
+                key = dnc_services.dnc_entry_parse(contact=value, sender=sender, channel=channel)
+            except ValidationError:
+                continue
+            keys.add(key.value)
+        entries = DncEntry.objects.filter(
+            value__in=keys, sender=dnc_services.sender_normalize(sender), channel=channel
+        ).values_list("pk", flat=True)
+        dnc_services.dnc_entries_remove(
+            entry_ids=list(entries), account=flow.account, removed_by=None, how=How.SOURCE
+        )
+    return {r.pk: Outcome(step=_next(steps, step)) for r in runs}
+
+
+def _exit(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    return {r.pk: Outcome(state=RunState.EXITED) for r in runs}
+
+
+def flow_message_key(flow_id: int, step_id: int, profile_id: int) -> str:
+    return f"f{flow_id}:{step_id}:{profile_id}"
+
+
+@dataclass(frozen=True)
+class FlowOutgoing(backends.Outgoing):
+    """A flow's message: its idempotency key is flow + step + person."""
+
+    flow_key: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.flow_key
+
+
+def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
+    """Phase one writes a message row per person (unique by key; rows from a step redone after a
+    crash are kept), phase two hands the `queued` ones over with their keys and commits the
+    answer. Both in this step's transaction but the hand-off: a crash redoes it with the same keys."""
+    from dnc import services as dnc_services
+
+    config = step.config
+    channel = config["channel"]
+    ids = [r.profile_id for r in runs]
+    keys = {pk: flow_message_key(flow.pk, step.pk, pk) for pk in ids}
+    existing = {m.profile_id: m for m in FlowMessage.objects.filter(key__in=keys.values())}
+    todo = [pk for pk in ids if pk not in existing]
+    found: dict[int, list[str]] = {}
+    for pk, value in (
+        Contact.objects.filter(account=flow.account, profile_id__in=todo, kind=CHANNEL_CONTACT[channel])
+        .order_by("profile_id", "id")
+        .values_list("profile_id", "value")
+    ):
+        found.setdefault(pk, []).append(value)
+    blocked = dnc_services.dnc_blocked_destinations(
+        account=flow.account,
+        channel=channel,
+        sender=config["sender"],
+        destinations=[v for vs in found.values() for v in vs],
+    )
+    rows = []
+    for pk in todo:
+        values = found.get(pk, [])
+        allowed = [v for v in values if v not in blocked]
+        if not values:
+            status, destination = MessageStatus.NO_DESTINATION, ""
+        elif not allowed:
+            status, destination = MessageStatus.BLOCKED_DNC, values[0]
+        else:
+            status, destination = MessageStatus.QUEUED, allowed[0]
+        rows.append(
+            FlowMessage(
+                account=flow.account,
+                flow=flow,
+                step=step,
+                profile_id=pk,
+                key=keys[pk],
+                channel=channel,
+                sender=config["sender"],
+                destination=destination,
+                status=status,
+                created_at=now,
+            )
+        )
+    FlowMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    # The hand-off commits its own rows: a crash after it leaves `queued` rows the redo hands over again.
+    queued = list(
+        FlowMessage.objects.filter(key__in=keys.values(), status=MessageStatus.QUEUED).values_list(
+            "profile_id", "destination"
+        )
+    )
+    if queued:
+        failures = _hand_over(flow, step, queued)
+        for pk, error in failures.items():
+            FlowMessage.objects.filter(key=keys[pk], status=MessageStatus.QUEUED).update(
+                status=MessageStatus.FAILED, error=error[:500]
+            )
+        FlowMessage.objects.filter(key__in=keys.values(), status=MessageStatus.QUEUED).update(
+            status=MessageStatus.SENT
+        )
+    statuses = dict(FlowMessage.objects.filter(key__in=keys.values()).values_list("profile_id", "status"))
+    outcomes = {}
+    for run in runs:
+        status = statuses.get(run.profile_id)
+        if status == MessageStatus.FAILED:
+            outcomes[run.pk] = Outcome(
+                state=RunState.FAILED, error="The message could not be sent.", passed=False
+            )
+        else:  # sent, or not sendable (Do Not Contact, no destination): the person goes on
+            outcomes[run.pk] = Outcome(step=_next(steps, step))
+    return outcomes
+
+
+def _hand_over(flow: Flow, step: FlowStep, queued: list[tuple[int, str]]) -> dict[int, str]:
+    config = step.config
+    email = config["channel"] == "EMAIL"
+    text = content.template_compile(config["text"])
+    subject = content.template_compile(config["subject"]) if email else None
+    html = content.template_compile(config["html"], html=True) if email and config["html"] else None
+    contexts = delivery.merge_contexts(
+        account_id=flow.account_id, profile_ids=[pk for pk, _ in queued], contacts=True
+    )
+    outgoing = []
+    for pk, destination in queued:
+        context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
+        body = content.render(text, context)
+        extra = {}
+        if email:
+            from django.utils.html import escape, linebreaks
+
+            extra = {
+                "subject": " ".join(content.render(subject, context).split()),
+                "html": content.render(html, context) if html else linebreaks(escape(body)),
+            }
+        outgoing.append(
+            FlowOutgoing(
+                0,
+                pk,
+                config["channel"],
+                config["sender"],
+                destination,
+                body,
+                sender_label=config.get("sender_label", ""),
+                account_id=flow.account_id,
+                flow_key=flow_message_key(flow.pk, step.pk, pk),
+                **extra,
+            )
+        )
+    backend = backends.backend_get(config["channel"])
+    try:
+        return backend.send(outgoing)
+    except Exception as error:  # the provider is down: these people failed, the flow goes on
+        logger.exception("channel backend failed in flow %s", flow.pk)
+        return {m.profile_id: f"The channel backend failed: {error}" for m in outgoing}
+
+
+EXECUTORS: dict[str, Callable[..., dict[int, Outcome]]] = {
+    StepKind.SEND: _send,
+    StepKind.WAIT: _wait,
+    StepKind.WAIT_REPLY: _wait_reply,
+    StepKind.BRANCH: _branch,
+    StepKind.ADD_TAG: _tags,
+    StepKind.REMOVE_TAG: _tags,
+    StepKind.ADD_DNC: _dnc,
+    StepKind.REMOVE_DNC: _dnc,
+    StepKind.EXIT: _exit,
+}
+
+
+# --- Replies -------------------------------------------------------------------------------------
+
+
+def flow_reply_received(*, account: Account, phone: str, text: str, now: dt.datetime | None = None) -> int:
+    """An inbound message from `phone`: every run of the account's active flows whose person has
+    that number and waits for a reply takes the text and goes on at the next pass. Returns how many."""
+    now = now or timezone.now()
+    profiles = Contact.objects.filter(account=account, kind="phone", value=phone).values("profile_id")
+    return FlowRun.objects.filter(
+        account=account,
+        flow__status=FlowStatus.ACTIVE,
+        state=RunState.WAITING,
+        step__kind=StepKind.WAIT_REPLY,
+        wait_started_at__isnull=False,
+        profile_id__in=profiles,
+    ).update(reply=text[:4000], due_at=now)
+
+
+# --- Reads for the flow page ---------------------------------------------------------------------
+
+
+def flow_step_counts(*, flow: Flow) -> dict[int, int]:
+    """Per step id, how many people wait there."""
+    rows = (
+        FlowRun.objects.filter(flow=flow, state=RunState.WAITING)
+        .values("step_id")
+        .annotate(n=Count("id"))
+        .values_list("step_id", "n")
+    )
+    return dict(rows)
+
+
+def flows_using_step_object(*, account: Account, kinds: list[str], key: str, value, **extra) -> list[str]:
+    """The active flows with a step of `kinds` whose config has `key` = `value`."""
+    steps = FlowStep.objects.filter(flow__account=account, flow__status=FlowStatus.ACTIVE, kind__in=kinds)
+    steps = steps.filter(**{f"config__{key}": value}, **{f"config__{k}": v for k, v in extra.items()})
+    names = sorted(set(steps.values_list("flow__name", flat=True)))
+    return [f"Flow “{name}” (active)" for name in names]
+
+
+@dataclass
+class StepRow:
+    step: FlowStep
+    summary: str
+    waiting: int
+    editable_config: dict
+
+
+def flow_steps_page(*, flow: Flow) -> list[StepRow]:
+    """The flow page's steps in order: each with what it does, in words, and how many wait there."""
+    from tags.models import Tag
+
+    steps = list(flow.steps.order_by("position", "id"))
+    waiting = flow_step_counts(flow=flow)
+    tag_ids = [s.config.get("tag") for s in steps if s.kind in (StepKind.ADD_TAG, StepKind.REMOVE_TAG)]
+    tags = dict(Tag.objects.filter(account=flow.account, pk__in=tag_ids).values_list("pk", "name"))
+    positions = {s.pk: s.position for s in steps}
+
+    def target(pk) -> str:
+        return "the next step" if pk is None else f"step {positions.get(pk, '?')}"
+
+    rows = []
+    for step in steps:
+        c = step.config
+        if step.kind == StepKind.SEND:
+            summary = f"{c.get('channel')} from {c.get('sender') or 'the default sender'}: {c.get('subject') or c.get('text', '')[:60]}"
+        elif step.kind == StepKind.WAIT and c.get("mode") == "time_of_day":
+            summary = f"until {c['time']} (the account's time zone)"
+        elif step.kind == StepKind.WAIT and c.get("mode") == "date_attribute":
+            offset = c["offset_days"]
+            when = f"{abs(offset)} days {'before' if offset < 0 else 'after'} " if offset else ""
+            summary = f"until {when}{c['attribute']} at {c['time']}"
+        elif step.kind in (StepKind.WAIT, StepKind.WAIT_REPLY):
+            summary = (
+                f"{'up to ' if step.kind == StepKind.WAIT_REPLY else ''}{c.get('amount')} {c.get('unit')}"
+            )
+        elif step.kind == StepKind.BRANCH:
+            test = (
+                f"the reply contains “{c['reply_contains']}”"
+                if c.get("reply_contains")
+                else "the person matches the rule"
+            )
+            summary = f"if {test}: {target(c.get('then'))}, else {target(c.get('else'))}"
+        elif step.kind in (StepKind.ADD_TAG, StepKind.REMOVE_TAG):
+            summary = tags.get(c.get("tag"), "(a deleted tag)")
+        elif step.kind in (StepKind.ADD_DNC, StepKind.REMOVE_DNC):
+            summary = (
+                f"{c.get('channel') or 'all channels'}{', sender ' + c['sender'] if c.get('sender') else ''}"
+            )
+        else:
+            summary = ""
+        config = dict(c)
+        if "rule" in config:
+            config["rule"] = json.dumps(config["rule"])
+        rows.append(StepRow(step, summary, waiting.get(step.pk, 0), config))
+    return rows
