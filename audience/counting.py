@@ -29,22 +29,36 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 from django.db.models import QuerySet
 
+from audience import replicas
 
-def count_with_timeout(queryset: QuerySet, *, timeout_ms: int | None = None) -> int | None:
+
+def count_with_timeout(
+    queryset: QuerySet, *, timeout_ms: int | None = None, account_id: int | None = None
+) -> int | None:
+    """The count, or None past the timeout. With `account_id`, it may be read on a replica that
+    has replayed the account's last write (audience/replicas.py); else on the primary."""
     timeout_ms = settings.COUNT_TIMEOUT_MS if timeout_ms is None else timeout_ms
-    if connection.vendor != "postgresql":
-        return queryset.count()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout_ms)])
+
+    def count() -> int | None:
+        using = queryset.db  # the router's choice: a replica inside replica_reads
+        if connections[using].vendor != "postgresql":
             return queryset.count()
-    except OperationalError as error:
-        if "statement timeout" in str(error) or "canceling statement" in str(error):
-            return None
-        raise
+        try:
+            with transaction.atomic(using=using), connections[using].cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout_ms)])
+                return queryset.count()
+        except OperationalError as error:
+            text = str(error)
+            # A query cancelled by a conflict with a standby's recovery is not a timeout: raised,
+            # so that replicas.on_replica reads the primary instead.
+            if "statement timeout" in text or ("canceling statement" in text and "recovery" not in text):
+                return None
+            raise
+
+    return replicas.on_replica(account_id, count) if account_id is not None else count()
 
 
 # -- the data generation ----------------------------------------------------------------------
@@ -64,13 +78,14 @@ def data_generation(account_id: int) -> int:
     return found
 
 
-def _bump(account_ids: Iterable[int]) -> None:
+def _bump(account_ids: list[int]) -> None:
     for account_id in account_ids:
         key = _generation_key(account_id)
         try:
             cache.incr(key)
         except ValueError:  # missing (never read, or evicted): start a new, higher one
             cache.add(key, time.time_ns(), None)
+    replicas.writes_recorded(account_ids)
 
 
 class _CommitBump:
@@ -136,7 +151,9 @@ def count_cached(
 ) -> int | None:
     """The count of `queryset` (the account's profiles matching something), cached under `key`
     (what is counted and the criteria, e.g. ("people", filters, rule)) for `account_id`."""
-    return cached(account_id, key, lambda: count_with_timeout(queryset, timeout_ms=timeout_ms))
+    return cached(
+        account_id, key, lambda: count_with_timeout(queryset, timeout_ms=timeout_ms, account_id=account_id)
+    )
 
 
 # -- the Django admin ---------------------------------------------------------------------------
