@@ -29,36 +29,32 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, router, transaction
 from django.db.models import QuerySet
 
 from audience import replicas
 
 
-def count_with_timeout(
-    queryset: QuerySet, *, timeout_ms: int | None = None, account_id: int | None = None
-) -> int | None:
-    """The count, or None past the timeout. With `account_id`, it may be read on a replica that
-    has replayed the account's last write (audience/replicas.py); else on the primary."""
+def count_with_timeout(queryset: QuerySet, *, timeout_ms: int | None = None) -> int | None:
+    """The count, or None past the timeout; on the database the router reads from (a replica
+    inside `replicas.replica_reads`, as `cached` counts are)."""
     timeout_ms = settings.COUNT_TIMEOUT_MS if timeout_ms is None else timeout_ms
-
-    def count() -> int | None:
-        using = queryset.db  # the router's choice: a replica inside replica_reads
-        if connections[using].vendor != "postgresql":
+    # The router's choice: a replica inside replicas.replica_reads. (Not only querysets come
+    # here: segments' complement and serial counts have a count() of their own.)
+    using = getattr(queryset, "db", None) or router.db_for_read(getattr(queryset, "model", None))
+    if connections[using].vendor != "postgresql":
+        return queryset.count()
+    try:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout_ms)])
             return queryset.count()
-        try:
-            with transaction.atomic(using=using), connections[using].cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout_ms)])
-                return queryset.count()
-        except OperationalError as error:
-            text = str(error)
-            # A query cancelled by a conflict with a standby's recovery is not a timeout: raised,
-            # so that replicas.on_replica reads the primary instead.
-            if "statement timeout" in text or ("canceling statement" in text and "recovery" not in text):
-                return None
-            raise
-
-    return replicas.on_replica(account_id, count) if account_id is not None else count()
+    except OperationalError as error:
+        text = str(error)
+        # A query cancelled by a conflict with a standby's recovery is not a timeout: raised, so
+        # that replicas.on_replica reads the primary instead.
+        if "statement timeout" in text or ("canceling statement" in text and "recovery" not in text):
+            return None
+        raise
 
 
 # -- the data generation ----------------------------------------------------------------------
@@ -135,12 +131,13 @@ def cached(account_id: int, key: tuple, compute: Callable[[], Any]) -> Any:
     """`compute()`, kept for COUNT_CACHE_SECONDS under `key` and the account's data generation
     (read before computing: a write committed meanwhile moves it on, so the answer, perhaps from
     the data before that write, is never found again); a None answer (a timed-out count) is not
-    kept."""
+    kept. `compute()` reads a replica that has replayed the account's last write, when there is
+    one (audience/replicas.py), so it must only read."""
     cache_key = count_cache_key(account_id, *key)
     found = cache.get(cache_key)
     if found is not None:
         return found
-    value = compute()
+    value = replicas.on_replica(account_id, compute)
     if value is not None:
         cache.set(cache_key, value, settings.COUNT_CACHE_SECONDS)
     return value
@@ -151,9 +148,7 @@ def count_cached(
 ) -> int | None:
     """The count of `queryset` (the account's profiles matching something), cached under `key`
     (what is counted and the criteria, e.g. ("people", filters, rule)) for `account_id`."""
-    return cached(
-        account_id, key, lambda: count_with_timeout(queryset, timeout_ms=timeout_ms, account_id=account_id)
-    )
+    return cached(account_id, key, lambda: count_with_timeout(queryset, timeout_ms=timeout_ms))
 
 
 # -- the Django admin ---------------------------------------------------------------------------

@@ -70,9 +70,7 @@ def rule_count(
     """How many profiles match; None when counting took longer than the count timeout."""
 
     def count() -> int | None:
-        return counting.count_with_timeout(
-            _countable(account, rule), timeout_ms=timeout_ms, account_id=account.pk
-        )
+        return counting.count_with_timeout(_countable(account, rule), timeout_ms=timeout_ms)
 
     return counting.cached(account.pk, _rule_key("rule", rule), count) if cached else count()
 
