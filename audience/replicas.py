@@ -92,7 +92,11 @@ def status(alias: str, *, fresh: bool = False) -> str:
     if known and not fresh and time.monotonic() - known[1] < settings.REPLICA_CHECK_SECONDS:
         return known[0]
     try:
-        behind = _primary_lsn() - _replay_lsn(alias)
+        primary = _primary_lsn()
+    except DatabaseError:
+        return known[0] if known else "unknown"  # the primary's trouble, not the replica's
+    try:
+        behind = primary - _replay_lsn(alias)
     except DatabaseError:
         _mark_down(alias)
         return "down"
