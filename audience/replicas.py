@@ -42,8 +42,15 @@ _replayed: dict[str, int] = {}
 STICKY_COOKIE = "audience_primary_until"
 
 
-def aliases() -> list[str]:
-    return [alias for alias in settings.DATABASES if alias.startswith("replica_")]
+def aliases(*, mirrors: bool = False) -> list[str]:
+    """The replica aliases. In tests they are mirrors of the primary (settings.py) and not read
+    from, but for tests/replicas, which point them at a real standby; `mirrors`: those too."""
+    return [
+        alias
+        for alias in settings.DATABASES
+        if alias.startswith("replica_")
+        and (mirrors or not connections[alias].settings_dict.get("TEST", {}).get("MIRROR"))
+    ]
 
 
 def _lsn(text: str | None) -> int:
@@ -152,8 +159,10 @@ def _choose(account_id: int | None) -> str | None:
 def replica_reads(*, account_id: int | None, primary: bool = False) -> Iterator[str | None]:
     """Reads inside may go to a replica caught up with `account_id`'s last write (`primary`: not
     this time). Yields the alias chosen, None for the primary."""
-    # Nested: the outer choice stands.
-    alias = None if primary or not aliases() else _current.get() or _choose(account_id)
+    if primary or not aliases() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        alias = None  # inside a transaction on the primary every read stays there (the router)
+    else:
+        alias = _current.get() or _choose(account_id)  # nested: the outer choice stands
     token = _current.set(alias)
     try:
         yield alias

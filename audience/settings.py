@@ -180,9 +180,10 @@ for _index, _url in enumerate(DATABASE_REPLICA_URLS):
     _replica["CONN_HEALTH_CHECKS"] = True
     # A replica that does not answer is given up quickly and read around.
     _replica["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], "connect_timeout": 2}
-    # Tests: the test database is the primary's (a standby replays it; tests/replicas point the
-    # alias at the standby's copy of it).
-    _replica["TEST"] = {"MIRROR": "default"}
+    if "pytest" in sys.modules:
+        # Tests: no test database is created on a standby (it is read-only), and reads stay on
+        # the primary's; tests/replicas point the alias at the standby's copy of the primary's.
+        _replica["TEST"] = {"MIRROR": "default"}
     DATABASES[f"replica_{_index}"] = _replica
 DATABASE_ROUTERS = ["audience.replicas.ReplicaRouter"]
 # Out of rotation when further behind the primary than this; looked at again every

@@ -33,21 +33,22 @@ def _connect(settings_dict: dict) -> psycopg.Connection:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def standby(django_db_setup, django_db_blocker) -> Iterator[str]:
     """The first replica alias, reading the standby's copy of the primary's test database (the
     settings make replicas mirrors of the primary in tests, as a test database cannot be created
-    on a standby)."""
-    alias = replicas.aliases()[0]
+    on a standby); mirrors again afterwards, for the tests of other modules."""
+    mirrored = {name: connections[name].settings_dict for name in replicas.aliases(mirrors=True)}
     test_name = connections["default"].settings_dict["NAME"]
     with django_db_blocker.unblock():
-        for name in replicas.aliases():
+        for name in mirrored:
             connections[name].close()
-            connections[name].settings_dict = {**settings.DATABASES[name], "NAME": test_name}
-    yield alias
+            connections[name].settings_dict = {**settings.DATABASES[name], "NAME": test_name, "TEST": {}}
+    yield replicas.aliases()[0]
     with django_db_blocker.unblock():
-        for name in replicas.aliases():
+        for name, settings_dict in mirrored.items():
             connections[name].close()
+            connections[name].settings_dict = settings_dict
 
 
 @pytest.fixture

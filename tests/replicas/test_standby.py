@@ -17,7 +17,7 @@ from tests.replicas.conftest import replayed, standby_stopped
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(
-        not (settings.IS_POSTGRES and replicas.aliases()),
+        not (settings.IS_POSTGRES and replicas.aliases(mirrors=True)),
         reason="needs PostgreSQL and DATABASE_REPLICA_URLS (a standby: bin/standby-start)",
     ),
     pytest.mark.django_db(transaction=True, databases="__all__"),
