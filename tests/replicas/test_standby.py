@@ -145,3 +145,18 @@ def test_the_app_answers_with_the_standby_stopped(standby, observe, zagreb, owne
     assert page.status_code == 200 and count.status_code == 200
     assert 'data-count="3"' in count.content.decode()
     assert health.status_code == 200 and health.json()["replicas"] == {standby: "down"}
+
+
+def test_after_a_post_that_browser_reads_the_primary(
+    standby, observe, account, teammate_client, owner_client
+):
+    # Saving a segment moves no count (no profile data changed), so only the browser's
+    # "wrote a moment ago" cookie keeps its next page off the paused standby.
+    replayed(observe)
+    observe["standby"].execute("SELECT pg_wal_replay_pause()")
+    rule = '{"version": 1, "attributes": {"match": "all", "conditions": []}}'
+    saved = teammate_client.post("/segments/new/", {"name": "Everyone now", "rule": rule})
+    assert saved.status_code == 302 and replicas.STICKY_COOKIE in saved.cookies
+    assert "Everyone now" in teammate_client.get(saved["Location"]).content.decode()
+    # A browser that wrote nothing reads the standby, which has not replayed the segment yet.
+    assert owner_client.get(saved["Location"]).status_code == 404
