@@ -32,7 +32,8 @@ from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger(__name__)
 
-# The replica the current reads may go to, or None for the primary.
+# Where reads inside replica_reads go: a replica's alias, or the primary's when replica_reads
+# chose it (nested contexts keep it); None outside any (the primary).
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("replica_current", default=None)
 # alias -> (status, checked at): "ok", "lagging" or "down".
 _status: dict[str, tuple[str, float]] = {}
@@ -94,7 +95,8 @@ def _mark_down(alias: str) -> None:
 
 
 def status(alias: str, *, fresh: bool = False) -> str:
-    """ "ok", "lagging" or "down", looked at again when older than REPLICA_CHECK_SECONDS."""
+    """The replica's state, "ok", "lagging" or "down" ("unknown" while the primary does not
+    answer), looked at again when older than REPLICA_CHECK_SECONDS."""
     known = _status.get(alias)
     if known and not fresh and time.monotonic() - known[1] < settings.REPLICA_CHECK_SECONDS:
         return known[0]
@@ -159,11 +161,14 @@ def _choose(account_id: int | None) -> str | None:
 def replica_reads(*, account_id: int | None, primary: bool = False) -> Iterator[str | None]:
     """Reads inside may go to a replica caught up with `account_id`'s last write (`primary`: not
     this time). Yields the alias chosen, None for the primary."""
+    outer = _current.get()
     if primary or not aliases() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
         alias = None  # inside a transaction on the primary every read stays there (the router)
+    elif outer is not None:
+        alias = None if outer == DEFAULT_DB_ALIAS else outer  # nested: the outer choice stands
     else:
-        alias = _current.get() or _choose(account_id)  # nested: the outer choice stands
-    token = _current.set(alias)
+        alias = _choose(account_id)
+    token = _current.set(alias or DEFAULT_DB_ALIAS)
     try:
         yield alias
     finally:
@@ -219,7 +224,7 @@ class ReplicaRouter:
         alias = _current.get()
         if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
             return DEFAULT_DB_ALIAS
-        return alias
+        return alias  # the primary too, when replica_reads chose it
 
     def db_for_write(self, model: Any, **hints: Any) -> str:
         return DEFAULT_DB_ALIAS
