@@ -29,8 +29,10 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, router, transaction
 from django.db.models import QuerySet
+
+from audience import replicas
 
 
 class Countable(Protocol):
@@ -40,15 +42,23 @@ class Countable(Protocol):
 
 
 def count_with_timeout(queryset: Countable, *, timeout_ms: int | None = None) -> int | None:
+    """The count, or None past the timeout; on the database the router reads from (a replica
+    inside `replicas.replica_reads`, as `cached` counts are)."""
     timeout_ms = settings.COUNT_TIMEOUT_MS if timeout_ms is None else timeout_ms
-    if connection.vendor != "postgresql":
+    # The router's choice: a replica inside replicas.replica_reads. (Not only querysets come
+    # here: segments' complement and serial counts have a count() of their own.)
+    using = getattr(queryset, "db", None) or router.db_for_read(getattr(queryset, "model", None))
+    if connections[using].vendor != "postgresql":
         return queryset.count()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [int(timeout_ms)])
             return queryset.count()
     except OperationalError as error:
-        if "statement timeout" in str(error) or "canceling statement" in str(error):
+        text = str(error)
+        # A query cancelled by a conflict with a standby's recovery is not a timeout: raised, so
+        # that replicas.on_replica reads the primary instead.
+        if "statement timeout" in text or ("canceling statement" in text and "recovery" not in text):
             return None
         raise
 
@@ -70,13 +80,14 @@ def data_generation(account_id: int) -> int:
     return found
 
 
-def _bump(account_ids: Iterable[int]) -> None:
+def _bump(account_ids: list[int]) -> None:
     for account_id in account_ids:
         key = _generation_key(account_id)
         try:
             cache.incr(key)
         except ValueError:  # missing (never read, or evicted): start a new, higher one
             cache.add(key, time.time_ns(), None)
+    replicas.writes_recorded(account_ids)
 
 
 class _CommitBump:
@@ -126,12 +137,13 @@ def cached(account_id: int, key: tuple, compute: Callable[[], Any]) -> Any:
     """`compute()`, kept for COUNT_CACHE_SECONDS under `key` and the account's data generation
     (read before computing: a write committed meanwhile moves it on, so the answer, perhaps from
     the data before that write, is never found again); a None answer (a timed-out count) is not
-    kept."""
+    kept. `compute()` reads a replica that has replayed the account's last write, when there is
+    one (audience/replicas.py), so it must only read."""
     cache_key = count_cache_key(account_id, *key)
     found = cache.get(cache_key)
     if found is not None:
         return found
-    value = compute()
+    value = replicas.on_replica(account_id, compute)
     if value is not None:
         cache.set(cache_key, value, settings.COUNT_CACHE_SECONDS)
     return value

@@ -1,4 +1,5 @@
-"""The health check: can this process reach the database and the task broker?
+"""The health check: can this process reach the database and the task broker? (And which read
+replicas are in rotation, which does not change the answer.)
 
 `/healthz` is public (load balancers call it without signing in), so it says only which check
 failed; the driver's error, which names hosts, ports and databases, goes to the log.
@@ -10,6 +11,7 @@ import logging
 
 from django.db import connection
 
+from audience import replicas
 from audience.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -34,3 +36,9 @@ def broker_ok() -> tuple[bool, str]:
         logger.exception("health: the task broker did not answer")
         return False, "broker: unavailable"
     return True, "broker: ok"
+
+
+def replicas_status() -> dict[str, str]:
+    """Each read replica: "ok", "lagging" (out of rotation: too far behind) or "down" (out of
+    rotation: did not answer). They do not decide the answer: the primary serves without them."""
+    return {alias: replicas.status(alias, fresh=True) for alias in replicas.aliases()}

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "audience.replicas.ReadYourWritesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audience.middleware.CurrentAccountMiddleware",
@@ -160,6 +161,37 @@ else:
         f"-c work_mem={env_str('DB_WORK_MEM', '64MB')}"
     )
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+# Read replicas (docs/scaling.md): each URL becomes the alias replica_0, replica_1, …; the router in
+# audience/replicas.py sends the reads of counts, the People list and segment pages to one that is
+# up and caught up, and everything else to the primary.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", "")
+if DATABASE_REPLICA_URLS and not IS_POSTGRES:
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS: replicas need a PostgreSQL DATABASE_URL")
+for _index, _url in enumerate(DATABASE_REPLICA_URLS):
+    try:
+        _replica = dj_database_url.parse(_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS: {_url!r} is not a database URL ({error})"
+        ) from None
+    if not _replica["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS: {_url!r} is not a PostgreSQL URL")
+    _replica["CONN_HEALTH_CHECKS"] = True
+    # A replica that does not answer is given up quickly and read around.
+    _replica["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], "connect_timeout": 2}
+    if "pytest" in sys.modules:
+        # Tests: no test database is created on a standby (it is read-only), and reads stay on
+        # the primary's; tests/replicas point the alias at the standby's copy of the primary's.
+        _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_index}"] = _replica
+DATABASE_ROUTERS = ["audience.replicas.ReplicaRouter"]
+# Out of rotation when further behind the primary than this; looked at again every
+# REPLICA_CHECK_SECONDS (also how long a replica that did not answer stays out).
+REPLICA_MAX_LAG_BYTES = env_int("REPLICA_MAX_LAG_BYTES", 16 * 1024 * 1024)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 10)
+# After a request that may have written, that browser reads the primary for this long.
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes (INCLUDE) serve PostgreSQL; SQLite builds them without the extra columns.

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audience import access
+from audience import access, replicas
 from audience.htmx import render_page
 from segments import chart, selectors, services
 from segments.models import Segment
@@ -148,6 +148,7 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @access.member_required
+@replicas.replica_view
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = access.get_scoped(request, Segment, pk)
     try:
@@ -259,6 +260,7 @@ def people_advanced_filter(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @access.member_required
+@replicas.replica_view
 def profile_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The profile card's panel: pick a segment, see which of its conditions this profile meets."""
     profile = access.get_profile(request, pk)

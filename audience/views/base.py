@@ -30,10 +30,10 @@ def favicon(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = [health.database_ok(), health.broker_ok()]
     ok = all(passed for passed, _ in checks)
-    return JsonResponse(
-        {"status": "ok" if ok else "error", "checks": [text for _, text in checks]},
-        status=200 if ok else 503,
-    )
+    body: dict = {"status": "ok" if ok else "error", "checks": [text for _, text in checks]}
+    if replicas := health.replicas_status():
+        body["replicas"] = replicas
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 @require_POST

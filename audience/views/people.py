@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audience import access, selectors, services
+from audience import access, replicas, selectors, services
 from audience.attributes import attribute_value_display
 from audience.filters import ProfileFilterSet
 from audience.forms import ProfileForm, form_apply_errors
@@ -55,6 +55,7 @@ def _sort_links(query: QueryDict, current: str) -> list[dict]:
 
 @require_GET
 @access.member_required
+@replicas.replica_view
 def people(request: HttpRequest) -> HttpResponse:
     filterset = ProfileFilterSet(request.GET or None, account=request.account)
     error = None
@@ -87,6 +88,7 @@ def people(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @access.member_required
+@replicas.replica_view
 def people_count(request: HttpRequest) -> HttpResponse:
     """The summary card: loaded by htmx so the list never waits for a count."""
     error = None

@@ -1,0 +1,269 @@
+"""Reads on PostgreSQL replicas (DATABASE_REPLICA_URLS), writes on the primary.
+
+Nothing reads a replica by default. A read-heavy entry point (a count, the People list and its
+summary, a segment's page) says that it may, with `replica_reads(account_id=…)` or the view
+decorator `replica_view`; inside it, `ReplicaRouter` sends reads to a replica that is
+
+- in rotation: it answered and is no more than REPLICA_MAX_LAG_BYTES behind the primary the last
+  time it was looked at (every REPLICA_CHECK_SECONDS); a connection error takes it out until then;
+- caught up with the account: it has replayed the primary's WAL position recorded at the account's
+  last write (`data_changed` records it), so a count is never older than the account's data;
+- not asked for by a session that wrote a moment ago (`ReadYourWritesMiddleware`): after a POST,
+  that browser reads the primary for REPLICA_STICKY_SECONDS, for writes that counts do not track.
+
+Every write, and every read inside a transaction on the primary, stays on the primary (a read
+there may be part of the write, and a replica cannot see the transaction's own rows).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+# Where reads inside replica_reads go: a replica's alias, or the primary's when replica_reads
+# chose it (nested contexts keep it); None outside any (the primary).
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("replica_current", default=None)
+# alias -> (status, checked at): "ok", "lagging" or "down".
+_status: dict[str, tuple[str, float]] = {}
+# alias -> the highest WAL position it was seen to have replayed (it only moves forward).
+_replayed: dict[str, int] = {}
+
+STICKY_COOKIE = "audience_primary_until"
+
+
+def aliases(*, mirrors: bool = False) -> list[str]:
+    """The replica aliases. In tests they are mirrors of the primary (settings.py) and not read
+    from, but for tests/replicas, which point them at a real standby; `mirrors`: those too."""
+    return [
+        alias
+        for alias in settings.DATABASES
+        if alias.startswith("replica_")
+        and (mirrors or not connections[alias].settings_dict.get("TEST", {}).get("MIRROR"))
+    ]
+
+
+def _lsn(text: str | None) -> int:
+    """A WAL position ("16/B374D848") as a number."""
+    if not text:
+        return 0
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def _primary_lsn() -> int:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return _lsn(cursor.fetchone()[0])
+
+
+def _replay_lsn(alias: str) -> int:
+    connection = connections[alias]
+    connection.close_if_health_check_failed()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
+        replayed = _lsn(cursor.fetchone()[0])
+    _replayed[alias] = max(_replayed.get(alias, 0), replayed)
+    return replayed
+
+
+def _answers(alias: str) -> bool:
+    connection = connections[alias]
+    try:
+        connection.ensure_connection()
+        return connection.is_usable()
+    except Exception:  # any failure means "down"
+        return False
+
+
+def _mark_down(alias: str) -> None:
+    logger.warning("replicas: %s did not answer; out of rotation", alias, exc_info=True)
+    _status[alias] = ("down", time.monotonic())
+    with suppress(DatabaseError):
+        connections[alias].close()
+
+
+def status(alias: str, *, fresh: bool = False) -> str:
+    """The replica's state, "ok", "lagging" or "down" ("unknown" while the primary does not
+    answer), looked at again when older than REPLICA_CHECK_SECONDS."""
+    known = _status.get(alias)
+    if known and not fresh and time.monotonic() - known[1] < settings.REPLICA_CHECK_SECONDS:
+        return known[0]
+    try:
+        primary = _primary_lsn()
+    except DatabaseError:
+        return known[0] if known else "unknown"  # the primary's trouble, not the replica's
+    try:
+        behind = primary - _replay_lsn(alias)
+    except DatabaseError:
+        _mark_down(alias)
+        return "down"
+    found = "lagging" if behind > settings.REPLICA_MAX_LAG_BYTES else "ok"
+    if found == "lagging":
+        logger.warning("replicas: %s is %s bytes behind; out of rotation", alias, behind)
+    _status[alias] = (found, time.monotonic())
+    return found
+
+
+# -- the account's last write --------------------------------------------------------------------
+def _written_key(account_id: int) -> str:
+    return f"replica:written:{int(account_id)}"
+
+
+def writes_recorded(account_ids: list[int]) -> None:
+    """Keep the primary's WAL position now as the accounts' last write (called by `data_changed`,
+    at the write and again at its commit, so the position is at or past the commit)."""
+    if not aliases():
+        return
+    try:
+        position = _primary_lsn()
+    except DatabaseError:
+        return  # the write's own error is the one to report
+    for account_id in account_ids:
+        key = _written_key(account_id)
+        if (cache.get(key) or 0) < position:
+            cache.set(key, position, None)
+
+
+def _caught_up(alias: str, account_id: int | None) -> bool:
+    if account_id is None:
+        return True
+    needed = cache.get(_written_key(account_id)) or 0
+    if needed <= _replayed.get(alias, 0):
+        return True  # seen replayed already: no need to ask again
+    return _replay_lsn(alias) >= needed
+
+
+def _choose(account_id: int | None) -> str | None:
+    for alias in aliases():
+        if status(alias) != "ok":
+            continue
+        try:
+            if _caught_up(alias, account_id):
+                return alias
+        except DatabaseError:
+            _mark_down(alias)
+    return None
+
+
+@contextmanager
+def replica_reads(*, account_id: int | None, primary: bool = False) -> Iterator[str | None]:
+    """Reads inside may go to a replica caught up with `account_id`'s last write (`primary`: not
+    this time). Yields the alias chosen, None for the primary."""
+    outer = _current.get()
+    if primary or not aliases() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        alias = None  # inside a transaction on the primary every read stays there (the router)
+    elif outer is not None:
+        alias = None if outer == DEFAULT_DB_ALIAS else outer  # nested: the outer choice stands
+    else:
+        alias = _choose(account_id)
+    token = _current.set(alias or DEFAULT_DB_ALIAS)
+    try:
+        yield alias
+    finally:
+        _current.reset(token)
+
+
+def on_replica(account_id: int | None, read: Callable[[], Any], *, primary: bool = False) -> Any:
+    """`read()` on a replica when one may serve it, and on the primary again if the replica fails
+    under it (the read must be one that can run twice: it writes nothing)."""
+    with replica_reads(account_id=account_id, primary=primary) as alias:
+        if alias is None:
+            return read()
+        try:
+            return read()
+        except DatabaseError:
+            # Down, or a query cancelled by a conflict with recovery: read the primary instead (an
+            # error of the read's own comes again there, and is raised from there).
+            if not _answers(alias):
+                _mark_down(alias)
+            else:
+                logger.warning(
+                    "replicas: a read failed on %s; read again on the primary", alias, exc_info=True
+                )
+    with replica_reads(account_id=account_id, primary=True):
+        return read()
+
+
+def replica_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For a read-only view of an account (after the access decorator, which sets
+    `request.account`): its reads may go to a replica; the response is rendered inside, since
+    templates evaluate querysets."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def read() -> HttpResponse:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+            return response
+
+        account = getattr(request, "account", None)
+        return on_replica(getattr(account, "pk", None), read, primary=reads_primary(request))
+
+    return wrapper
+
+
+# -- the router ----------------------------------------------------------------------------------
+class ReplicaRouter:
+    """Reads to the replica chosen by `replica_reads`, when there is one and no transaction is
+    open on the primary; writes and migrations to the primary only."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        alias = _current.get()
+        if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+            return DEFAULT_DB_ALIAS
+        return alias  # the primary too, when replica_reads chose it
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return DEFAULT_DB_ALIAS
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
+        return True  # the same rows, wherever they were read
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        return db == DEFAULT_DB_ALIAS
+
+
+# -- read-your-writes ----------------------------------------------------------------------------
+def reads_primary(request: HttpRequest) -> bool:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        return True
+    try:
+        return float(request.COOKIES.get(STICKY_COOKIE, "0")) > time.time()
+    except ValueError:
+        return False
+
+
+class ReadYourWritesMiddleware:
+    """After a request that may have written (any method but GET, HEAD and OPTIONS), the browser
+    reads the primary for REPLICA_STICKY_SECONDS: the next page shows what it just did even when
+    a replica has not replayed it yet."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if aliases() and request.method not in ("GET", "HEAD", "OPTIONS"):
+            seconds = settings.REPLICA_STICKY_SECONDS
+            response.set_cookie(
+                STICKY_COOKIE,
+                f"{time.time() + seconds:.3f}",
+                max_age=seconds,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
