@@ -423,7 +423,8 @@ class OutboxMessage(models.Model):
 
 class HandOff(models.Model):
     """The idempotency keys a channel without a provider-side key (SMTP) has handed over: one row
-    a message, committed before the hand-off, so a resumed send skips it (channels/email.py)."""
+    a message, committed a round at a time before that round's hand-off, so a resumed send skips
+    it (channels/email.py: a worker killed mid-round loses at most that round, never sends twice)."""
 
     key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
