@@ -8,7 +8,8 @@ from django.utils.html import escape, linebreaks
 from audience.models import Contact, Profile
 from communications import content, optout
 from communications.backends import Outgoing
-from communications.models import Broadcast
+from communications.models import CHANNEL_CONTACT, Broadcast, MessageStatus
+from dnc import services as dnc_services
 
 
 def merge_contexts(*, account_id: int, profile_ids: list[int], contacts: bool) -> dict[int, dict]:
@@ -73,3 +74,36 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
             )
         )
     return messages
+
+
+def recipients_resolve(
+    *, account, channel: str, sender: str, profile_ids: list[int]
+) -> dict[int, tuple[str, str]]:
+    """(status, destination) of each profile for a message on `channel` from `sender`, the one
+    rule broadcasts and flow sends share. Do Not Contact is kept per destination: a person is
+    reached on the first of their contacts for the channel that is not blocked (`queued`), is
+    `blocked_dnc` when all of them are, and `no_destination` without one."""
+    found: dict[int, list[str]] = {}
+    for profile_id, value in (
+        Contact.objects.filter(account=account, profile_id__in=profile_ids, kind=CHANNEL_CONTACT[channel])
+        .order_by("profile_id", "id")
+        .values_list("profile_id", "value")
+    ):
+        found.setdefault(profile_id, []).append(value)
+    blocked = dnc_services.dnc_blocked_destinations(
+        account=account,
+        channel=channel,
+        sender=sender,
+        destinations=[value for values in found.values() for value in values],
+    )
+    resolved = {}
+    for pk in profile_ids:
+        values = found.get(pk, [])
+        allowed = [value for value in values if value not in blocked]
+        if not values:
+            resolved[pk] = (MessageStatus.NO_DESTINATION, "")
+        elif not allowed:
+            resolved[pk] = (MessageStatus.BLOCKED_DNC, values[0])
+        else:
+            resolved[pk] = (MessageStatus.QUEUED, allowed[0])
+    return resolved

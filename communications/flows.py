@@ -622,7 +622,6 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     """Phase one writes a message row per person (unique by key; rows from a step redone after a
     crash are kept), phase two hands the `queued` ones over with their keys and commits the
     answer. Both in this step's transaction but the hand-off: a crash redoes it with the same keys."""
-    from dnc import services as dnc_services
 
     config = step.config
     channel = config["channel"]
@@ -630,29 +629,12 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     keys = {pk: flow_message_key(flow.pk, step.pk, pk) for pk in ids}
     existing = {m.profile_id: m for m in FlowMessage.objects.filter(key__in=keys.values())}
     todo = [pk for pk in ids if pk not in existing]
-    found: dict[int, list[str]] = {}
-    for pk, value in (
-        Contact.objects.filter(account=flow.account, profile_id__in=todo, kind=CHANNEL_CONTACT[channel])
-        .order_by("profile_id", "id")
-        .values_list("profile_id", "value")
-    ):
-        found.setdefault(pk, []).append(value)
-    blocked = dnc_services.dnc_blocked_destinations(
-        account=flow.account,
-        channel=channel,
-        sender=config["sender"],
-        destinations=[v for vs in found.values() for v in vs],
+    resolved = delivery.recipients_resolve(
+        account=flow.account, channel=channel, sender=config["sender"], profile_ids=todo
     )
     rows = []
     for pk in todo:
-        values = found.get(pk, [])
-        allowed = [v for v in values if v not in blocked]
-        if not values:
-            status, destination = MessageStatus.NO_DESTINATION, ""
-        elif not allowed:
-            status, destination = MessageStatus.BLOCKED_DNC, values[0]
-        else:
-            status, destination = MessageStatus.QUEUED, allowed[0]
+        status, destination = resolved[pk]
         rows.append(
             FlowMessage(
                 account=flow.account,

@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from audience import counting
 from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
-from audience.models import Account, Company, Contact
+from audience.models import Account, Company
 from audience.selection import Selection
 from communications import backends, content, delivery, selectors, senders
 from communications.models import (
-    CHANNEL_CONTACT,
     AudienceItem,
     Broadcast,
     Flow,
@@ -27,7 +26,6 @@ from communications.models import (
     Message,
     MessageStatus,
 )
-from dnc import services as dnc_services
 
 logger = logging.getLogger(__name__)
 
@@ -176,19 +174,6 @@ def _summary(b: Broadcast) -> str:
     )
 
 
-def _destinations(account: Account, channel: str, profile_ids: list[int]) -> dict[int, list[str]]:
-    """Each profile's contacts that reach it on `channel`, oldest first."""
-    found: dict[int, list[str]] = {}
-    rows = (
-        Contact.objects.filter(account=account, profile_id__in=profile_ids, kind=CHANNEL_CONTACT[channel])
-        .order_by("profile_id", "id")
-        .values_list("profile_id", "value")
-    )
-    for profile_id, value in rows:
-        found.setdefault(profile_id, []).append(value)
-    return found
-
-
 @transaction.atomic
 def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
     """Phase one: one message row per new recipient of the chunk — `blocked_dnc` and
@@ -201,26 +186,13 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
         Message.objects.filter(broadcast=broadcast, profile_id__in=ids).values_list("profile_id", flat=True)
     )
     todo = [pk for pk in ids if pk not in done]
-    destinations = _destinations(broadcast.account, broadcast.channel, todo)
-    blocked = dnc_services.dnc_blocked_destinations(
-        account=broadcast.account,
-        channel=broadcast.channel,
-        sender=broadcast.sender,
-        destinations=[value for values in destinations.values() for value in values],
+    resolved = delivery.recipients_resolve(
+        account=broadcast.account, channel=broadcast.channel, sender=broadcast.sender, profile_ids=todo
     )
     now = timezone.now()
     rows = []
     for pk in todo:
-        values = destinations.get(pk, [])
-        # Do Not Contact is kept per destination: a person is reached on the first of their
-        # contacts for the channel that is not blocked, and not at all when all of them are.
-        allowed = [value for value in values if value not in blocked]
-        if not values:
-            status, destination = MessageStatus.NO_DESTINATION, ""
-        elif not allowed:
-            status, destination = MessageStatus.BLOCKED_DNC, values[0]
-        else:
-            status, destination = MessageStatus.QUEUED, allowed[0]
+        status, destination = resolved[pk]
         rows.append(
             Message(
                 account=broadcast.account,
