@@ -58,26 +58,15 @@ def _list_context(request: HttpRequest, form: DncEntryForm | None = None) -> dic
     )
     for row in page.rows:
         row.shown_accounts = accounts.get(row.entry_id, [])
-    query = request.GET.copy()
-    query.pop("after", None)
     return {
         "nav": "configuration",
         "filterset": filterset,
         "page": page,
         "total": queryset.count(),
-        "query": query.urlencode(),
-        "filter_query": _without(query, "sort"),
-        "filtered": any(k != "sort" and any(query.getlist(k)) for k in query),
+        "filtered": any(k not in ("sort", "after") and any(request.GET.getlist(k)) for k in request.GET),
         "form": form if form is not None else (_entry_form(request) if request.GET.get("new") else None),
         "can_edit": request.membership.can_edit,
     }
-
-
-def _without(query: QueryDict, *names: str) -> str:
-    copy = query.copy()
-    for name in names:
-        copy.pop(name, None)
-    return copy.urlencode()
 
 
 @require_GET
@@ -150,8 +139,13 @@ def entry_remove(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, f"Removed {removed} entr{'y' if removed == 1 else 'ies'} from the Do Not Contact list."
         )
-    query = QueryDict(request.POST.get("query", ""))
-    return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+    return HttpResponseRedirect(_list_url(request))
+
+
+def _list_url(request: HttpRequest) -> str:
+    """The list again, filtered and sorted as the POSTed `query` (the list's own querystring) says."""
+    query = request.POST.get("query", "")
+    return reverse("dnc:list") + (f"?{query}" if query else "")
 
 
 def _remove_all(request: HttpRequest) -> HttpResponse:
@@ -166,7 +160,7 @@ def _remove_all(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return HttpResponseRedirect(reverse("dnc:list") + (f"?{_without(query, 'after')}" if query else ""))
+        return HttpResponseRedirect(_list_url(request))
     return redirect(job)
 
 
@@ -263,7 +257,6 @@ def bulk_add(request: HttpRequest) -> HttpResponse:
 @access.admin_required
 def audit_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.audit_filterset(account=request.account, data=request.GET)
-    query = _without(request.GET, "before")
     try:
         page = selectors.audit_page(
             account=request.account, before=request.GET.get("before", ""), filters=request.GET
@@ -276,8 +269,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "nav": "configuration",
         "page": page,
         "filterset": filterset,
-        "query": query,
-        "filtered": bool(query),
+        "filtered": any(key != "before" for key in request.GET),
         "error": error_text,
     }
     return render_page(request, "dnc/audit_list.html", context, partial="results")

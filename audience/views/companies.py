@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audience import access, selectors, services
 from audience.forms import CompanyForm, form_apply_errors
 from audience.htmx import render_page
-from audience.views.people import query_without
 
 
 @require_GET
@@ -29,9 +28,6 @@ def companies(request: HttpRequest) -> HttpResponse:
         "nav": "companies",
         "page": page,
         "search": search,
-        "next_query": page.next_cursor and query_without(request.GET, "before", after=page.next_cursor),
-        "previous_query": page.previous_cursor
-        and query_without(request.GET, "after", before=page.previous_cursor),
     }
     return render_page(request, "audience/company_list.html", context, partial="results")
 
@@ -47,9 +43,6 @@ def company(request: HttpRequest, pk: int) -> HttpResponse:
         "nav": "companies",
         "company": found,
         "page": page,
-        "next_query": page.next_cursor and query_without(request.GET, "before", after=page.next_cursor),
-        "previous_query": page.previous_cursor
-        and query_without(request.GET, "after", before=page.previous_cursor),
     }
     return render_page(request, "audience/company_detail.html", context, partial="people")
 

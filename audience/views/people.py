@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,16 +25,8 @@ COLUMNS = [
 ]
 
 
-def query_without(query: QueryDict, *keys: str, **changes: str) -> str:
-    copy = query.copy()
-    for key in keys:
-        copy.pop(key, None)
-    for key, value in changes.items():
-        copy[key] = value
-    return copy.urlencode()
-
-
-def _sort_links(query: QueryDict, current: str) -> list[dict]:
+def _sort_links(current: str) -> list[dict]:
+    """The column headers; the template links each to `{% querystring sort=target after=None before=None %}`."""
     links = []
     for key, label in COLUMNS:
         active = current.lstrip("-") == key
@@ -47,7 +39,7 @@ def _sort_links(query: QueryDict, current: str) -> list[dict]:
                 "label": label,
                 "active": active,
                 "descending": active and descending,
-                "query": query_without(query, "after", "before", sort=target),
+                "target": target,
             }
         )
     return links
@@ -64,7 +56,6 @@ def people(request: HttpRequest) -> HttpResponse:
     except ValidationError as invalid:
         error = " ".join(invalid.messages)
         page = selectors.Page(rows=[], sort=selectors.parse_sort(request.GET.get("sort")))
-    base_query = query_without(request.GET, "after", "before")
     # Tags live in a higher app; views may read across apps (one query for the page).
     from tags import selectors as tag_selectors
 
@@ -76,12 +67,8 @@ def people(request: HttpRequest) -> HttpResponse:
         "filter_form": filterset.form,
         "page": page,
         "error": error,
-        "query": base_query,
         "filtered": bool(selectors.people_filters(request.GET) or request.GET.get("rule")),
-        "columns": _sort_links(request.GET, page.sort),
-        "next_query": page.next_cursor and query_without(request.GET, "before", after=page.next_cursor),
-        "previous_query": page.previous_cursor
-        and query_without(request.GET, "after", before=page.previous_cursor),
+        "columns": _sort_links(page.sort),
     }
     return render_page(request, "audience/profile_list.html", context, partial="results")
 
@@ -96,7 +83,7 @@ def people_count(request: HttpRequest) -> HttpResponse:
         count = selectors.profile_count(account=request.account, query=request.GET)
     except ValidationError as invalid:
         count, error = 0, " ".join(invalid.messages)
-    context = {"count": count, "error": error, "query": query_without(request.GET, "after", "before")}
+    context = {"count": count, "error": error}
     return render_page(request, "audience/profile_count.html", context)
 
 
