@@ -114,12 +114,6 @@ class ProfileFilterSet(django_filters.FilterSet):
         for quick_filter in quick_filters():
             for name, field in quick_filter.fields(account).items():
                 self.form.fields[name] = field
-        for field in self.form.fields.values():
-            widget = field.widget
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
-                css = "form-check-input"
-            widget.attrs.setdefault("class", css)
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return search_profiles(queryset, value, account=self.account)

@@ -54,37 +54,6 @@ def form_apply_errors(
         form.add_error(field if field in form.fields else None, errors)
 
 
-class BootstrapForm:
-    """Bootstrap classes on every widget, and `is-invalid` on fields with errors."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._style()
-
-    def _style(self) -> None:
-        for field in self.fields.values():
-            widget = field.widget
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            if isinstance(widget, forms.CheckboxInput):
-                css = "form-check-input"
-            widget.attrs["class"] = css
-
-    def _mark_invalid(self) -> None:
-        for name in getattr(self, "_errors", None) or {}:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        self._mark_invalid()
-
-    def add_error(self, field, error) -> None:
-        super().add_error(field, error)
-        self._mark_invalid()
-
-
 class _AttributeField(forms.CharField):
     """A custom attribute's input: text on the wire, checked by the attribute's type."""
 
@@ -109,7 +78,7 @@ class _AttributeField(forms.CharField):
         return attribute_value_parse(self.attribute_type, value)
 
 
-class ProfileForm(BootstrapForm, forms.ModelForm):
+class ProfileForm(forms.ModelForm):
     phones = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -149,7 +118,6 @@ class ProfileForm(BootstrapForm, forms.ModelForm):
             contacts = list(self.instance.contacts.all())
             self.initial["phones"] = "\n".join(c.value for c in contacts if c.kind == "phone")
             self.initial["emails"] = "\n".join(c.value for c in contacts if c.kind == "email")
-        self._style()
 
     @property
     def attribute_fields(self) -> list[forms.BoundField]:
@@ -208,7 +176,7 @@ class ProfileForm(BootstrapForm, forms.ModelForm):
         return aliases
 
 
-class CompanyForm(BootstrapForm, forms.ModelForm):
+class CompanyForm(forms.ModelForm):
     class Meta:
         model = Company
         fields = ["name", "external_id", "domain", "country", "industry", "notes"]
@@ -219,12 +187,12 @@ class CompanyForm(BootstrapForm, forms.ModelForm):
         pass
 
 
-class AttributeDefinitionForm(BootstrapForm, forms.Form):
+class AttributeDefinitionForm(forms.Form):
     name = forms.CharField(max_length=256)
     type = forms.ChoiceField(choices=AttributeType.choices, help_text="The type can't be changed later.")
 
 
-class EventDefinitionForm(BootstrapForm, forms.Form):
+class EventDefinitionForm(forms.Form):
     """Name (on create only), description, and new properties (never a retype of an old one)."""
 
     NEW_ROWS = 4
@@ -242,7 +210,6 @@ class EventDefinitionForm(BootstrapForm, forms.Form):
             self.fields[f"property_type_{i}"] = forms.ChoiceField(
                 choices=AttributeType.choices, required=False, label="Type"
             )
-        self._style()
 
     @property
     def property_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
@@ -261,17 +228,17 @@ def _time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
-class AccountForm(BootstrapForm, forms.Form):
+class AccountForm(forms.Form):
     name = forms.CharField(max_length=100)
     time_zone = forms.ChoiceField(
         choices=_time_zone_choices, help_text="Relative dates in segments count days in this time zone."
     )
 
 
-class MemberAddForm(BootstrapForm, forms.Form):
+class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150, help_text="The user must already exist.")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MARKETER)
 
 
-class MemberRoleForm(BootstrapForm, forms.Form):
+class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)

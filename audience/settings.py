@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # the widget templates, found by FORM_RENDERER through TEMPLATES
     "django_htmx",
     "template_partials",
     "django_filters",
@@ -137,6 +138,9 @@ TEMPLATES = [
         },
     }
 ]
+
+# Bootstrap classes on widgets and one field template (`{{ form.x.as_field_group }}`).
+FORM_RENDERER = "audience.rendering.BootstrapFormRenderer"
 
 # SQLite is the embedded default: a first run needs nothing installed. WAL and immediate
 # transactions let the web process and the worker write without "database is locked".

@@ -75,28 +75,7 @@ def audience_query(spec: AudienceSpec) -> str:
     return urlencode(audience_fields(spec))
 
 
-class StyledForm(forms.Form):
-    """Bootstrap classes on every widget, and `is-invalid` on those whose value was refused."""
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
-
-
-def _style(form: forms.Form) -> None:
-    for field in form.fields.values():
-        widget = field.widget
-        if isinstance(widget, forms.CheckboxSelectMultiple):
-            continue
-        widget.attrs.setdefault(
-            "class", "form-select" if isinstance(widget, forms.Select) else "form-control"
-        )
-
-
-class BroadcastForm(StyledForm):
+class BroadcastForm(forms.Form):
     name = forms.CharField(label="Broadcast name", max_length=255)
     channel = forms.ChoiceField(label="Channel", choices=BROADCAST_CHANNELS)
     sender = forms.ChoiceField(
@@ -144,10 +123,9 @@ class BroadcastForm(StyledForm):
         for sender in Sender.objects.for_account(account):
             by_channel.setdefault(sender.get_channel_display(), []).append((sender.address, str(sender)))
         self.fields["sender"].choices = [("", "The provider's default sender"), *by_channel.items()]
-        _style(self)
 
 
-class FlowChoiceForm(StyledForm):
+class FlowChoiceForm(forms.Form):
     """New flow (with a name) or one of the account's active flows."""
 
     target = forms.ChoiceField(
@@ -162,10 +140,6 @@ class FlowChoiceForm(StyledForm):
     def __init__(self, *args, flows=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["flow"].choices = [("", "Choose a flow…"), *[(f.pk, f.name) for f in flows]]
-        for name in ("name", "flow"):
-            widget = self.fields[name].widget
-            widget.attrs["class"] = "form-select" if name == "flow" else "form-control"
-        self.fields["target"].widget.attrs["class"] = "form-check-input"
 
     def clean(self):
         data = super().clean()
@@ -180,7 +154,7 @@ class FlowStatusForm(forms.Form):
     status = forms.ChoiceField(choices=FlowStatus.choices)
 
 
-class SenderForm(StyledForm):
+class SenderForm(forms.Form):
     channel = forms.ChoiceField(label="Channel", choices=BROADCAST_CHANNELS)
     address = forms.CharField(
         label="Address, name or number",
@@ -190,7 +164,3 @@ class SenderForm(StyledForm):
     label = forms.CharField(
         label="Display name", max_length=100, required=False, help_text="Shown as the From name of emails."
     )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        _style(self)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
-from audience.forms import BootstrapForm
 from communications import inbound
 
 
-class InboundSettingsForm(BootstrapForm, forms.Form):
+class InboundSettingsForm(forms.Form):
     stop_words = forms.CharField(
         required=False,
         max_length=500,

@@ -11,12 +11,11 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from audience import access, api_auth
-from audience.forms import BootstrapForm
 from audience.htmx import render_page
 from audience.models import ApiKey, ApiScope
 
 
-class ApiKeyForm(BootstrapForm, forms.Form):
+class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Say what uses it, e.g. “CRM sync”.")
     scope = forms.ChoiceField(
         choices=ApiScope.choices,
