@@ -1,17 +1,15 @@
-"""The screens of sending (issue 19): Configuration › Senders, Communications › Outbox, the
+"""The screens of sending: Configuration › Senders, Communications › Outbox, the
 broadcast form's preview, and the public unsubscribe page that email links open."""
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access
 from audience.htmx import render_page
+from audience.views.actions import form_save, service_action
 from communications import content, delivery, forms, optout, selectors, senders, services
 from communications.models import Sender
 
@@ -31,28 +29,26 @@ def sender_list(request: HttpRequest) -> HttpResponse:
 @access.admin_required
 def sender_create(request: HttpRequest) -> HttpResponse:
     form = forms.SenderForm(request.POST)
-    if form.is_valid():
-        try:
-            sender = senders.sender_create(account=request.account, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"{sender} is now a {sender.get_channel_display()} sender.")
-            return redirect("communications:senders")
-    return _senders_page(request, form, status=400)
+    saved = form_save(
+        request,
+        form,
+        lambda data: senders.sender_create(account=request.account, **data),
+        success=lambda sender: f"{sender} is now a {sender.get_channel_display()} sender.",
+        then="communications:senders",
+    )
+    return saved or _senders_page(request, form, status=400)
 
 
 @require_POST
 @access.admin_required
 def sender_delete(request: HttpRequest, pk: int) -> HttpResponse:
     sender = access.get_scoped(request, Sender, pk)
-    try:
-        senders.sender_delete(sender=sender)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{sender} is deleted.")
-    return redirect("communications:senders")
+    return service_action(
+        request,
+        lambda: senders.sender_delete(sender=sender),
+        success=f"{sender} is deleted.",
+        then="communications:senders",
+    )
 
 
 @require_GET

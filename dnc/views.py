@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +16,7 @@ from audience import access, counting
 from audience.htmx import render_page, wants_partial
 from audience.models import Membership
 from audience.selection import Selection, selection_queryset
+from audience.views.jobs import JobDetail, JobPage, job_page
 from dnc import bulk, exports, selectors, services
 from dnc.forms import DncBulkAddForm, DncEntryForm
 from dnc.models import DncRemoveJob, How, Source
@@ -168,8 +171,23 @@ def _remove_all(request: HttpRequest) -> HttpResponse:
 @access.member_required
 def remove_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = access.get_scoped(request, DncRemoveJob, pk)
-    context = {"nav": "configuration", "job": job, "can_edit": request.membership.can_edit}
-    return render_page(request, "dnc/remove_job_detail.html", context, partial="progress")
+    links = [("Back to the list", reverse("dnc:list"))]
+    if request.membership.is_admin:
+        links.append(("Audit trail", reverse("dnc:audit") + "?how=ui&action=remove"))
+    filters = [f"{name}: {', '.join(values)}" for name, values in job.filters.items() if values]
+    page = JobPage(
+        title="Removing Do Not Contact entries",
+        heading=f"Removing {intcomma(job.total)} entr{pluralize(job.total, 'y,ies')} "
+        "from the Do Not Contact list",
+        breadcrumbs=[("Configuration", ""), ("Do Not Contact", reverse("dnc:list")), ("Removal", "")],
+        details=[JobDetail("Filters", badges=filters, text="" if job.filters else "None: the whole list")],
+        unit="removed",
+        cancel_url=reverse("dnc:remove_job_cancel", args=[job.pk]),
+        cancel_confirm="Stop removing? Entries removed so far stay removed.",
+        result=job.message,
+        links=links,
+    )
+    return job_page(request, job, page, nav="configuration")
 
 
 @require_POST

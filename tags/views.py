@@ -7,15 +7,19 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access
 from audience.htmx import invalid_status, render_page, wants_partial
+from audience.jobs import JobStatus
 from audience.selection import Selection
+from audience.views.jobs import JobDetail, JobPage, job_page
 from tags import bulk, selectors, services, usage
 from tags.forms import PanelAddForm, TagBulkForm, TagIdsForm, TagMergeForm, TagNameForm
 from tags.models import Tag, TagBulkJob
@@ -206,8 +210,28 @@ def tag_bulk(request: HttpRequest) -> HttpResponse:
 @access.member_required
 def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = access.get_scoped(request, TagBulkJob, pk)
-    context = {"nav": "tags", "job": job, **selectors.bulk_job_tags(job)}
-    return render_page(request, "tags/bulk_job_detail.html", context, partial="progress")
+    tags = selectors.bulk_job_tags(job)
+    details = [
+        JobDetail(term, badges=[tag.name for tag in tags[key]])
+        for term, key in (("Adding", "add_tags"), ("Removing", "remove_tags"))
+        if tags[key]
+    ]
+    result = job.message
+    if job.status == JobStatus.DONE:
+        counts = f"{intcomma(job.added)} tag{pluralize(job.added)} added, {intcomma(job.removed)} removed."
+        result = f"{result} {counts}".strip()
+    page = JobPage(
+        title="Bulk tag change",
+        heading=f"{job.get_action_display()} on {intcomma(job.total)} profiles",
+        breadcrumbs=[("Tags", reverse("tags:list")), ("Bulk tag change", "")],
+        details=details,
+        unit="profiles",
+        cancel_url=reverse("tags:bulk_job_cancel", args=[job.pk]),
+        cancel_confirm="Stop this bulk tag change? Profiles already changed keep the change.",
+        result=result,
+        links=[("Back to People", reverse("audience:people")), ("Tags", reverse("tags:list"))],
+    )
+    return job_page(request, job, page, nav="tags")
 
 
 @require_POST

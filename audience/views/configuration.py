@@ -15,9 +15,12 @@ from audience.forms import (
     EventDefinitionForm,
     MemberAddForm,
     MemberRoleForm,
-    form_apply_errors,
 )
 from audience.htmx import render_page
+from audience.views.actions import form_save, service_action
+
+# A refusal about the properties of an event shows next to the first property row.
+PROPERTIES_FIELD = {"properties": "property_0"}
 
 
 @require_GET
@@ -45,28 +48,26 @@ def attributes(request: HttpRequest) -> HttpResponse:
 @access.editor_required
 def attribute_create(request: HttpRequest) -> HttpResponse:
     form = AttributeDefinitionForm(request.POST)
-    if form.is_valid():
-        try:
-            definition = services.attribute_definition_create(account=request.account, **form.cleaned_data)
-        except ValidationError as error:
-            form_apply_errors(form, error)
-        else:
-            messages.success(request, f"The custom attribute {definition.name} was created.")
-            return redirect("audience:attributes")
-    return _attributes_page(request, form, status=400)
+    saved = form_save(
+        request,
+        form,
+        lambda data: services.attribute_definition_create(account=request.account, **data),
+        success=lambda definition: f"The custom attribute {definition.name} was created.",
+        then="audience:attributes",
+    )
+    return saved or _attributes_page(request, form, status=400)
 
 
 @require_POST
 @access.editor_required
 def attribute_delete(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_attribute_definition(request, pk)
-    try:
-        services.attribute_definition_delete(definition=definition)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"The custom attribute {definition.name} was deleted.")
-    return redirect("audience:attributes")
+    return service_action(
+        request,
+        lambda: services.attribute_definition_delete(definition=definition),
+        success=f"The custom attribute {definition.name} was deleted.",
+        then="audience:attributes",
+    )
 
 
 @require_GET
@@ -80,19 +81,22 @@ def event_definitions(request: HttpRequest) -> HttpResponse:
 @access.editor_required
 def event_definition_create(request: HttpRequest) -> HttpResponse:
     form = EventDefinitionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            definition = services.event_definition_create(
+    if request.method == "POST":
+        saved = form_save(
+            request,
+            form,
+            lambda data: services.event_definition_create(
                 account=request.account,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
+                name=data["name"],
+                description=data["description"],
                 properties=form.new_properties(),
-            )
-        except ValidationError as error:
-            form_apply_errors(form, error, aliases={"properties": "property_0"})
-        else:
-            messages.success(request, f"The event {definition.name} was created.")
-            return redirect("audience:event_definitions")
+            ),
+            success=lambda definition: f"The event {definition.name} was created.",
+            then="audience:event_definitions",
+            aliases=PROPERTIES_FIELD,
+        )
+        if saved:
+            return saved
     context = {"nav": "configuration", "form": form}
     return render_page(
         request, "audience/event_definition_form.html", context, status=400 if form.errors else 200
@@ -106,18 +110,19 @@ def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = EventDefinitionForm(
         request.POST or None, editing=True, initial={"description": definition.description}
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.event_definition_update(
-                definition=definition,
-                description=form.cleaned_data["description"],
-                new_properties=form.new_properties(),
-            )
-        except ValidationError as error:
-            form_apply_errors(form, error, aliases={"properties": "property_0"})
-        else:
-            messages.success(request, f"The event {definition.name} was saved.")
-            return redirect("audience:event_definitions")
+    if request.method == "POST":
+        saved = form_save(
+            request,
+            form,
+            lambda data: services.event_definition_update(
+                definition=definition, description=data["description"], new_properties=form.new_properties()
+            ),
+            success=lambda _: f"The event {definition.name} was saved.",
+            then="audience:event_definitions",
+            aliases=PROPERTIES_FIELD,
+        )
+        if saved:
+            return saved
     context = {"nav": "configuration", "form": form, "definition": definition}
     return render_page(
         request, "audience/event_definition_form.html", context, status=400 if form.errors else 200
@@ -128,13 +133,12 @@ def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @access.editor_required
 def event_definition_delete(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_event_definition(request, pk)
-    try:
-        services.event_definition_delete(definition=definition)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"The event {definition.name} was deleted.")
-    return redirect("audience:event_definitions")
+    return service_action(
+        request,
+        lambda: services.event_definition_delete(definition=definition),
+        success=f"The event {definition.name} was deleted.",
+        then="audience:event_definitions",
+    )
 
 
 def _account_page(request: HttpRequest, *, form=None, add_form=None, status: int = 200) -> HttpResponse:
@@ -155,32 +159,30 @@ def account(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _account_page(request)
     form = AccountForm(request.POST)
-    if form.is_valid():
-        try:
-            services.account_update(account=request.account, **form.cleaned_data)
-        except ValidationError as error:
-            form_apply_errors(form, error)
-        else:
-            messages.success(request, "The account was saved.")
-            return redirect("audience:account")
-    return _account_page(request, form=form, status=400)
+    saved = form_save(
+        request,
+        form,
+        lambda data: services.account_update(account=request.account, **data),
+        success=lambda _: "The account was saved.",
+        then="audience:account",
+    )
+    return saved or _account_page(request, form=form, status=400)
 
 
 @require_POST
 @access.admin_required
 def member_add(request: HttpRequest) -> HttpResponse:
     form = MemberAddForm(request.POST)
-    if form.is_valid():
-        try:
-            membership = services.membership_add(account=request.account, **form.cleaned_data)
-        except ValidationError as error:
-            form_apply_errors(form, error)
-        else:
-            messages.success(
-                request, f"{membership.user.get_username()} was added as {membership.get_role_display()}."
-            )
-            return redirect("audience:account")
-    return _account_page(request, add_form=form, status=400)
+    saved = form_save(
+        request,
+        form,
+        lambda data: services.membership_add(account=request.account, **data),
+        success=lambda membership: (
+            f"{membership.user.get_username()} was added as {membership.get_role_display()}."
+        ),
+        then="audience:account",
+    )
+    return saved or _account_page(request, add_form=form, status=400)
 
 
 @require_POST
@@ -204,10 +206,9 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 @access.admin_required
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = access.get_membership(request, pk)
-    try:
-        services.membership_remove(membership=membership)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{membership.user.get_username()} was removed from the account.")
-    return redirect("audience:account")
+    return service_action(
+        request,
+        lambda: services.membership_remove(membership=membership),
+        success=f"{membership.user.get_username()} was removed from the account.",
+        then="audience:account",
+    )

@@ -47,4 +47,13 @@
       box.dispatchEvent(new CustomEvent("selection-changed", { bubbles: true }));
     }
   });
+
+  // Progress bars of jobs: the width comes from data-percent (no inline styles under the CSP).
+  function progressBars() {
+    document.querySelectorAll(".progress-bar[data-percent]").forEach(function (bar) {
+      bar.style.width = Math.max(0, Math.min(100, Number(bar.dataset.percent) || 0)) + "%";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", progressBars);
+  document.addEventListener("htmx:afterSwap", progressBars);
 })();

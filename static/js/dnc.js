@@ -66,14 +66,3 @@ document.addEventListener("htmx:configRequest", function (event) {
     values.forEach(function (value) { data.append(key, value); });
   });
 });
-
-// The removal job's progress bar: its width comes from data-percent (no inline styles under the CSP).
-(function () {
-  function bars() {
-    document.querySelectorAll("#job-progress .progress-bar[data-percent]").forEach(function (bar) {
-      bar.style.width = Math.max(0, Math.min(100, Number(bar.dataset.percent) || 0)) + "%";
-    });
-  }
-  document.addEventListener("DOMContentLoaded", bars);
-  document.addEventListener("htmx:afterSwap", bars);
-})();
