@@ -112,3 +112,48 @@ def test_it_finds_no_wcag_violation_in_the_confirmation_dialog(page, seeded):
     found = violations(page)
     print("\n".join(found))
     assert found == []
+
+
+def test_it_finds_no_wcag_violation_on_forms_with_errors_and_on_a_job_page(page, seeded, marketer):
+    """The shared pieces: the field template showing errors (every `aria-describedby` names an
+    element of the page) and the one job page, with its result and, running, its Stop button."""
+    from audience.jobs import JobStatus
+    from tags.models import BulkAction, Tag, TagBulkJob
+
+    account, user = marketer
+    found: list[str] = []
+    for path, fill, button in (
+        ("/configuration/attributes/", {}, "Create attribute"),
+        ("/communications/senders/", {"Address, name or number": "+1"}, "Add sender"),
+        ("/people/new/", {"Emails": "not an email"}, "Create person"),
+    ):
+        page.goto(path)
+        for label, value in fill.items():
+            page.get_by_label(label).fill(value)
+        page.get_by_role("button", name=button).click()
+        page.locator(".is-invalid").first.wait_for()
+        described = page.eval_on_selector_all(
+            "[aria-describedby]",
+            "els => els.flatMap(el => el.getAttribute('aria-describedby').split(' '))"
+            ".filter(id => !document.getElementById(id))",
+        )
+        assert described == [], f"{path}: aria-describedby names no element: {described}"
+        assert page.locator("[aria-invalid=true].is-invalid").count() >= 1
+        found += violations(page)
+    tag = Tag.objects.get(account=account, name="Spring promo")
+    for status in (JobStatus.RUNNING, JobStatus.DONE):
+        job = TagBulkJob.objects.create(
+            account=account,
+            created_by=user,
+            status=status,
+            total=40,
+            processed=40 if status == JobStatus.DONE else 10,
+            action=BulkAction.ADD,
+            add_tag_ids=[tag.pk],
+            added=40 if status == JobStatus.DONE else 0,
+        )
+        page.goto(job.get_absolute_url())
+        page.get_by_test_id("job-status").wait_for()
+        found += violations(page)
+    print("\n".join(found))
+    assert found == []
