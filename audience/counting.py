@@ -25,7 +25,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,7 +47,8 @@ def count_with_timeout(queryset: Countable, *, timeout_ms: int | None = None) ->
     timeout_ms = settings.COUNT_TIMEOUT_MS if timeout_ms is None else timeout_ms
     # The router's choice: a replica inside replicas.replica_reads. (Not only querysets come
     # here: segments' complement and serial counts have a count() of their own.)
-    using = getattr(queryset, "db", None) or router.db_for_read(getattr(queryset, "model", None))
+    model: Any = getattr(queryset, "model", None)
+    using = getattr(queryset, "db", None) or router.db_for_read(model)
     if connections[using].vendor != "postgresql":
         return queryset.count()
     try:
@@ -112,7 +113,9 @@ def data_changed(*, account_ids: Iterable[int | None], using: str = DEFAULT_DB_A
     writer = connections[using]
     if not writer.in_atomic_block:
         return  # autocommit: the write is committed already, the bump above came after it
-    for _savepoints, func, _robust in writer.run_on_commit:
+    # Each entry is (savepoint ids, func, robust).
+    for entry in writer.run_on_commit:
+        func = entry[1]
         # One bump owed already by this transaction takes these accounts too. It is never lost
         # while this write stands: the savepoints it was registered in are either still open
         # (then this write is inside them, and a rollback of one drops both) or released (then
@@ -162,7 +165,15 @@ def _account_field(model: Any) -> str:
     return "account_id" if hasattr(model, "account_id") else "pk"  # pk: the Account itself
 
 
-class DataChangedAdminMixin:
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    _AdminBase = ModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class DataChangedAdminMixin(_AdminBase):
     """For the ModelAdmin of a model that counts read: the admin writes past the services, so
     its saves (with their inlines) and deletes say `data_changed` for the row's account — the
     account itself for Account, and the one a row was moved away from as well."""

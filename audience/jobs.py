@@ -22,13 +22,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger(__name__)
 QUEUE_DOWN = (
@@ -90,9 +93,18 @@ class Job(models.Model):
         return f"The {self._meta.verbose_name}"
 
     @property
-    def job_owner(self):
+    def job_owner(self) -> User | None:
         """Who is told how the job ended."""
         return self.created_by
+
+    if TYPE_CHECKING:  # the page of a kind that notifies its owner (a webhook's batch has neither)
+
+        def get_absolute_url(self) -> str: ...
+
+
+# The code below works on any kind of job: it reaches rows through `_default_manager` (each kind's
+# only manager, `objects`), which the type checker knows for a `type[J]`.
+J = TypeVar("J", bound=Job)
 
 
 def job_claim(model: type[Job], pk: int) -> bool:
@@ -104,13 +116,13 @@ def job_claim(model: type[Job], pk: int) -> bool:
     gives up (`job_give_up`) instead of killing one more worker.
     """
     now = timezone.now()
-    claimed = model.objects.filter(pk=pk, status=JobStatus.PENDING).update(
+    claimed = model._default_manager.filter(pk=pk, status=JobStatus.PENDING).update(
         status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=1
     )
-    model.objects.filter(pk=pk, message=QUEUE_DOWN).update(message="")
+    model._default_manager.filter(pk=pk, message=QUEUE_DOWN).update(message="")
     if claimed:
         return True
-    resumed = model.objects.filter(
+    resumed = model._default_manager.filter(
         pk=pk, status=JobStatus.RUNNING, attempts__lt=settings.JOB_MAX_ATTEMPTS
     ).update(attempts=F("attempts") + 1, heartbeat_at=now)
     if resumed:
@@ -128,7 +140,7 @@ def job_finish(job: Job, *, status: str = JobStatus.DONE, message: str = "") -> 
         job.message = message
     return bool(
         type(job)
-        .objects.filter(pk=job.pk, status=JobStatus.RUNNING)
+        ._default_manager.filter(pk=job.pk, status=JobStatus.RUNNING)
         .update(
             status=status,
             finished_at=job.finished_at,
@@ -144,7 +156,7 @@ def job_cancel(*, job: Job) -> bool:
     already committed stay). False when it had ended already."""
     return bool(
         type(job)
-        .objects.filter(pk=job.pk, status__in=(JobStatus.PENDING, JobStatus.RUNNING))
+        ._default_manager.filter(pk=job.pk, status__in=(JobStatus.PENDING, JobStatus.RUNNING))
         .update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled.")
     )
 
@@ -163,7 +175,7 @@ def job_fail(job: Job, *, message: str) -> bool:
     """Fail a running job with `message` (what a person reads) and tell its owner."""
     failed = (
         type(job)
-        .objects.filter(pk=job.pk, status=JobStatus.RUNNING)
+        ._default_manager.filter(pk=job.pk, status=JobStatus.RUNNING)
         .update(status=JobStatus.FAILED, finished_at=timezone.now(), message=message)
     )
     if failed:
@@ -182,7 +194,7 @@ def gave_up_message(attempts: int) -> str:
 def job_give_up(model: type[Job], pk: int) -> bool:
     """Fail a running job started JOB_MAX_ATTEMPTS times (or more) that did not finish."""
     job = (
-        model.objects.select_related("account")
+        model._default_manager.select_related("account")
         .filter(pk=pk, status=JobStatus.RUNNING, attempts__gte=settings.JOB_MAX_ATTEMPTS)
         .first()
     )
@@ -213,17 +225,19 @@ class JobDone:
 T = TypeVar("T")
 
 
-class JobRun:
+class JobRun(Generic[J]):
     """The claimed job as its work sees it: the row (`job`), the cancel check and the chunk
     iterators every kind shares. `stopped` is True once an iterator stopped for a cancel."""
 
-    def __init__(self, model: type[Job], job: Job):
+    def __init__(self, model: type[J], job: J):
         self.model, self.job, self.stopped = model, job, False
 
     def cancelled(self) -> bool:
         """True when the job is no longer running: cancelled by a person, or given up."""
         if not self.stopped:
-            self.stopped = not self.model.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).exists()
+            self.stopped = not self.model._default_manager.filter(
+                pk=self.job.pk, status=JobStatus.RUNNING
+            ).exists()
         return self.stopped
 
     def chunks(self, items: Iterable[T]) -> Iterator[T]:
@@ -253,14 +267,14 @@ def unexpected_message(error: Exception) -> str:
     )
 
 
-def job_run(model: type[Job], job_id: int, *, work: Callable[[JobRun], JobDone | None]) -> Job | None:
+def job_run(model: type[J], job_id: int, *, work: Callable[[JobRun[J]], JobDone | None]) -> J | None:
     """Claim the job and run `work` on it; the job always ends. `work` returns a `JobDone` when
     it finished, None when it stopped for a cancel; it raises `JobFailed` (or ValidationError) for
     a failure it expects. Any other exception fails the job too, with a readable reason, and its
     traceback goes to the log. Returns the job, or None when it was not this caller's to run."""
     if not job_claim(model, job_id):
         return None
-    job = model.objects.select_related("account", "created_by").get(pk=job_id)
+    job = model._default_manager.select_related("account", "created_by").get(pk=job_id)
     run = JobRun(model, job)
     try:
         done = work(run)
@@ -281,7 +295,7 @@ def job_run(model: type[Job], job_id: int, *, work: Callable[[JobRun], JobDone |
     return job
 
 
-def job_enqueue(task, job: Job) -> None:
+def job_enqueue(task: Any, job: Job) -> None:
     """Queue `task(job.pk)` once the current transaction commits, through the outbox: when the
     broker is down the job keeps its row, says so in its message, and starts when it is back."""
     from audience.models import TaskOutbox
@@ -307,7 +321,7 @@ def _send(outbox_pk: int, job: Job | None = None) -> bool:
         log.warning("queueing %s failed: %s", row, error)
         TaskOutbox.objects.filter(pk=row.pk).update(attempts=row.attempts + 1, last_error=str(error)[:1000])
         if job is not None:
-            type(job).objects.filter(pk=job.pk, status=JobStatus.PENDING).update(message=QUEUE_DOWN)
+            type(job)._default_manager.filter(pk=job.pk, status=JobStatus.PENDING).update(message=QUEUE_DOWN)
         return False
     row.delete()
     return True
@@ -326,10 +340,10 @@ def task_outbox_flush(*, older_than_seconds: int = 10) -> int:
     return sent
 
 
-def job_task_run(task, model: type[Job], pk: int, work: Callable[..., object]) -> None:
+def job_task_run(task: Any, model: type[Job], pk: int, work: Callable[..., object]) -> None:
     """What a job's Celery task does: skip a job another live worker is on, else call
     `work(job_id=pk)` while a thread beats the row's heartbeat."""
-    model.objects.filter(pk=pk).exclude(task=task.name).update(task=task.name)
+    model._default_manager.filter(pk=pk).exclude(task=task.name).update(task=task.name)
     if task.request.is_eager:  # in-process (tests, debugging): no other worker to tell apart
         work(job_id=pk)
         return
@@ -344,18 +358,18 @@ def job_take_over(model: type[Job], pk: int) -> bool:
     """False when a live worker is on the job. A running job is a redelivery: its worker died (the
     heartbeat stops within JOB_STALE_SECONDS) or is alive and slow (the heartbeat moves on); wait
     to tell which, then take the job over with a compare-and-swap so one delivery wins."""
-    row = model.objects.filter(pk=pk).values("status", "heartbeat_at").first()
+    row = model._default_manager.filter(pk=pk).values("status", "heartbeat_at").first()
     if row is None or row["status"] != JobStatus.RUNNING or row["heartbeat_at"] is None:
         return True  # pending or finished: the service's claim decides
     seen = row["heartbeat_at"]
     stale = dt.timedelta(seconds=settings.JOB_STALE_SECONDS)
     while timezone.now() < seen + stale:
         time.sleep(min(settings.JOB_HEARTBEAT_SECONDS, 1))
-        now = model.objects.filter(pk=pk).values("status", "heartbeat_at").first()
+        now = model._default_manager.filter(pk=pk).values("status", "heartbeat_at").first()
         if now is None or now["status"] != JobStatus.RUNNING or now["heartbeat_at"] != seen:
             return False  # finished, cancelled or beating: someone else has it
     return bool(
-        model.objects.filter(pk=pk, status=JobStatus.RUNNING, heartbeat_at=seen).update(
+        model._default_manager.filter(pk=pk, status=JobStatus.RUNNING, heartbeat_at=seen).update(
             heartbeat_at=timezone.now()
         )
     )
@@ -370,7 +384,9 @@ def job_heartbeat(model: type[Job], pk: int):
     def beat() -> None:
         try:
             while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
-                model.objects.filter(pk=pk, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+                model._default_manager.filter(pk=pk, status=JobStatus.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
         except Exception:  # a lost beat only delays nothing: the work goes on
             log.exception("heartbeat of %s %s failed", model.__name__, pk)
         finally:
@@ -401,7 +417,7 @@ def job_stale_requeue() -> int:
     cutoff = timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_SECONDS)
     queued = 0
     for model in job_models():
-        stale = model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+        stale = model._default_manager.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
         for pk in stale.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS).values_list("pk", flat=True)[:1000]:
             job_give_up(model, pk)
         stale = stale.filter(attempts__lt=settings.JOB_MAX_ATTEMPTS).exclude(task="")

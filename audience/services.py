@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,12 +28,15 @@ from audience.models import (
     Role,
 )
 
-PREDEFINED_EVENTS = {
+PREDEFINED_EVENTS: dict[str, dict[str, Any]] = {
     EventDefinition.APP_LAUNCH: {
         "description": "The app was opened (tracked by the mobile SDK).",
         "properties": {"platform": "text", "app_version": "text"},
     },
 }
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @transaction.atomic
@@ -251,7 +254,7 @@ def profile_delete(*, profile: Profile) -> None:
 
 
 def notification_create(
-    *, account: Account, user: AbstractBaseUser | None, message: str, url: str = "", level: str = "info"
+    *, account: Account, user: User | None, message: str, url: str = "", level: str = "info"
 ) -> Notification | None:
     if user is None:
         return None
@@ -260,7 +263,7 @@ def notification_create(
     )
 
 
-def notifications_mark_read(*, account: Account, user: AbstractBaseUser, pk: int | None = None) -> int:
+def notifications_mark_read(*, account: Account, user: User, pk: int | None = None) -> int:
     unread = Notification.objects.filter(account=account, user=user, read_at__isnull=True)
     if pk is not None:
         unread = unread.filter(pk=pk)

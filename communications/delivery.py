@@ -54,7 +54,7 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
         context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
         body = content.render(text, context)
         extra = {}
-        if email:
+        if subject is not None:  # an email
             extra = {
                 "subject": " ".join(content.render(subject, context).split()),
                 "html": content.render(html, context) if html else linebreaks(escape(body)),
@@ -96,7 +96,7 @@ def recipients_resolve(
         sender=sender,
         destinations=[value for values in found.values() for value in values],
     )
-    resolved = {}
+    resolved: dict[int, tuple[str, str]] = {}
     for pk in profile_ids:
         values = found.get(pk, [])
         allowed = [value for value in values if value not in blocked]

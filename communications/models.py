@@ -21,7 +21,7 @@ from audience.models import AccountScopedQuerySet
 from dnc.models import Channel
 
 # The channels a broadcast can go out on, and the contact kind that reaches a person on each.
-CHANNEL_CONTACT = {
+CHANNEL_CONTACT: dict[str, str] = {
     Channel.SMS: "phone",
     Channel.MMS: "phone",
     Channel.WHATSAPP: "phone",

@@ -35,14 +35,16 @@ PAGE_SIZE = 50
 # --- Audiences -----------------------------------------------------------------------------------
 
 
-def _tag_profiles(account: Account, tag_ids: list[int]) -> QuerySet:
+def _tag_profiles(account: Account, tag_ids: list[int | None]) -> QuerySet:
+    """The profiles having any of these tags (an item's id may be null: it matches none)."""
     from tags import selectors as tag_selectors
 
-    links = tag_selectors.profile_tag_links(account=account, tag_ids=tag_ids).values("profile_id")
+    ids = [pk for pk in tag_ids if pk is not None]
+    links = tag_selectors.profile_tag_links(account=account, tag_ids=ids).values("profile_id")
     return Profile.objects.for_account(account).filter(pk__in=links)
 
 
-def segment_profiles(account: Account, segment_id: int) -> QuerySet:
+def segment_profiles(account: Account, segment_id: int | None) -> QuerySet:
     """The profiles of a saved segment, through the segments app's own selector."""
     from segments import selectors as segment_selectors
 
@@ -103,7 +105,7 @@ class ItemLabel:
     url: str = ""
 
 
-def _describe_selection(data: dict) -> str:
+def _describe_selection(data: dict | None) -> str:
     selection = Selection.from_json(data or {})
     if selection.ids is not None:
         count = len(selection.ids)
@@ -122,7 +124,7 @@ def items_describe(*, account: Account, items: list[AudienceItem]) -> list[ItemL
     for item in items:
         if item.object_id is not None:
             ids.setdefault(item.kind, []).append(item.object_id)
-    names: dict[tuple[str, int], str] = {}
+    names: dict[tuple[str, int | None], str] = {}
     if ids.get(ItemKind.TAG):
         Tag = apps.get_model("tags", "Tag")
         for pk, name in Tag.objects.filter(account=account, pk__in=ids[ItemKind.TAG]).values_list(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from audience import counting
@@ -26,6 +26,9 @@ from communications.models import (
     Message,
     MessageStatus,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +52,14 @@ def _audience_check(account: Account, spec: AudienceSpec) -> None:
     """Refuse ids of another account (they answer as if they did not exist)."""
     from django.apps import apps
 
-    checks = [
+    checks: list[tuple[list[int], type[Model], str]] = [
         (spec.tag_ids, apps.get_model("tags", "Tag"), "tag"),
         (spec.company_ids, Company, "company"),
     ]
     if spec.segment_ids:
         checks.append((spec.segment_ids, apps.get_model("segments", "Segment"), "segment"))
     for ids, model, label in checks:
-        if ids and model.objects.filter(account=account, pk__in=ids).count() != len(set(ids)):
+        if ids and model._default_manager.filter(account=account, pk__in=ids).count() != len(set(ids)):
             raise ValidationError(f"There is no such {label}.")
 
 
@@ -82,7 +85,7 @@ def audience_items(account: Account, spec: AudienceSpec, **owner) -> list[Audien
 def broadcast_create(
     *,
     account: Account,
-    user: AbstractBaseUser | None,
+    user: User | None,
     name: str,
     channel: str,
     sender: str,
@@ -116,7 +119,7 @@ def broadcast_create(
     return broadcast
 
 
-def broadcast_send(*, broadcast: Broadcast, user: AbstractBaseUser | None) -> Broadcast:
+def broadcast_send(*, broadcast: Broadcast, user: User | None) -> Broadcast:
     """Queue a draft for sending (once: a second call changes nothing)."""
     from communications import tasks
 
@@ -272,7 +275,7 @@ def _backend_send(backend: backends.BaseBackend, outgoing: list[backends.Outgoin
 
 @transaction.atomic
 def flow_create(
-    *, account: Account, user: AbstractBaseUser | None, name: str, audience: AudienceSpec | None = None
+    *, account: Account, user: User | None, name: str, audience: AudienceSpec | None = None
 ) -> Flow:
     """A draft flow whose Predefined Audience entry point holds `audience`."""
     flow = Flow(account=account, created_by=user, name=name.strip())
@@ -311,7 +314,7 @@ def flow_item_remove(*, flow: Flow, item_id: int) -> bool:
     return bool(deleted)
 
 
-FLOW_TRANSITIONS = {
+FLOW_TRANSITIONS: dict[str, set[FlowStatus]] = {
     FlowStatus.DRAFT: {FlowStatus.ACTIVE},
     FlowStatus.ACTIVE: {FlowStatus.PAUSED, FlowStatus.FINISHED},
     FlowStatus.PAUSED: {FlowStatus.ACTIVE, FlowStatus.FINISHED},
