@@ -1,7 +1,6 @@
 """Senders (Configuration › Senders): the email From addresses and the phone channels' sender
 names and numbers an account's admins keep, and the check that a broadcast uses one of them.
-
-Kept apart from services.py (broadcasts and flows) as the sending half of issue 19."""
+Kept apart from services.py (broadcasts and flows)."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from django.db.models import Q
 
 from audience.jobs import JobStatus
 from audience.models import Account
-from communications.models import Broadcast, Sender
+from communications.models import Broadcast, FlowStatus, FlowStep, Sender, StepKind
 
 # An alphanumeric sender ID: letters, digits, spaces and a few signs, 3 to 11 characters.
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 &.\-_]{3,11}$")
@@ -76,8 +75,6 @@ def sender_users(*, sender: Sender) -> list[str]:
         channel=sender.channel,
         sender=sender.address,
     )
-    from communications.models import FlowStatus, FlowStep, StepKind
-
     names = list(broadcasts.order_by("name").values_list("name", flat=True)[:10])
     # And the active flows with a send step from it.
     steps = FlowStep.objects.filter(
