@@ -36,7 +36,7 @@ def sender_create(request: HttpRequest) -> HttpResponse:
         success=lambda sender: f"{sender} is now a {sender.get_channel_display()} sender.",
         then="communications:senders",
     )
-    return saved or _senders_page(request, form, status=400)
+    return saved if saved is not None else _senders_page(request, form, status=400)
 
 
 @require_POST

@@ -55,7 +55,7 @@ def attribute_create(request: HttpRequest) -> HttpResponse:
         success=lambda definition: f"The custom attribute {definition.name} was created.",
         then="audience:attributes",
     )
-    return saved or _attributes_page(request, form, status=400)
+    return saved if saved is not None else _attributes_page(request, form, status=400)
 
 
 @require_POST
@@ -95,7 +95,7 @@ def event_definition_create(request: HttpRequest) -> HttpResponse:
             then="audience:event_definitions",
             aliases=PROPERTIES_FIELD,
         )
-        if saved:
+        if saved is not None:
             return saved
     context = {"nav": "configuration", "form": form}
     return render_page(
@@ -121,7 +121,7 @@ def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
             then="audience:event_definitions",
             aliases=PROPERTIES_FIELD,
         )
-        if saved:
+        if saved is not None:
             return saved
     context = {"nav": "configuration", "form": form, "definition": definition}
     return render_page(
@@ -166,7 +166,7 @@ def account(request: HttpRequest) -> HttpResponse:
         success=lambda _: "The account was saved.",
         then="audience:account",
     )
-    return saved or _account_page(request, form=form, status=400)
+    return saved if saved is not None else _account_page(request, form=form, status=400)
 
 
 @require_POST
@@ -182,7 +182,7 @@ def member_add(request: HttpRequest) -> HttpResponse:
         ),
         then="audience:account",
     )
-    return saved or _account_page(request, add_form=form, status=400)
+    return saved if saved is not None else _account_page(request, add_form=form, status=400)
 
 
 @require_POST
