@@ -17,7 +17,7 @@ from ninja import Field, Query, Router
 
 from audience import counting, services
 from audience.api_errors import ApiError
-from audience.api_persons import person_find
+from audience.api_person import person_find
 from audience.api_schema import ApiIn, limit_query
 from audience.attributes import attribute_value_parse
 from audience.contacts import normalize_email, normalize_phone

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Router
 
 from audience.api_errors import ApiError
-from audience.api_persons import person_find, persons_page
+from audience.api_person import person_find, persons_page
 from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from segments import selectors, services
 from segments.models import Segment

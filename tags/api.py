@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Router
 
 from audience.api_errors import ApiError
-from audience.api_persons import BATCH_LIMIT, person_find
+from audience.api_person import BATCH_LIMIT, person_find
 from audience.api_schema import ApiIn, limit_query, order_query, page_query
 from tags import services
 from tags.models import Tag
