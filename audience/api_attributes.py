@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router
 
-from audience import services
+from audience import api_auth, services
 from audience.api_errors import ApiError
 from audience.api_person import iso_time
 from audience.api_schema import ApiIn, limit_query, page_query
@@ -42,10 +42,11 @@ def _attribute_out(definition: AttributeDefinition) -> dict:
     }
 
 
-def _attribute(account, name: str) -> AttributeDefinition:
-    found = AttributeDefinition.objects.for_account(account).filter(name__iexact=name).first()
+def _attribute(request: HttpRequest, name: str) -> AttributeDefinition:
+    found = AttributeDefinition.objects.for_account(request.auth.account).filter(name__iexact=name).first()
     if found is None:
         raise ApiError(404, f"There is no custom attribute named {name!r}.")
+    api_auth.row_found(request)
     return found
 
 
@@ -86,12 +87,12 @@ def attribute_create(request: HttpRequest, payload: CustomAttributeIn):
 
 @custom_attributes.get("/{path:name}", summary="Get a custom attribute")
 def attribute_get(request: HttpRequest, name: str):
-    return _attribute_out(_attribute(request.auth.account, name))
+    return _attribute_out(_attribute(request, name))
 
 
 @custom_attributes.delete("/{path:name}", summary="Delete a custom attribute (refused while in use)")
 def attribute_delete(request: HttpRequest, name: str):
-    definition = _attribute(request.auth.account, name)
+    definition = _attribute(request, name)
     try:
         services.attribute_definition_delete(definition=definition)
     except ValidationError as error:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from ninja import Field, Query, Router
 
-from audience import counting, services
+from audience import api_auth, counting, services
 from audience.api_errors import ApiError
 from audience.api_person import person_find
 from audience.api_schema import ApiIn, limit_query
@@ -250,10 +250,13 @@ def _definition_out(definition: EventDefinition) -> dict:
     }
 
 
-def _definition(account, definition_id: str) -> EventDefinition:
-    found = EventDefinition.objects.for_account(account).filter(name__iexact=definition_id).first()
+def _definition(request: HttpRequest, definition_id: str) -> EventDefinition:
+    found = (
+        EventDefinition.objects.for_account(request.auth.account).filter(name__iexact=definition_id).first()
+    )
     if found is None:
         raise ApiError(404, f"There is no event definition {definition_id!r}.")
+    api_auth.row_found(request)
     return found
 
 
@@ -284,12 +287,12 @@ def definition_create(request: HttpRequest, payload: DefinitionIn):
 
 @definitions.get("/{path:definition_id}", summary="Get an event definition")
 def definition_get(request: HttpRequest, definition_id: str):
-    return _definition_out(_definition(request.auth.account, definition_id))
+    return _definition_out(_definition(request, definition_id))
 
 
 @definitions.post("/{path:definition_id}", summary="Update an event definition (add fields only)")
 def definition_update(request: HttpRequest, definition_id: str, payload: DefinitionUpdate):
-    definition = _definition(request.auth.account, definition_id)
+    definition = _definition(request, definition_id)
     services.event_definition_update(
         definition=definition,
         description=payload.description if payload.description is not None else definition.description,
@@ -300,7 +303,7 @@ def definition_update(request: HttpRequest, definition_id: str, payload: Definit
 
 @definitions.delete("/{path:definition_id}", summary="Delete an event definition")
 def definition_delete(request: HttpRequest, definition_id: str):
-    definition = _definition(request.auth.account, definition_id)
+    definition = _definition(request, definition_id)
     try:
         services.event_definition_delete(definition=definition)
     except ValidationError as error:

@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from ninja import Field
 
-from audience import services
+from audience import api_auth, services
 from audience.api_errors import ApiError
 from audience.api_schema import ApiIn
 from audience.contacts import normalize_email, normalize_phone
@@ -66,6 +67,14 @@ class PersonIn(ApiIn):
     tags: list[str] | None = None
     customAttributes: dict[str, Any] | None = None
     contactInformation: ContactInformation | None = None
+
+
+def person_named(request: HttpRequest, type_: str, identifier: str) -> Profile:
+    """The person a route's `identifier` and `type` name in the key's account (404 otherwise);
+    a read-only key asking to change them gets 403 once they are found."""
+    found = person_find(request.auth.account, type_, identifier)
+    api_auth.row_found(request)
+    return found
 
 
 def iso_time(value) -> str | None:

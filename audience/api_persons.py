@@ -16,6 +16,7 @@ from audience.api_person import (
     IdentifierType,
     PersonIn,
     person_find,
+    person_named,
     person_out,
     person_write,
     persons_page,
@@ -120,7 +121,7 @@ def _conflict_or_invalid(error: ValidationError) -> ApiError:
 
 @persons.put("", summary="Replace a person (missing attributes are emptied)")
 def person_replace(request: HttpRequest, identifier: str, type: IdentifierType, payload: PersonIn):
-    profile = person_find(request.auth.account, type, identifier)
+    profile = person_named(request, type, identifier)
     try:
         person_write(request.auth.account, payload, profile=profile, replace=True)
     except ValidationError as error:
@@ -131,7 +132,7 @@ def person_replace(request: HttpRequest, identifier: str, type: IdentifierType, 
 
 @persons.patch("", summary="Update a person (tags, phones and emails are appended)")
 def person_patch(request: HttpRequest, identifier: str, type: IdentifierType, payload: PersonIn):
-    profile = person_find(request.auth.account, type, identifier)
+    profile = person_named(request, type, identifier)
     try:
         person_write(request.auth.account, payload, profile=profile)
     except ValidationError as error:
@@ -142,7 +143,7 @@ def person_patch(request: HttpRequest, identifier: str, type: IdentifierType, pa
 
 @persons.delete("", summary="Delete a person")
 def person_delete(request: HttpRequest, identifier: str, type: IdentifierType):
-    profile = person_find(request.auth.account, type, identifier)
+    profile = person_named(request, type, identifier)
     services.profile_delete(profile=profile)
     return {"id": profile.pk if profile.pk else None, "deleted": True}
 

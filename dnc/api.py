@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from audience import api_auth
 from audience.api_errors import ApiError
 from audience.api_schema import ApiIn, limit_query, page_query
 from dnc import services
@@ -167,6 +168,7 @@ def blocklist_remove(request: HttpRequest, destination: str, sender: str = "", c
     )
     if row is None:
         raise ApiError(404, "No entry with this destination, sender and channel.")
+    api_auth.row_found(request)
     services.dnc_entry_remove(entry=row.entry, account=request.auth.account, removed_by=None, how=How.API)
     return 202, {"removed": 1}
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router
 
+from audience import api_auth
 from audience.api_errors import ApiError
 from audience.api_person import person_find, persons_page
 from audience.api_schema import ApiIn, limit_query, order_query, page_query
@@ -68,10 +69,11 @@ def _out(segment: Segment) -> dict:
     }
 
 
-def _segment(account, segment_id: int) -> Segment:
-    found = Segment.objects.for_account(account).filter(pk=segment_id).first()
+def _segment(request: HttpRequest, segment_id: int) -> Segment:
+    found = Segment.objects.for_account(request.auth.account).filter(pk=segment_id).first()
     if found is None:
         raise ApiError(404, "There is no segment with this id.")
+    api_auth.row_found(request)
     return found
 
 
@@ -138,12 +140,12 @@ def segments_explain(request: HttpRequest, payload: ExplainIn):
 
 @router.get("/{segment_id}", summary="Get a segment")
 def segment_get(request: HttpRequest, segment_id: int):
-    return _out(_segment(request.auth.account, segment_id))
+    return _out(_segment(request, segment_id))
 
 
 @router.put("/{segment_id}", summary="Replace a segment (refused while used by an active communication)")
 def segment_update(request: HttpRequest, segment_id: int, payload: SegmentIn):
-    segment = _segment(request.auth.account, segment_id)
+    segment = _segment(request, segment_id)
     try:
         services.segment_update(
             segment=segment, name=payload.name, rule=payload.rule, description=payload.description
@@ -155,7 +157,7 @@ def segment_update(request: HttpRequest, segment_id: int, payload: SegmentIn):
 
 @router.delete("/{segment_id}", summary="Delete a segment", response={204: None})
 def segment_delete(request: HttpRequest, segment_id: int):
-    segment = _segment(request.auth.account, segment_id)
+    segment = _segment(request, segment_id)
     try:
         services.segments_delete(account=request.auth.account, segment_ids=[segment.pk])
     except ValidationError as error:
@@ -167,7 +169,7 @@ def segment_delete(request: HttpRequest, segment_id: int):
 def segment_persons(
     request: HttpRequest, segment_id: int, page: int = page_query(0, first=0), size: int = limit_query(20)
 ):
-    segment = _segment(request.auth.account, segment_id)
+    segment = _segment(request, segment_id)
     queryset = selectors.segment_profiles(segment=segment).order_by("id")
     total = selectors.rule_count(account=request.auth.account, rule=segment.rule)
     results = persons_page(queryset, limit=size, page=page + 1)

@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from ninja import Field, Router
 
+from audience import api_auth
 from audience.api_errors import ApiError
 from audience.api_person import BATCH_LIMIT, person_find
 from audience.api_schema import ApiIn, limit_query, order_query, page_query
@@ -46,10 +47,11 @@ def _out(tag: Tag) -> dict:
     }
 
 
-def _tag(account, name: str) -> Tag:
-    found = Tag.objects.for_account(account).filter(name__iexact=name).first()
+def _tag(request: HttpRequest, name: str) -> Tag:
+    found = Tag.objects.for_account(request.auth.account).filter(name__iexact=name).first()
     if found is None:
         raise ApiError(404, f"There is no tag named {name!r}.")
+    api_auth.row_found(request)
     return found
 
 
@@ -113,7 +115,7 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
 
 @router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)")
 def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
-    tag = _tag(request.auth.account, name)
+    tag = _tag(request, name)
     ids, missing = _people(request, payload)
     added = services.tags_add(account=request.auth.account, tags=[tag], profile_ids=ids)
     return {"tag": tag.name, "matched": len(ids), "added": added, "results": missing}
@@ -121,7 +123,7 @@ def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
 
 @router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)")
 def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
-    tag = _tag(request.auth.account, name)
+    tag = _tag(request, name)
     ids, missing = _people(request, payload)
     removed = services.tags_remove(account=request.auth.account, tags=[tag], profile_ids=ids)
     return {"tag": tag.name, "matched": len(ids), "removed": removed, "results": missing}
@@ -131,12 +133,12 @@ def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
 # /persons is the tag's people.
 @router.get("/{path:name}", summary="Get a tag")
 def tag_get(request: HttpRequest, name: str):
-    return _out(_tag(request.auth.account, name))
+    return _out(_tag(request, name))
 
 
 @router.delete("/{path:name}", summary="Delete a tag (refused while in use)")
 def tag_delete(request: HttpRequest, name: str):
-    tag = _tag(request.auth.account, name)
+    tag = _tag(request, name)
     try:
         services.tags_delete(account=request.auth.account, tags=[tag])
     except ValidationError as error:

@@ -18,6 +18,7 @@ from audience.forms import (
     form_apply_errors,
 )
 from audience.htmx import render_page
+from audience.models import AttributeDefinition, EventDefinition, Membership
 
 
 @require_GET
@@ -57,7 +58,7 @@ def attribute_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=AttributeDefinition)
 def attribute_delete(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_attribute_definition(request, pk)
     try:
@@ -100,7 +101,7 @@ def event_definition_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=EventDefinition)
 def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_event_definition(request, pk)
     form = EventDefinitionForm(
@@ -125,7 +126,7 @@ def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=EventDefinition)
 def event_definition_delete(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_event_definition(request, pk)
     try:
@@ -184,7 +185,7 @@ def member_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.admin_required
+@access.admin_required(row=Membership)
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     membership = access.get_membership(request, pk)
     form = MemberRoleForm(request.POST)
@@ -201,7 +202,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.admin_required
+@access.admin_required(row=Membership)
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = access.get_membership(request, pk)
     try:
