@@ -11,7 +11,7 @@ from ninja import Field, Router
 from audience import api_auth, services
 from audience.api_errors import ApiError
 from audience.api_person import iso_time
-from audience.api_schema import ApiIn, limit_query, page_query
+from audience.api_schema import ApiIn, ApiOut, ApiTime, absent, limit_query, page_query
 from audience.models import AttributeDefinition, AttributeType
 
 custom_attributes = Router(tags=["Custom attributes"])
@@ -26,11 +26,32 @@ DATA_TYPES = {
     "DATE_TIME": AttributeType.DATETIME,
 }
 DATA_TYPE_NAMES = {v: k for k, v in DATA_TYPES.items()}
+DataType = Literal["STRING", "INTEGER", "DECIMAL", "BOOLEAN", "DATE", "DATE_TIME"]
 
 
 class CustomAttributeIn(ApiIn):
     name: str = Field(..., max_length=256)
-    dataType: Literal["STRING", "INTEGER", "DECIMAL", "BOOLEAN", "DATE", "DATE_TIME"]
+    dataType: DataType
+
+
+class AttributeOut(ApiOut):
+    name: str
+    dataType: DataType
+    createdAt: ApiTime
+    modifiedAt: ApiTime
+
+
+class AttributesPage(ApiOut):
+    limit: int
+    page: int
+    orderBy: str
+    customAttributes: list[AttributeOut]
+    totalCount: int = absent("with includeTotalCount=true")
+
+
+class AttributeDeleted(ApiOut):
+    name: str
+    deleted: bool
 
 
 def _attribute_out(definition: AttributeDefinition) -> dict:
@@ -50,7 +71,7 @@ def _attribute(request: HttpRequest, name: str) -> AttributeDefinition:
     return found
 
 
-@custom_attributes.get("", summary="List custom attributes")
+@custom_attributes.get("", summary="List custom attributes", response=AttributesPage, exclude_unset=True)
 def attributes_list(
     request: HttpRequest,
     limit: int = limit_query(100, LIST_LIMIT),
@@ -71,7 +92,7 @@ def attributes_list(
     return body
 
 
-@custom_attributes.post("", summary="Create a custom attribute")
+@custom_attributes.post("", summary="Create a custom attribute", response=AttributeOut)
 def attribute_create(request: HttpRequest, payload: CustomAttributeIn):
     account = request.auth.account
     name = payload.name.strip()
@@ -85,12 +106,14 @@ def attribute_create(request: HttpRequest, payload: CustomAttributeIn):
     return _attribute_out(definition)
 
 
-@custom_attributes.get("/{path:name}", summary="Get a custom attribute")
+@custom_attributes.get("/{path:name}", summary="Get a custom attribute", response=AttributeOut)
 def attribute_get(request: HttpRequest, name: str):
     return _attribute_out(_attribute(request, name))
 
 
-@custom_attributes.delete("/{path:name}", summary="Delete a custom attribute (refused while in use)")
+@custom_attributes.delete(
+    "/{path:name}", summary="Delete a custom attribute (refused while in use)", response=AttributeDeleted
+)
 def attribute_delete(request: HttpRequest, name: str):
     definition = _attribute(request, name)
     try:

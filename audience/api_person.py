@@ -14,7 +14,7 @@ from ninja import Field
 
 from audience import api_auth, services
 from audience.api_errors import ApiError
-from audience.api_schema import ApiIn
+from audience.api_schema import ApiIn, ApiOut, ApiTime
 from audience.contacts import normalize_email, normalize_phone
 from audience.models import Account, Contact, Profile
 from tags import selectors as tag_selectors
@@ -67,6 +67,50 @@ class PersonIn(ApiIn):
     tags: list[str] | None = None
     customAttributes: dict[str, Any] | None = None
     contactInformation: ContactInformation | None = None
+
+
+class MessageOut(ApiOut):
+    message: str
+
+
+class QueryOut(ApiOut):
+    type: IdentifierType
+    identifier: str
+
+
+class PhoneOut(ApiOut):
+    number: str = Field(description="E.164 without the +")
+
+
+class EmailOut(ApiOut):
+    address: str
+
+
+class ContactInformationOut(ApiOut):
+    phone: list[PhoneOut]
+    email: list[EmailOut]
+
+
+class PersonOut(ApiOut):
+    """A person as Infobip's v2 `IamPersonV2` gives it: empty fields are null."""
+
+    id: int
+    externalId: str | None
+    type: Literal["CUSTOMER", "LEAD"]
+    firstName: str | None
+    lastName: str | None
+    middleName: str | None
+    gender: Literal["MALE", "FEMALE"] | None
+    birthDate: str | None = Field(json_schema_extra={"format": "date"})
+    city: str | None
+    country: str | None
+    address: str | None
+    preferredLanguage: str | None
+    tags: list[str]
+    customAttributes: dict[str, Any]
+    contactInformation: ContactInformationOut
+    createdAt: ApiTime
+    modifiedAt: ApiTime
 
 
 def person_named(request: HttpRequest, type_: str, identifier: str) -> Profile:

@@ -14,7 +14,10 @@ from audience.api_person import (
     BATCH_LIMIT,
     FIELDS,
     IdentifierType,
+    MessageOut,
     PersonIn,
+    PersonOut,
+    QueryOut,
     person_find,
     person_named,
     person_out,
@@ -22,7 +25,7 @@ from audience.api_person import (
     persons_page,
 )
 from audience.api_person_filter import person_filter_q
-from audience.api_schema import ApiIn, limit_query, order_query, page_query
+from audience.api_schema import ApiIn, ApiOut, absent, limit_query, order_query, page_query
 from audience.models import Profile
 
 persons = Router(tags=["Persons"])
@@ -57,6 +60,33 @@ class BatchDelete(ApiIn):
     people: list[QueryItem] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
+class PersonsPage(ApiOut):
+    limit: int
+    page: int
+    orderBy: str
+    persons: list[PersonOut]
+    totalCount: int = absent("with includeTotalCount=true")
+
+
+class PersonDeleted(ApiOut):
+    id: int | None
+    deleted: bool
+
+
+class BatchItemOut(ApiOut):
+    """One item of a batch, by its `index` (create) or its `query` (update, delete)."""
+
+    index: int = absent("create: the item's place in `people`")
+    query: QueryOut = absent("update and delete: the item's query")
+    status: int = Field(description="200, or the status the item alone would have had")
+    id: int = absent("the person's id, when the item succeeded (create, update)")
+    errors: list[MessageOut] = absent("why the item failed")
+
+
+class BatchOut(ApiOut):
+    results: list[BatchItemOut]
+
+
 def _order(order_by: str) -> list[str]:
     field, _, direction = order_by.partition(":")
     if field not in ORDERABLE or direction not in ("", "asc", "desc"):
@@ -70,7 +100,12 @@ def _order(order_by: str) -> list[str]:
     return [f"{sign}{column}", f"{sign}id"]
 
 
-@persons.get("", summary="Get a single person or a list of people")
+@persons.get(
+    "",
+    summary="Get a single person or a list of people",
+    response={200: PersonOut | PersonsPage},
+    exclude_unset=True,
+)
 def persons_get(
     request: HttpRequest,
     identifier: str | None = None,
@@ -103,7 +138,7 @@ def persons_get(
     return body
 
 
-@persons.post("", summary="Create a new person")
+@persons.post("", summary="Create a new person", response=PersonOut)
 def person_create(request: HttpRequest, payload: PersonIn):
     try:
         profile = person_write(request.auth.account, payload)
@@ -119,7 +154,7 @@ def _conflict_or_invalid(error: ValidationError) -> ApiError:
     return ApiError(status, "Conflict" if status == 409 else "Bad request", errors)
 
 
-@persons.put("", summary="Replace a person (missing attributes are emptied)")
+@persons.put("", summary="Replace a person (missing attributes are emptied)", response=PersonOut)
 def person_replace(request: HttpRequest, identifier: str, type: IdentifierType, payload: PersonIn):
     profile = person_named(request, type, identifier)
     try:
@@ -130,7 +165,7 @@ def person_replace(request: HttpRequest, identifier: str, type: IdentifierType, 
     return person_out(profile)
 
 
-@persons.patch("", summary="Update a person (tags, phones and emails are appended)")
+@persons.patch("", summary="Update a person (tags, phones and emails are appended)", response=PersonOut)
 def person_patch(request: HttpRequest, identifier: str, type: IdentifierType, payload: PersonIn):
     profile = person_named(request, type, identifier)
     try:
@@ -141,7 +176,7 @@ def person_patch(request: HttpRequest, identifier: str, type: IdentifierType, pa
     return person_out(profile)
 
 
-@persons.delete("", summary="Delete a person")
+@persons.delete("", summary="Delete a person", response=PersonDeleted)
 def person_delete(request: HttpRequest, identifier: str, type: IdentifierType):
     profile = person_named(request, type, identifier)
     services.profile_delete(profile=profile)
@@ -169,7 +204,12 @@ def _batch_response(results: list[dict]):
     return status, {"results": results}
 
 
-@persons.post("/batch", summary="Create people in a batch (at most 1000)", response={200: dict, 207: dict})
+@persons.post(
+    "/batch",
+    summary="Create people in a batch (at most 1000)",
+    response={200: BatchOut, 207: BatchOut},
+    exclude_unset=True,
+)
 def persons_batch_create(request: HttpRequest, payload: BatchCreate):
     _batch_limit(payload.people)
     results = []
@@ -185,7 +225,8 @@ def persons_batch_create(request: HttpRequest, payload: BatchCreate):
 @persons.patch(
     "/batch",
     summary="Update people in a batch (append semantics, at most 1000)",
-    response={200: dict, 207: dict},
+    response={200: BatchOut, 207: BatchOut},
+    exclude_unset=True,
 )
 def persons_batch_update(request: HttpRequest, payload: BatchUpdate):
     _batch_limit(payload.people)
@@ -201,7 +242,12 @@ def persons_batch_update(request: HttpRequest, payload: BatchUpdate):
     return _batch_response(results)
 
 
-@persons.delete("/batch", summary="Delete people in a batch (at most 1000)", response={200: dict, 207: dict})
+@persons.delete(
+    "/batch",
+    summary="Delete people in a batch (at most 1000)",
+    response={200: BatchOut, 207: BatchOut},
+    exclude_unset=True,
+)
 def persons_batch_delete(request: HttpRequest, payload: BatchDelete):
     _batch_limit(payload.people)
     results = []

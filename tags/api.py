@@ -12,8 +12,8 @@ from ninja import Field, Router
 
 from audience import api_auth
 from audience.api_errors import ApiError
-from audience.api_person import BATCH_LIMIT, person_find
-from audience.api_schema import ApiIn, limit_query, order_query, page_query
+from audience.api_person import BATCH_LIMIT, MessageOut, QueryOut, person_find
+from audience.api_schema import ApiIn, ApiOut, ApiTime, absent, limit_query, order_query, page_query
 from tags import services
 from tags.models import Tag
 
@@ -38,6 +38,46 @@ class PeopleIn(ApiIn):
     people: list[PersonQuery] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
+class TagOut(ApiOut):
+    id: int
+    name: str
+    createdAt: ApiTime
+    modifiedAt: ApiTime
+
+
+class TagsPage(ApiOut):
+    limit: int
+    page: int
+    orderBy: str
+    tags: list[TagOut]
+    totalCount: int = absent("with includeTotalCount=true")
+
+
+class MissingOut(ApiOut):
+    query: QueryOut
+    status: Literal[404]
+    errors: list[MessageOut]
+
+
+class TagAdded(ApiOut):
+    tag: str
+    matched: int = Field(description="people the queries found")
+    added: int = Field(description="of them, those who did not have the tag yet")
+    results: list[MissingOut] = Field(description="the queries that found no one")
+
+
+class TagRemoved(ApiOut):
+    tag: str
+    matched: int = Field(description="people the queries found")
+    removed: int = Field(description="of them, those who had the tag")
+    results: list[MissingOut] = Field(description="the queries that found no one")
+
+
+class TagDeleted(ApiOut):
+    name: str
+    deleted: bool
+
+
 def _out(tag: Tag) -> dict:
     return {
         "id": tag.pk,
@@ -55,7 +95,7 @@ def _tag(request: HttpRequest, name: str) -> Tag:
     return found
 
 
-@router.get("", summary="List tags")
+@router.get("", summary="List tags", response=TagsPage, exclude_unset=True)
 def tags_list(
     request: HttpRequest,
     limit: int = limit_query(20),
@@ -81,7 +121,7 @@ def tags_list(
     return body
 
 
-@router.post("", summary="Create a tag")
+@router.post("", summary="Create a tag", response=TagOut)
 def tag_create(request: HttpRequest, payload: TagIn):
     try:
         tag = services.tag_create(account=request.auth.account, name=payload.name)
@@ -113,7 +153,7 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
     return ids, missing
 
 
-@router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)")
+@router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)", response=TagAdded)
 def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
     tag = _tag(request, name)
     ids, missing = _people(request, payload)
@@ -121,7 +161,7 @@ def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
     return {"tag": tag.name, "matched": len(ids), "added": added, "results": missing}
 
 
-@router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)")
+@router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)", response=TagRemoved)
 def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
     tag = _tag(request, name)
     ids, missing = _people(request, payload)
@@ -131,12 +171,12 @@ def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
 
 # After the /persons routes: a name may hold `/` (the path converter takes it), and a path ending in
 # /persons is the tag's people.
-@router.get("/{path:name}", summary="Get a tag")
+@router.get("/{path:name}", summary="Get a tag", response=TagOut)
 def tag_get(request: HttpRequest, name: str):
     return _out(_tag(request, name))
 
 
-@router.delete("/{path:name}", summary="Delete a tag (refused while in use)")
+@router.delete("/{path:name}", summary="Delete a tag (refused while in use)", response=TagDeleted)
 def tag_delete(request: HttpRequest, name: str):
     tag = _tag(request, name)
     try:
