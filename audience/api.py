@@ -87,13 +87,13 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _mount() -> None:
-    from audience import api_events, api_persons
+    from audience import api_attributes, api_events, api_persons
     from dnc import api as dnc_api
     from segments import api as segments_api
     from tags import api as tags_api
 
     api.add_router("/people/2/persons", api_persons.persons)
-    api.add_router("/people/2/customAttributes", api_persons.custom_attributes)
+    api.add_router("/people/2/customAttributes", api_attributes.custom_attributes)
     api.add_router("/people/3/events", api_events.events)
     api.add_router("/peopleevents/2/definitions", api_events.definitions)
     api.add_router("/people/2/tags", tags_api.router)

@@ -62,6 +62,16 @@ def _rate_limited(key: ApiKey) -> bool:
 READ_ONLY_POSTS = ("/count", "/explain", "/check", "/match")
 
 
+READ_ONLY_TEXT = "This key is read-only: it can't change data."
+# Query parameters that name one row (a person, a Do Not Contact entry), as path parameters do.
+ROW_QUERY = ("identifier", "destination")
+
+
+def _names_a_row(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return bool(match is not None and match.kwargs) or any(name in request.GET for name in ROW_QUERY)
+
+
 def _writes(request: HttpRequest) -> bool:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return False
@@ -92,8 +102,19 @@ class AppKeyAuth(APIKeyHeader):
         request.account = row.account
         request.api_key = row
         if _writes(request) and row.scope != ApiScope.READ_WRITE:
-            raise ApiError(403, "This key is read-only: it can't change data.")
+            if not _names_a_row(request):
+                raise ApiError(403, READ_ONLY_TEXT)
+            # The route looks the row up in the key's account first (404 for another account's
+            # row), then `row_found` refuses the change.
+            request.read_only_write = True
         return row
+
+
+def row_found(request: HttpRequest) -> None:
+    """Called by a route once the row its URL names is found in the key's account: a read-only
+    key that asked to change it gets 403 now (and 404 before, for a row that is not its account's)."""
+    if getattr(request, "read_only_write", False):
+        raise ApiError(403, READ_ONLY_TEXT)
 
 
 def request_account(request: HttpRequest) -> Account:

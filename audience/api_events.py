@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from ninja import Field, Query, Router
 
-from audience import counting, services
+from audience import api_auth, counting, services
 from audience.api_errors import ApiError
-from audience.api_persons import person_find
-from audience.api_schema import ApiIn, limit_query
+from audience.api_person import person_find
+from audience.api_schema import ApiIn, ApiOut, limit_query
 from audience.attributes import attribute_value_parse
 from audience.contacts import normalize_email, normalize_phone
 from audience.models import AttributeType, Event, EventDefinition
@@ -52,9 +52,12 @@ class EventIn(ApiIn):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
+FieldType = Literal["String", "Boolean", "DateTime", "Date", "Numeric", "Decimal"]
+
+
 class FieldIn(ApiIn):
     name: str = Field(..., pattern=services.EVENT_PROPERTY_NAME)
-    type: Literal["String", "Boolean", "DateTime", "Date", "Numeric", "Decimal"]
+    type: FieldType
 
 
 class DefinitionIn(ApiIn):
@@ -67,6 +70,54 @@ class DefinitionIn(ApiIn):
 class DefinitionUpdate(ApiIn):
     description: str | None = Field(None, max_length=2000)
     fields: list[FieldIn] = Field(default_factory=list, max_length=120)
+
+
+class EventsAccepted(ApiOut):
+    accepted: int = Field(description="events stored")
+    duplicates: int = Field(description="events skipped: their eventId was sent before")
+
+
+class ProblemDetail(ApiOut):
+    property: str
+    message: str
+
+
+class ProblemItem(ApiOut):
+    index: int
+    code: int = Field(
+        description="400502 empty batch, 400503 too many, 400504 invalid, 400505 no such person"
+    )
+    message: str
+    details: list[ProblemDetail]
+
+
+class EventsProblem(ApiOut):
+    """Infobip's problem details for a refused batch (RFC 9110); nothing of the batch is stored."""
+
+    type: str
+    title: str
+    status: int
+    traceId: str
+    errors: list[ProblemItem]
+
+
+class FieldOut(ApiOut):
+    name: str
+    type: FieldType
+
+
+class DefinitionOut(ApiOut):
+    definitionId: str
+    title: str
+    description: str
+    isInternalDefinition: bool
+    category: Literal["external", "product"]
+    fields: list[FieldOut]
+
+
+class DefinitionDeleted(ApiOut):
+    definitionId: str
+    deleted: bool
 
 
 def _problem(errors: list[dict], status: int = 400) -> tuple[int, dict]:
@@ -181,7 +232,9 @@ def _person_for(account, identifier: Identifier):
     return services.profile_create(account=account, fields=fields, emails=[identifier.id])
 
 
-@events.post("", summary="Send a batch of events (at most 5000)", response={202: dict, 400: dict})
+@events.post(
+    "", summary="Send a batch of events (at most 5000)", response={202: EventsAccepted, 400: EventsProblem}
+)
 def events_batch(request: HttpRequest, payload: list[EventIn]):
     account = request.auth.account
     if not payload:
@@ -250,14 +303,17 @@ def _definition_out(definition: EventDefinition) -> dict:
     }
 
 
-def _definition(account, definition_id: str) -> EventDefinition:
-    found = EventDefinition.objects.for_account(account).filter(name__iexact=definition_id).first()
+def _definition(request: HttpRequest, definition_id: str) -> EventDefinition:
+    found = (
+        EventDefinition.objects.for_account(request.auth.account).filter(name__iexact=definition_id).first()
+    )
     if found is None:
         raise ApiError(404, f"There is no event definition {definition_id!r}.")
+    api_auth.row_found(request)
     return found
 
 
-@definitions.get("", summary="List event definitions")
+@definitions.get("", summary="List event definitions", response=list[DefinitionOut])
 def definitions_list(
     request: HttpRequest,
     offset: int = Query(0, ge=0, le=1_000_000),
@@ -270,7 +326,7 @@ def definitions_list(
     return [_definition_out(d) for d in queryset[offset : offset + limit]]
 
 
-@definitions.post("", summary="Create an event definition", response={201: dict})
+@definitions.post("", summary="Create an event definition", response={201: DefinitionOut})
 def definition_create(request: HttpRequest, payload: DefinitionIn):
     account = request.auth.account
     if EventDefinition.objects.for_account(account).filter(name__iexact=payload.definitionId).exists():
@@ -282,14 +338,16 @@ def definition_create(request: HttpRequest, payload: DefinitionIn):
     return 201, _definition_out(definition)
 
 
-@definitions.get("/{path:definition_id}", summary="Get an event definition")
+@definitions.get("/{path:definition_id}", summary="Get an event definition", response=DefinitionOut)
 def definition_get(request: HttpRequest, definition_id: str):
-    return _definition_out(_definition(request.auth.account, definition_id))
+    return _definition_out(_definition(request, definition_id))
 
 
-@definitions.post("/{path:definition_id}", summary="Update an event definition (add fields only)")
+@definitions.post(
+    "/{path:definition_id}", summary="Update an event definition (add fields only)", response=DefinitionOut
+)
 def definition_update(request: HttpRequest, definition_id: str, payload: DefinitionUpdate):
-    definition = _definition(request.auth.account, definition_id)
+    definition = _definition(request, definition_id)
     services.event_definition_update(
         definition=definition,
         description=payload.description if payload.description is not None else definition.description,
@@ -298,9 +356,9 @@ def definition_update(request: HttpRequest, definition_id: str, payload: Definit
     return _definition_out(definition)
 
 
-@definitions.delete("/{path:definition_id}", summary="Delete an event definition")
+@definitions.delete("/{path:definition_id}", summary="Delete an event definition", response=DefinitionDeleted)
 def definition_delete(request: HttpRequest, definition_id: str):
-    definition = _definition(request.auth.account, definition_id)
+    definition = _definition(request, definition_id)
     try:
         services.event_definition_delete(definition=definition)
     except ValidationError as error:

@@ -1,6 +1,13 @@
 """What every API operation shares in its OpenAPI document: the error body and the statuses each
 kind of operation can answer, so the document is the truth a client (and schemathesis) reads.
 
+Answers are typed too: every route declares its success body as an `ApiOut` model (the real
+field names, types, enums, what may be null and what is always there), which django-ninja puts in
+the document and checks each answer against (an answer that strays from it is a 500, caught by
+the suite). Keys a route sometimes leaves out (`totalCount`, `campaign`, `reason`) are `absent()`
+fields: not required, and left out of the answer when the route does not set them
+(`exclude_unset`).
+
 Input bodies derive from `ApiIn`, a plain pydantic model: django-ninja's `Schema` also reads
 attributes off arbitrary objects (it is built to serialise ORM rows), so a body of `[]`, `true`
 or `"hello"` passed as an empty object. `ApiIn` accepts a JSON object only.
@@ -8,10 +15,10 @@ or `"hello"` passed as an empty object. `ApiIn` accepts a JSON object only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -72,6 +79,34 @@ class ApiIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ApiOut(BaseModel):
+    """A success body: exactly these keys (the document says `additionalProperties: false`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str = "") -> Any:
+    """A key the answer holds only sometimes: not required, never null when present."""
+    return Field(default=None, description=description or None, json_schema_extra=_no_default)
+
+
+# Infobip's v2 times: `yyyy-MM-dd'T'HH:mm:ss`, no zone (UTC).
+ApiTime = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")]
+# ISO 8601 with the zone, as segments and Do Not Contact entries give them.
+DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class PagingOut(ApiOut):
+    page: int = Field(description="0 for the first page")
+    size: int
+    totalPages: int
+    totalResults: int
+
+
 def document_errors(schema: dict, *, read_only_posts: tuple[str, ...]) -> dict:
     """Adds the error responses each operation can give to an OpenAPI document (in place)."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
@@ -91,13 +126,47 @@ def document_errors(schema: dict, *, read_only_posts: tuple[str, ...]) -> dict:
                 statuses.add("404")
             responses = operation.setdefault("responses", {})
             for status in sorted(statuses):
-                if status not in responses and int(status) not in responses:
+                own = responses.get(status) or responses.get(int(status))
+                if own is None:
                     responses[status] = {"description": DESCRIPTIONS[status], **ref}
-    _forbid_nul(schema)
+                elif "content" in own:
+                    # A route's own body for this status (the events' problem details); the
+                    # shared error shape can answer it too (an invalid body, say).
+                    body = own["content"]["application/json"]
+                    body["schema"] = {"anyOf": [body["schema"], ref["content"]["application/json"]["schema"]]}
+    _forbid_nul_in_requests(schema)
     return schema
 
 
 NO_NUL = "^[^\\u0000]*$"
+
+
+def _forbid_nul_in_requests(schema: dict) -> None:
+    """NUL is refused in what a client sends: parameters, request bodies and the components they
+    use. What the API answers is described as it is."""
+    components = schema.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def refs(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                refs(item)
+        elif isinstance(node, dict):
+            ref = node.get("$ref", "")
+            name = ref.rpartition("/")[2]
+            if ref.startswith("#/components/schemas/") and name not in seen:
+                seen.add(name)
+                refs(components.get(name))
+            for value in node.values():
+                refs(value)
+
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for part in (operation.get("parameters"), operation.get("requestBody")):
+                refs(part)
+                _forbid_nul(part)
+    for name in seen:
+        _forbid_nul(components.get(name))
 
 
 def _forbid_nul(node: Any) -> None:
@@ -113,9 +182,8 @@ def _forbid_nul(node: Any) -> None:
         node["pattern"] = NO_NUL
     if node.get("type") == "object" and "additionalProperties" in node and "propertyNames" not in node:
         node["propertyNames"] = {"pattern": NO_NUL}
-    for key, value in node.items():
-        if key not in ("responses", "Error"):  # what we answer may quote what was refused
-            _forbid_nul(value)
+    for value in node.values():
+        _forbid_nul(value)
 
 
 # Query parameters with their limits in the document, so a client (and schemathesis) knows them.

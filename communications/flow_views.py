@@ -63,7 +63,7 @@ def _done(request: HttpRequest, flow: Flow, call, success: str) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Flow)
 def flow_step_add(request: HttpRequest, pk: int) -> HttpResponse:
     flow = access.get_scoped(request, Flow, pk)
     kind = request.POST.get("kind", "")
@@ -76,7 +76,7 @@ def flow_step_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=_step)
 def flow_step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = _step(request, pk, step_pk)
     return _done(
@@ -88,7 +88,7 @@ def flow_step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=_step)
 def flow_step_remove(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = _step(request, pk, step_pk)
     return _done(
@@ -97,7 +97,7 @@ def flow_step_remove(request: HttpRequest, pk: int, step_pk: int) -> HttpRespons
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=_step)
 def flow_step_move(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = _step(request, pk, step_pk)
     up = request.POST.get("direction") == "up"

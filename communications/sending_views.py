@@ -40,7 +40,7 @@ def sender_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.admin_required
+@access.admin_required(row=Sender)
 def sender_delete(request: HttpRequest, pk: int) -> HttpResponse:
     sender = access.get_scoped(request, Sender, pk)
     return service_action(

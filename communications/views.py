@@ -170,7 +170,7 @@ def broadcast_count(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Broadcast)
 def broadcast_send(request: HttpRequest, pk: int) -> HttpResponse:
     broadcast = _broadcast(request, pk)
     try:
@@ -183,7 +183,7 @@ def broadcast_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Broadcast)
 def broadcast_delete(request: HttpRequest, pk: int) -> HttpResponse:
     broadcast = _broadcast(request, pk)
     try:
@@ -276,7 +276,7 @@ def flow_count(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Flow)
 def flow_status(request: HttpRequest, pk: int) -> HttpResponse:
     flow = _flow(request, pk)
     form = forms.FlowStatusForm(request.POST)
@@ -292,7 +292,7 @@ def flow_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Flow)
 def flow_item_remove(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     flow = _flow(request, pk)
     try:

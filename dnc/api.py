@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from audience import api_auth
 from audience.api_errors import ApiError
-from audience.api_schema import ApiIn, limit_query, page_query
+from audience.api_schema import ApiIn, ApiOut, DateTime, PagingOut, absent, limit_query, page_query
 from dnc import services
 from dnc.destinations import destination_normalize, destination_parse, sender_normalize
 from dnc.models import Channel, DncEntryAccount, How, Source
@@ -45,6 +46,50 @@ class CheckIn(Schema):
     sender: str = ""
 
 
+class EntryOut(ApiOut):
+    destination: str = Field(description="E.164 phone with +, lower-case email, or email domain")
+    sender: str = Field(description="empty: every sender")
+    channel: Literal[tuple(Channel.values)] | None = Field(description="null: every channel")  # type: ignore[valid-type]
+    sourceType: Literal[tuple(Source.values)]  # type: ignore[valid-type]
+    accountKey: str
+    createdDate: DateTime
+    campaign: str = absent("when the entry came from a campaign")
+
+
+class EntriesPage(ApiOut):
+    results: list[EntryOut]
+    paging: PagingOut
+
+
+class RejectedOut(ApiOut):
+    blocklist: int = Field(description="the index of the item in `blocklist`")
+    to: str
+    reason: str
+
+
+class AddReport(ApiOut):
+    created: int
+    merged: int
+    unchanged: int
+    rejected: list[RejectedOut]
+
+
+class Removed(ApiOut):
+    removed: int
+
+
+class CheckResult(ApiOut):
+    to: str = Field(description="as sent")
+    destination: str | None = Field(description="normalised; null when not a valid destination")
+    valid: bool
+    blocked: bool
+    reason: str = absent("why it is not valid")
+
+
+class CheckOut(ApiOut):
+    results: list[CheckResult]
+
+
 def _other_account(request: HttpRequest, key: str | None) -> bool:
     return key not in (None, "", request.auth.account.name, str(request.auth.account.pk))
 
@@ -73,7 +118,9 @@ def _instant(name: str, when: dt.datetime) -> dt.datetime:
         raise ApiError(400, "Bad request", {name: ["out of range"]}) from None
 
 
-@router.get("", summary="List Do Not Contact entries (page is 0-based)")
+@router.get(
+    "", summary="List Do Not Contact entries (page is 0-based)", response=EntriesPage, exclude_unset=True
+)
 def blocklist_list(
     request: HttpRequest,
     sender: str | None = None,
@@ -116,7 +163,7 @@ def blocklist_list(
     }
 
 
-@router.post("", summary="Add destinations (at most 50,000 a request)", response={202: dict})
+@router.post("", summary="Add destinations (at most 50,000 a request)", response={202: AddReport})
 def blocklist_add(request: HttpRequest, payload: BlocklistIn):
     errors: dict[str, list[str]] = {}
     total = sum(len(item.destinations) for item in payload.blocklist)
@@ -152,7 +199,7 @@ def blocklist_add(request: HttpRequest, payload: BlocklistIn):
     return 202, {"created": created, "merged": merged, "unchanged": unchanged, "rejected": rejected}
 
 
-@router.delete("", summary="Remove a destination (repeat its sender and channel)", response={202: dict})
+@router.delete("", summary="Remove a destination (repeat its sender and channel)", response={202: Removed})
 def blocklist_remove(request: HttpRequest, destination: str, sender: str = "", channel: str = ""):
     try:
         key = services.dnc_entry_parse(contact=destination, sender=sender, channel=channel)
@@ -167,11 +214,17 @@ def blocklist_remove(request: HttpRequest, destination: str, sender: str = "", c
     )
     if row is None:
         raise ApiError(404, "No entry with this destination, sender and channel.")
+    api_auth.row_found(request)
     services.dnc_entry_remove(entry=row.entry, account=request.auth.account, removed_by=None, how=How.API)
     return 202, {"removed": 1}
 
 
-@router.post("/check", summary="Which of these destinations are blocked for a channel and sender")
+@router.post(
+    "/check",
+    summary="Which of these destinations are blocked for a channel and sender",
+    response=CheckOut,
+    exclude_unset=True,
+)
 def blocklist_check(request: HttpRequest, payload: CheckIn):
     if len(payload.destinations) > CHECK_LIMIT:
         raise ApiError(400, "Bad request", {"destinations": [f"at most {CHECK_LIMIT} a request"]})

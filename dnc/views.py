@@ -191,7 +191,7 @@ def remove_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=DncRemoveJob)
 def remove_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = access.get_scoped(request, DncRemoveJob, pk)
     if bulk.dnc_remove_job_cancel(job=job):

@@ -92,7 +92,7 @@ def _map_context(request: HttpRequest, job: ImportJob, reading=None, mapping_for
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=ImportJob)
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     if job.stage != ImportStage.MAP and not job.can_remap:
@@ -122,7 +122,7 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=ImportJob)
 def import_reading(request: HttpRequest, pk: int) -> HttpResponse:
     """Change the encoding, delimiter or skipped rows; answers the mapping region (htmx) or page."""
     job = _job(request, pk)
@@ -173,7 +173,7 @@ def _options_form(request: HttpRequest, job: ImportJob, data=None):
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=ImportJob)
 def import_start(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     form = _options_form(request, job, request.POST)
@@ -194,7 +194,7 @@ def import_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=ImportJob)
 def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     if services.import_job_cancel(job=job):

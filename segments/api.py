@@ -9,9 +9,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router
 
+from audience import api_auth
 from audience.api_errors import ApiError
-from audience.api_persons import person_find, persons_page
-from audience.api_schema import ApiIn, limit_query, order_query, page_query
+from audience.api_person import PersonOut, person_find, persons_page
+from audience.api_schema import (
+    ApiIn,
+    ApiOut,
+    DateTime,
+    PagingOut,
+    absent,
+    limit_query,
+    order_query,
+    page_query,
+)
 from segments import selectors, services
 from segments.models import Segment
 from segments.rules.validate import RuleErrors
@@ -38,6 +48,45 @@ class Identifier(ApiIn):
 class ExplainIn(ApiIn):
     rule: dict[str, Any]
     person: Identifier
+
+
+class SegmentOut(ApiOut):
+    id: int
+    name: str
+    description: str
+    rule: dict[str, Any] = Field(description="the rule JSON (docs/rules.md)")
+    predefined: bool
+    createdAt: DateTime
+    modifiedAt: DateTime
+
+
+class SegmentsPage(ApiOut):
+    results: list[SegmentOut]
+    paging: PagingOut
+
+
+class CountOut(ApiOut):
+    count: int | None = Field(description="null while still counting")
+    status: Literal["STILL_COUNTING"] = absent("when counting took too long")
+    message: str = absent("when counting took too long")
+
+
+class ExplainNode(ApiOut):
+    path: str = Field(description="where the condition is in the rule, as validation errors name it")
+    label: str
+    holds: bool | None
+    children: list[ExplainNode]
+
+
+class ExplainOut(ApiOut):
+    matches: bool | None
+    attributes: ExplainNode | None
+    events: list[ExplainNode]
+
+
+class SegmentPersons(ApiOut):
+    results: list[PersonOut]
+    paging: PagingOut
 
 
 def _rule_error(error: ValidationError) -> ApiError:
@@ -68,10 +117,11 @@ def _out(segment: Segment) -> dict:
     }
 
 
-def _segment(account, segment_id: int) -> Segment:
-    found = Segment.objects.for_account(account).filter(pk=segment_id).first()
+def _segment(request: HttpRequest, segment_id: int) -> Segment:
+    found = Segment.objects.for_account(request.auth.account).filter(pk=segment_id).first()
     if found is None:
         raise ApiError(404, "There is no segment with this id.")
+    api_auth.row_found(request)
     return found
 
 
@@ -79,7 +129,7 @@ def _paging(page: int, size: int, total: int) -> dict:
     return {"page": page, "size": size, "totalPages": (total + size - 1) // size, "totalResults": total}
 
 
-@router.get("", summary="List segments (page is 0-based)")
+@router.get("", summary="List segments (page is 0-based)", response=SegmentsPage)
 def segments_list(
     request: HttpRequest,
     page: int = page_query(0, first=0),
@@ -98,7 +148,7 @@ def segments_list(
     }
 
 
-@router.post("", summary="Create a segment", response={201: dict})
+@router.post("", summary="Create a segment", response={201: SegmentOut})
 def segment_create(request: HttpRequest, payload: SegmentIn):
     try:
         segment = services.segment_create(
@@ -112,7 +162,7 @@ def segment_create(request: HttpRequest, payload: SegmentIn):
     return 201, _out(segment)
 
 
-@router.post("/count", summary="Count the profiles a rule matches")
+@router.post("/count", summary="Count the profiles a rule matches", response=CountOut, exclude_unset=True)
 def segments_count(request: HttpRequest, payload: RuleIn):
     try:
         count = selectors.rule_count(account=request.auth.account, rule=payload.rule)
@@ -127,7 +177,7 @@ def segments_count(request: HttpRequest, payload: RuleIn):
     return {"count": count}
 
 
-@router.post("/explain", summary="Which conditions of a rule hold for one person")
+@router.post("/explain", summary="Which conditions of a rule hold for one person", response=ExplainOut)
 def segments_explain(request: HttpRequest, payload: ExplainIn):
     profile = person_find(request.auth.account, payload.person.type, payload.person.identifier)
     try:
@@ -136,14 +186,18 @@ def segments_explain(request: HttpRequest, payload: ExplainIn):
         raise _rule_error(error) from None
 
 
-@router.get("/{segment_id}", summary="Get a segment")
+@router.get("/{segment_id}", summary="Get a segment", response=SegmentOut)
 def segment_get(request: HttpRequest, segment_id: int):
-    return _out(_segment(request.auth.account, segment_id))
+    return _out(_segment(request, segment_id))
 
 
-@router.put("/{segment_id}", summary="Replace a segment (refused while used by an active communication)")
+@router.put(
+    "/{segment_id}",
+    summary="Replace a segment (refused while used by an active communication)",
+    response=SegmentOut,
+)
 def segment_update(request: HttpRequest, segment_id: int, payload: SegmentIn):
-    segment = _segment(request.auth.account, segment_id)
+    segment = _segment(request, segment_id)
     try:
         services.segment_update(
             segment=segment, name=payload.name, rule=payload.rule, description=payload.description
@@ -155,7 +209,7 @@ def segment_update(request: HttpRequest, segment_id: int, payload: SegmentIn):
 
 @router.delete("/{segment_id}", summary="Delete a segment", response={204: None})
 def segment_delete(request: HttpRequest, segment_id: int):
-    segment = _segment(request.auth.account, segment_id)
+    segment = _segment(request, segment_id)
     try:
         services.segments_delete(account=request.auth.account, segment_ids=[segment.pk])
     except ValidationError as error:
@@ -163,11 +217,13 @@ def segment_delete(request: HttpRequest, segment_id: int):
     return 204, None
 
 
-@router.get("/{segment_id}/persons", summary="The persons in a segment now (page is 0-based)")
+@router.get(
+    "/{segment_id}/persons", summary="The persons in a segment now (page is 0-based)", response=SegmentPersons
+)
 def segment_persons(
     request: HttpRequest, segment_id: int, page: int = page_query(0, first=0), size: int = limit_query(20)
 ):
-    segment = _segment(request.auth.account, segment_id)
+    segment = _segment(request, segment_id)
     queryset = selectors.segment_profiles(segment=segment).order_by("id")
     total = selectors.rule_count(account=request.auth.account, rule=segment.rule)
     results = persons_page(queryset, limit=size, page=page + 1)

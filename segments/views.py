@@ -135,7 +135,7 @@ def segment_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=Segment)
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     segment = access.get_scoped(request, Segment, pk)
     try:
@@ -204,7 +204,7 @@ def rule_count(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Segment)
 def segment_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     segment = access.get_scoped(request, Segment, pk)
     copy = services.segment_duplicate(segment=segment, user=request.user)
@@ -213,7 +213,7 @@ def segment_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Segment)
 def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     segment = access.get_scoped(request, Segment, pk)
     return _delete(request, [segment.pk])

@@ -10,9 +10,10 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from ninja import Field, Router
 
+from audience import api_auth
 from audience.api_errors import ApiError
-from audience.api_persons import BATCH_LIMIT, person_find
-from audience.api_schema import ApiIn, limit_query, order_query, page_query
+from audience.api_person import BATCH_LIMIT, MessageOut, QueryOut, person_find
+from audience.api_schema import ApiIn, ApiOut, ApiTime, absent, limit_query, order_query, page_query
 from tags import services
 from tags.models import Tag
 
@@ -37,6 +38,46 @@ class PeopleIn(ApiIn):
     people: list[PersonQuery] = Field(..., min_length=1, max_length=BATCH_LIMIT)
 
 
+class TagOut(ApiOut):
+    id: int
+    name: str
+    createdAt: ApiTime
+    modifiedAt: ApiTime
+
+
+class TagsPage(ApiOut):
+    limit: int
+    page: int
+    orderBy: str
+    tags: list[TagOut]
+    totalCount: int = absent("with includeTotalCount=true")
+
+
+class MissingOut(ApiOut):
+    query: QueryOut
+    status: Literal[404]
+    errors: list[MessageOut]
+
+
+class TagAdded(ApiOut):
+    tag: str
+    matched: int = Field(description="people the queries found")
+    added: int = Field(description="of them, those who did not have the tag yet")
+    results: list[MissingOut] = Field(description="the queries that found no one")
+
+
+class TagRemoved(ApiOut):
+    tag: str
+    matched: int = Field(description="people the queries found")
+    removed: int = Field(description="of them, those who had the tag")
+    results: list[MissingOut] = Field(description="the queries that found no one")
+
+
+class TagDeleted(ApiOut):
+    name: str
+    deleted: bool
+
+
 def _out(tag: Tag) -> dict:
     return {
         "id": tag.pk,
@@ -46,14 +87,15 @@ def _out(tag: Tag) -> dict:
     }
 
 
-def _tag(account, name: str) -> Tag:
-    found = Tag.objects.for_account(account).filter(name__iexact=name).first()
+def _tag(request: HttpRequest, name: str) -> Tag:
+    found = Tag.objects.for_account(request.auth.account).filter(name__iexact=name).first()
     if found is None:
         raise ApiError(404, f"There is no tag named {name!r}.")
+    api_auth.row_found(request)
     return found
 
 
-@router.get("", summary="List tags")
+@router.get("", summary="List tags", response=TagsPage, exclude_unset=True)
 def tags_list(
     request: HttpRequest,
     limit: int = limit_query(20),
@@ -79,7 +121,7 @@ def tags_list(
     return body
 
 
-@router.post("", summary="Create a tag")
+@router.post("", summary="Create a tag", response=TagOut)
 def tag_create(request: HttpRequest, payload: TagIn):
     try:
         tag = services.tag_create(account=request.auth.account, name=payload.name)
@@ -111,17 +153,17 @@ def _people(request: HttpRequest, payload: PeopleIn) -> tuple[list[int], list[di
     return ids, missing
 
 
-@router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)")
+@router.patch("/{path:name}/persons", summary="Add a tag to people (at most 1000)", response=TagAdded)
 def tag_add_people(request: HttpRequest, name: str, payload: PeopleIn):
-    tag = _tag(request.auth.account, name)
+    tag = _tag(request, name)
     ids, missing = _people(request, payload)
     added = services.tags_add(account=request.auth.account, tags=[tag], profile_ids=ids)
     return {"tag": tag.name, "matched": len(ids), "added": added, "results": missing}
 
 
-@router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)")
+@router.delete("/{path:name}/persons", summary="Remove a tag from people (at most 1000)", response=TagRemoved)
 def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
-    tag = _tag(request.auth.account, name)
+    tag = _tag(request, name)
     ids, missing = _people(request, payload)
     removed = services.tags_remove(account=request.auth.account, tags=[tag], profile_ids=ids)
     return {"tag": tag.name, "matched": len(ids), "removed": removed, "results": missing}
@@ -129,14 +171,14 @@ def tag_remove_people(request: HttpRequest, name: str, payload: PeopleIn):
 
 # After the /persons routes: a name may hold `/` (the path converter takes it), and a path ending in
 # /persons is the tag's people.
-@router.get("/{path:name}", summary="Get a tag")
+@router.get("/{path:name}", summary="Get a tag", response=TagOut)
 def tag_get(request: HttpRequest, name: str):
-    return _out(_tag(request.auth.account, name))
+    return _out(_tag(request, name))
 
 
-@router.delete("/{path:name}", summary="Delete a tag (refused while in use)")
+@router.delete("/{path:name}", summary="Delete a tag (refused while in use)", response=TagDeleted)
 def tag_delete(request: HttpRequest, name: str):
-    tag = _tag(request.auth.account, name)
+    tag = _tag(request, name)
     try:
         services.tags_delete(account=request.auth.account, tags=[tag])
     except ValidationError as error:

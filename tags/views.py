@@ -101,7 +101,7 @@ def _tag_form_view(request: HttpRequest, pk: int, *, template: str, action, init
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=Tag)
 def tag_rename(request: HttpRequest, pk: int) -> HttpResponse:
     def action(tag: Tag, name: str) -> str:
         old = tag.name
@@ -112,7 +112,7 @@ def tag_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=Tag)
 def tag_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     def action(tag: Tag, name: str) -> str:
         copy = services.tag_duplicate(tag=tag, name=name)
@@ -124,7 +124,7 @@ def tag_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=Tag)
 def tag_merge(request: HttpRequest, pk: int) -> HttpResponse:
     tag = _get_tag(request, pk)
     form = TagMergeForm(request.POST or None, tag=tag)
@@ -235,7 +235,7 @@ def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=TagBulkJob)
 def bulk_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = access.get_scoped(request, TagBulkJob, pk)
     if bulk.tag_bulk_job_cancel(job=job):

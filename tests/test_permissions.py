@@ -4,16 +4,22 @@
   GET and POST, and never sees this account's data on pages without a row in their URL.
 - A viewer can't change anything: every POST answers 403 (or 405 where the URL takes no POST),
   except the few POSTs that only read (listed in READ_ONLY_POSTS).
+- For every URL naming a row, with GET and POST: a member of another account of any role gets 404;
+  a member of the row's account whose role is too low gets 403; the owner gets neither.
 """
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
 from django.urls import get_resolver, reverse
 
 from audience import api_auth, services
 from audience.models import AttributeDefinition, Company, EventDefinition, Membership, Notification, Role
-from communications.models import AudienceItem, Broadcast, Flow, Sender
+from communications.models import AudienceItem, Broadcast, Flow, FlowStep, Sender
 from dnc.models import DncRemoveJob
 from imports.models import ExportJob, ImportJob
 from segments import services as segment_services
@@ -59,7 +65,15 @@ def url_patterns():
 
 
 @pytest.fixture
-def rows(account, owner, teammate):
+def media(settings, tmp_path):
+    """An import's file, its rejected rows and an export's file, so their pages work for the owner."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    for path in ("imports/people.csv", "imports/rejected.csv", "exports/people.csv"):
+        default_storage.save(path, ContentFile(b"first name,email\nAna,ana@example.com\n"))
+
+
+@pytest.fixture
+def rows(account, owner, teammate, media):
     profile = services.profile_create(
         account=account,
         fields={"first_name": SECRET, "last_name": SECRET},
@@ -93,10 +107,14 @@ def rows(account, owner, teammate):
             account=account,
             created_by=owner,
             file_name=f"{SECRET}.csv",
-            file_path="imports/none.csv",
+            file_path="imports/people.csv",
             file_format="csv",
+            headers=["first name", "email"],
+            rejected_path="imports/rejected.csv",
         ),
-        "export": ExportJob.objects.create(account=account, created_by=owner, kind="people", selection={}),
+        "export": ExportJob.objects.create(
+            account=account, created_by=owner, kind="people", selection={}, file_path="exports/people.csv"
+        ),
         "bulk": TagBulkJob.objects.create(account=account, created_by=owner, selection={"ids": []}),
         "dnc_removal": DncRemoveJob.objects.create(
             account=account, created_by=owner, filters={"contact": [SECRET]}
@@ -107,6 +125,7 @@ def rows(account, owner, teammate):
         "flow": flow,
         "sender": Sender.objects.create(account=account, channel="SMS", address=SECRET),
         "item": item,
+        "step": FlowStep.objects.create(flow=flow, position=1, kind="exit"),
         "account": account,
         "api_key": api_auth.api_key_create(account=account, name=f"{SECRET} key")[0],
     }
@@ -147,6 +166,8 @@ def url_for(name: str, pattern, rows: dict) -> str:
     for key in pattern.pattern.converters:
         if key == "item_pk":
             kwargs[key] = rows["item"].pk
+        elif key == "step_pk":
+            kwargs[key] = rows["step"].pk
         elif key == "token":  # a signed unsubscribe token: one that is not ours names nothing
             kwargs[key] = "WzEsMV0:not-a-signature"
         else:
@@ -228,26 +249,62 @@ def test_a_viewer_may_make_every_post_that_only_reads(viewer_client, rows):
     assert refused == []
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.MARKETER])
-def test_an_outsider_of_any_role_learns_nothing_about_another_accounts_rows(role, other_account, rows):
-    """404 for every row of another account; where the outsider's own role could not make the change
-    at all, 403, answered alike for an id that exists nowhere (docs/permissions.md)."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    user = get_user_model().objects.create_user(username=f"outsider-{role}", password="x")
-    services.membership_set(account=other_account, user=user, role=role)
+def _user_in(account, role: str, username: str) -> Client:
+    user = get_user_model().objects.create_user(username=username, password="x")
+    services.membership_set(account=account, user=user, role=role)
     client = Client()
     client.force_login(user)
-    for name, pattern in url_patterns():
-        if not pattern.pattern.converters:
-            continue
-        url = url_for(name, pattern, rows)
-        nowhere = reverse(name, kwargs={key: 987654321 for key in pattern.pattern.converters})
-        for method in ("get", "post"):
+    return client
+
+
+# A user's own rows: another member of the account gets 404 for them too.
+OWN_ROWS = {"audience:notification_open"}
+# Every URL that names a row (screens; the API's routes are in tests/api/test_row_access.py).
+OBJECT_ROUTES = sorted(
+    name for name, pattern in url_patterns() if pattern.pattern.converters and name not in PUBLIC
+)
+
+
+def test_the_object_routes_are_enumerated_from_the_url_patterns():
+    assert len(OBJECT_ROUTES) > 40
+    assert {"audience:profile_edit", "segments:delete", "communications:flow_step_edit"} <= set(OBJECT_ROUTES)
+
+
+@pytest.mark.parametrize("name", OBJECT_ROUTES)
+def test_a_row_answers_its_owner_403_to_a_too_low_role_and_404_to_any_outsider(
+    name, rows, account, other_account, owner_client, teammate_client, viewer_client
+):
+    """docs/permissions.md: the row is looked up in the user's account first (another account's
+    row is 404 whatever the role there), then the role is checked (403 only for a member of the
+    row's account whose role can't do this)."""
+    pattern = dict(url_patterns())[name]
+    url = url_for(name, pattern, rows)
+    roles = getattr(pattern.callback, "access_roles", tuple(Role.values))
+    outsiders = {role: _user_in(other_account, role, f"outsider-{role}") for role in Role.values}
+    # The viewer first: a marketer's POST may change or delete the row (the owner's checks come last).
+    teammates = {Role.VIEWER: viewer_client, Role.MARKETER: teammate_client}
+    for method in ("get", "post"):
+        statuses = {}
+        for role, client in outsiders.items():
             response = getattr(client, method)(url)
             assert SECRET.encode() not in body(response), f"{method.upper()} {url} leaked data"
-            if response.status_code == 403:
-                assert getattr(client, method)(nowhere).status_code == 403, f"{method.upper()} {url}"
-            else:
-                assert response.status_code in (404, 405), f"{method.upper()} {url}: {response.status_code}"
+            statuses[role] = response.status_code
+        if set(statuses.values()) == {405}:  # the URL takes no such method, whoever asks
+            assert getattr(viewer_client, method)(url).status_code == 405
+            continue
+        assert set(statuses.values()) == {404}, f"{method.upper()} {url} ({name}) by outsiders: {statuses}"
+        for role, client in teammates.items():
+            may_change = role in roles and (role != Role.VIEWER or name in READ_ONLY_POSTS)
+            if method == "post" and may_change:
+                continue  # the owner's POST below stands for theirs
+            status = getattr(client, method)(url).status_code
+            if role not in roles:
+                assert status == 403, f"{method.upper()} {url} ({name}) as {role} of the account: {status}"
+            elif method == "post" and role == Role.VIEWER and name not in READ_ONLY_POSTS:
+                assert status == 403, f"POST {url} ({name}) as a viewer of the account: {status}"
+            elif method == "get" and name not in OWN_ROWS:
+                assert status not in (403, 404), f"GET {url} ({name}) as {role}: {status}"
+    # Last, as it may delete the row.
+    for method in ("get", "post"):
+        status = getattr(owner_client, method)(url).status_code
+        assert status not in (403, 404), f"{method.upper()} {url} ({name}) as its owner: {status}"

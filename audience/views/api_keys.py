@@ -60,7 +60,7 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.admin_required
+@access.admin_required(row=ApiKey)
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = access.get_scoped(request, ApiKey, pk)
     api_auth.api_key_revoke(key=key)

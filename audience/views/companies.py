@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audience import access, selectors, services
 from audience.forms import CompanyForm, form_apply_errors
 from audience.htmx import render_page
+from audience.models import Company
 
 
 @require_GET
@@ -64,7 +65,7 @@ def company_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=Company)
 def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     found = access.get_company(request, pk)
     form = CompanyForm(request.POST or None, instance=found)

@@ -17,6 +17,7 @@ from audience.forms import (
     MemberRoleForm,
 )
 from audience.htmx import render_page
+from audience.models import AttributeDefinition, EventDefinition, Membership
 from audience.views.actions import form_save, service_action
 
 # A refusal about the properties of an event shows next to the first property row.
@@ -59,7 +60,7 @@ def attribute_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=AttributeDefinition)
 def attribute_delete(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_attribute_definition(request, pk)
     return service_action(
@@ -104,7 +105,7 @@ def event_definition_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=EventDefinition)
 def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_event_definition(request, pk)
     form = EventDefinitionForm(
@@ -130,7 +131,7 @@ def event_definition_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=EventDefinition)
 def event_definition_delete(request: HttpRequest, pk: int) -> HttpResponse:
     definition = access.get_event_definition(request, pk)
     return service_action(
@@ -186,7 +187,7 @@ def member_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.admin_required
+@access.admin_required(row=Membership)
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     membership = access.get_membership(request, pk)
     form = MemberRoleForm(request.POST)
@@ -203,7 +204,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.admin_required
+@access.admin_required(row=Membership)
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = access.get_membership(request, pk)
     return service_action(

@@ -132,7 +132,7 @@ def profile_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@access.editor_required
+@access.editor_required(row=Profile)
 def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
     person = access.get_profile(request, pk)
     form = ProfileForm(request.POST or None, instance=person, account=request.account)
@@ -149,7 +149,7 @@ def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@access.editor_required
+@access.editor_required(row=Profile)
 def profile_delete(request: HttpRequest, pk: int) -> HttpResponse:
     person = access.get_profile(request, pk)
     name = person.display_name

@@ -103,3 +103,47 @@ def test_names_with_a_slash_can_be_reached(api, account):
     assert api.post("/peopleevents/2/definitions", {"definitionId": "Sign up/in"}).status_code == 201
     assert api.get("/peopleevents/2/definitions/Sign up/in").json()["definitionId"] == "Sign up/in"
     assert api.delete("/peopleevents/2/definitions/Sign up/in").status_code == 200
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    ref = schema.get("$ref", "")
+    return document["components"]["schemas"][ref.rpartition("/")[2]] if ref else schema
+
+
+def _typed(document: dict, schema: dict) -> bool:
+    """A body whose fields are named and typed: an object with properties, an array of such, or a
+    choice of such; never a bare `{"type": "object"}` nor no schema at all."""
+    schema = _resolve(document, schema)
+    if "anyOf" in schema:
+        return all(_typed(document, option) for option in schema["anyOf"])
+    if schema.get("type") == "array":
+        return _typed(document, schema["items"])
+    return schema.get("type") == "object" and bool(schema.get("properties"))
+
+
+def test_every_success_body_is_typed(document):
+    checked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if not str(status).startswith("2") or str(status) == "204":
+                    continue
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                assert schema and _typed(document, schema), f"{method.upper()} {path} {status}: {schema}"
+                checked += 1
+    assert checked >= 35
+
+
+def test_a_success_body_has_exactly_the_documented_keys(document):
+    person = document["components"]["schemas"]["PersonOut"]
+    assert person["additionalProperties"] is False
+    assert {"id", "type", "firstName", "contactInformation", "createdAt"} <= set(person["required"])
+    assert person["properties"]["type"]["enum"] == ["CUSTOMER", "LEAD"]
+    assert {"type": "null"} in person["properties"]["firstName"]["anyOf"]
+    page = document["components"]["schemas"]["PersonsPage"]
+    assert "totalCount" in page["properties"] and "totalCount" not in page["required"]
+
+
+def test_a_bare_object_fails_the_typed_check(document):
+    assert not _typed(document, {"type": "object", "additionalProperties": True})
+    assert not _typed(document, {"type": "array", "items": {"type": "object"}})

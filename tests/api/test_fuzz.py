@@ -12,7 +12,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import positive_data_acceptance, response_schema_conformance
 
 from audience import api_auth
 from audience.models import Profile
@@ -96,6 +96,7 @@ def owner_key(account, settings, _keep_the_test_connection):
 )
 def test_the_api_does_what_its_document_says(case, owner_key):
     checks = CHECKS.get_all()
+    assert response_schema_conformance in checks  # success bodies are checked against their schema
     if (case.method.upper(), case.path) in MEANING_NOT_SHAPE:
         checks = [check for check in checks if check is not positive_data_acceptance]
     case.call_and_validate(checks=checks)
