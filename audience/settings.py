@@ -331,6 +331,9 @@ if SMTP_CONNECTIONS < 1:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "audience@localhost")
 INFOBIP_BASE_URL = env_str("INFOBIP_BASE_URL", "")
 INFOBIP_API_KEY = env_str("INFOBIP_API_KEY", "")
+# WhatsApp and Viber through Infobip need a sender it knows: the broadcast's, else these.
+INFOBIP_WHATSAPP_SENDER = env_str("INFOBIP_WHATSAPP_SENDER", "")
+INFOBIP_VIBER_SENDER = env_str("INFOBIP_VIBER_SENDER", "")
 COMMUNICATIONS_WEBHOOK_URL = env_str("COMMUNICATIONS_WEBHOOK_URL", "")
 COMMUNICATIONS_WEBHOOK_SECRET = env_str("COMMUNICATIONS_WEBHOOK_SECRET", "")
 # A provider that fails transiently (5xx, timeouts, a dropped connection) is tried this many times,

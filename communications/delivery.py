@@ -49,6 +49,7 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
         profile_ids=[pk for pk, _ in queued],
         contacts=any("email" in s or "phone" in s for s in sources),
     )
+    unsubscribe_url = optout.unsubscribe_url_maker() if email else None
     messages = []
     for pk, destination in queued:
         context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
@@ -58,7 +59,7 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
             extra = {
                 "subject": " ".join(content.render(subject, context).split()),
                 "html": content.render(html, context) if html else linebreaks(escape(body)),
-                "unsubscribe_url": optout.unsubscribe_url(broadcast.pk, pk),
+                "unsubscribe_url": unsubscribe_url(broadcast.pk, pk),
             }
         messages.append(
             Outgoing(
