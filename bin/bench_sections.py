@@ -461,7 +461,7 @@ def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
 # it would compete with the client for the GIL). It counts each message and each distinct
 # Message-ID, and prints both as JSON when its stdin closes.
 SMTP_COUNTER = """
-import json, logging, socket, sys
+import json, logging, socket, sys, time
 from aiosmtpd.controller import Controller
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 PIPELINING = sys.argv[1] == "1"
@@ -496,7 +496,8 @@ controller.start()
 print(port, flush=True)
 sys.stdin.read()
 controller.stop()
-print(json.dumps({"received": counter.received, "distinct": len(counter.ids)}), flush=True)
+counted = {"received": counter.received, "distinct": len(counter.ids), "cpu": time.process_time()}
+print(json.dumps(counted), flush=True)
 """
 
 
@@ -539,7 +540,10 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
             counted = _smtp_counted(server)
         name = f"{size:,} emails over SMTP ({settings.SMTP_CONNECTIONS} connections a chunk)"
         row = _send_row(name, seconds, broadcast, counted["received"])
-        row["reference"] += f", {counted['distinct']:,} distinct Message-IDs"
+        row["reference"] += (
+            f", {counted['distinct']:,} distinct Message-IDs; the SMTP server's own CPU "
+            f"{counted['cpu'] * 1000 / max(1, counted['received']):.2f} ms a message"
+        )
         rows.append(row)
     if "SMS" in channels:
         server = HttpRecorder()

@@ -3,9 +3,11 @@ audience, change status). Views, tasks and other apps call these."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,6 +24,7 @@ from communications.models import (
     Broadcast,
     Flow,
     FlowStatus,
+    HandOff,
     ItemKind,
     Message,
     MessageStatus,
@@ -265,6 +268,27 @@ def _backend_send(backend: backends.BaseBackend, outgoing: list[backends.Outgoin
     except Exception as error:  # the provider is down: these recipients failed, the send goes on
         logger.exception("channel backend failed")
         return {message.profile_id: f"The channel backend failed: {error}" for message in outgoing}
+
+
+# --- Hand-off keys ------------------------------------------------------------------------------
+
+HANDOFF_PURGE_BATCH = 10_000
+
+
+def handoff_purge(*, now=None, batch: int = HANDOFF_PURGE_BATCH) -> int:
+    """Delete the hand-off keys (`HandOff`) older than HANDOFF_RETENTION_DAYS, `batch` rows a
+    statement (each its own short transaction, so no long lock and no huge WAL burst); returns
+    how many went. A key is needed only while its send can still be resumed (hours at most)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.HANDOFF_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        # Oldest first by primary key: old keys sit at the start of the index, so the scan stops early.
+        ids = list(
+            HandOff.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += HandOff.objects.filter(pk__in=ids).delete()[0]
 
 
 # --- Flows ---------------------------------------------------------------------------------------

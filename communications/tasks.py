@@ -43,3 +43,9 @@ def flow_entries_task() -> int:
     from communications import flows
 
     return flows.flow_entries_refresh()
+
+
+@shared_task(name="communications.handoff_purge_task")
+def handoff_purge_task() -> int:
+    """Every hour (beat): delete the emails' hand-off keys older than HANDOFF_RETENTION_DAYS."""
+    return services.handoff_purge()
