@@ -328,6 +328,11 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # SMTP connections a chunk of emails is spread over, each in its own thread (the round trips overlap).
 SMTP_CONNECTIONS = env_int("SMTP_CONNECTIONS", 4)
+# Worker processes one broadcast's chunks are handed over from at once: the process running the send
+# queues every other chunk's hand-over as a task for the others (1: it hands over every chunk itself).
+SEND_PROCESSES = env_int("SEND_PROCESSES", 1)
+if SEND_PROCESSES < 1:
+    raise ImproperlyConfigured(f"SEND_PROCESSES={SEND_PROCESSES}: expected 1 or more")
 # Days an email's hand-off key (communications.HandOff) is kept: a send resumed after a dead worker
 # needs the keys of its own hand-offs (minutes to hours old); older ones are deleted every hour.
 HANDOFF_RETENTION_DAYS = env_int("HANDOFF_RETENTION_DAYS", 30)
