@@ -402,8 +402,10 @@ def _sends_account(size: int):
     """An account of `size` people, each with an email and a phone (created once, reused)."""
     from audience.models import Account, Contact, Profile
 
-    account = Account.objects.filter(name=SENDS_ACCOUNT).first() or audience_services.account_create(
-        name=SENDS_ACCOUNT, time_zone="UTC"
+    # A send goes to everyone in the account: BENCH_SENDS_ACCOUNT keeps accounts of other sizes apart.
+    name = os.environ.get("BENCH_SENDS_ACCOUNT", SENDS_ACCOUNT)
+    account = Account.objects.filter(name=name).first() or audience_services.account_create(
+        name=name, time_zone="UTC"
     )
     have = Profile.objects.filter(account=account).count()
     for start in range(have, size, 10_000):
@@ -516,6 +518,46 @@ def _smtp_counted(server: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _send_in_workers(account, channel: str, processes: int, env: dict) -> tuple[float, object]:
+    """A broadcast queued as the app queues it and run by a Celery worker of `processes`
+    processes (SEND_PROCESSES the same): seconds from the job's claim to its end, from its row."""
+    from django.test import TestCase
+
+    from audience.selection import Selection
+    from communications import services as sending
+    from communications.models import Broadcast
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
+        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--purge"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
+    )
+    try:
+        broadcast = sending.broadcast_create(
+            account=account,
+            user=None,
+            name=f"bench {channel} × {processes}",
+            channel=channel,
+            sender="",
+            subject="Hello {{ first_name }}" if channel == "EMAIL" else "",
+            text="Hi {{ first_name|default:'there' }}, 20% off everything this week.",
+            audience=sending.AudienceSpec(selections=[Selection()]),
+        )
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            sending.broadcast_send(broadcast=broadcast, user=None)
+        while True:
+            broadcast = Broadcast.objects.get(pk=broadcast.pk)
+            if broadcast.finished_at:
+                break
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    broadcast.cpu_seconds = 0.0
+    return (broadcast.finished_at - broadcast.started_at).total_seconds(), broadcast
+
+
 @section("sends")
 def sends(*, account, repeat: int, profiles: int) -> list[dict]:
     """100,000 emails to a local SMTP server (aiosmtpd in its own process) and 100,000 SMS through
@@ -545,6 +587,26 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
             f"{counted['cpu'] * 1000 / max(1, counted['received']):.2f} ms a message"
         )
         rows.append(row)
+    processes = int(os.environ.get("BENCH_SENDS_PROCESSES", "0"))
+    if "EMAIL" in channels and processes > 1:
+        # The same send run by Celery workers: one process, then `processes` sharing its chunks.
+        for count in (1, processes):
+            server, port = _smtp_counter()
+            env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port)}
+            try:
+                seconds, broadcast = _send_in_workers(target, "EMAIL", count, env)
+            finally:
+                counted = _smtp_counted(server)
+            row = _send_row(
+                f"{size:,} emails, Celery worker of {count} process(es), SEND_PROCESSES={count}",
+                seconds,
+                broadcast,
+                counted["received"],
+            )
+            row["reference"] = (
+                f"server received {counted['received']:,} ({counted['distinct']:,} distinct Message-IDs)"
+            )
+            rows.append(row)
     if "SMS" in channels:
         server = HttpRecorder()
         settings.INFOBIP_BASE_URL, settings.INFOBIP_API_KEY = server.url, "bench"
