@@ -523,13 +523,15 @@ def _send_in_workers(account, channel: str, processes: int, env: dict) -> tuple[
     processes (SEND_PROCESSES the same): seconds from the job's claim to its end, from its row."""
     from django.test import TestCase
 
+    from audience.celery import app
     from audience.selection import Selection
     from communications import services as sending
     from communications.models import Broadcast
 
+    app.control.purge()  # what earlier runs left in the queue (before the worker starts, not after)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
-        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--purge"],
+        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
     )
