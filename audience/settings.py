@@ -294,6 +294,8 @@ CELERY_BEAT_SCHEDULE = {
     "flow-runs": {"task": "communications.flow_runs_task", "schedule": 60},
     # People who start to match an active flow's entry segment or tag enter it.
     "flow-entries": {"task": "communications.flow_entries_task", "schedule": 300},
+    # Hand-off keys of emails older than HANDOFF_RETENTION_DAYS are deleted.
+    "handoff-purge": {"task": "communications.handoff_purge_task", "schedule": 60 * 60},
 }
 
 # Files coming in.
@@ -330,11 +332,24 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # SMTP connections a chunk of emails is spread over, each in its own thread (the round trips overlap).
 SMTP_CONNECTIONS = env_int("SMTP_CONNECTIONS", 4)
+# Worker processes one broadcast's chunks are handed over from at once: the process running the send
+# queues every other chunk's hand-over as a task for the others (1: it hands over every chunk itself).
+SEND_PROCESSES = env_int("SEND_PROCESSES", 1)
+if SEND_PROCESSES < 1:
+    raise ImproperlyConfigured(f"SEND_PROCESSES={SEND_PROCESSES}: expected 1 or more")
+# Days an email's hand-off key (communications.HandOff) is kept: a send resumed after a dead worker
+# needs the keys of its own hand-offs (minutes to hours old); older ones are deleted every hour.
+HANDOFF_RETENTION_DAYS = env_int("HANDOFF_RETENTION_DAYS", 30)
+if HANDOFF_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(f"HANDOFF_RETENTION_DAYS={HANDOFF_RETENTION_DAYS}: expected 1 or more")
 if SMTP_CONNECTIONS < 1:
     raise ImproperlyConfigured(f"SMTP_CONNECTIONS={SMTP_CONNECTIONS}: expected 1 or more")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "audience@localhost")
 INFOBIP_BASE_URL = env_str("INFOBIP_BASE_URL", "")
 INFOBIP_API_KEY = env_str("INFOBIP_API_KEY", "")
+# WhatsApp and Viber through Infobip need a sender it knows: the broadcast's, else these.
+INFOBIP_WHATSAPP_SENDER = env_str("INFOBIP_WHATSAPP_SENDER", "")
+INFOBIP_VIBER_SENDER = env_str("INFOBIP_VIBER_SENDER", "")
 COMMUNICATIONS_WEBHOOK_URL = env_str("COMMUNICATIONS_WEBHOOK_URL", "")
 COMMUNICATIONS_WEBHOOK_SECRET = env_str("COMMUNICATIONS_WEBHOOK_SECRET", "")
 # A provider that fails transiently (5xx, timeouts, a dropped connection) is tried this many times,

@@ -402,8 +402,10 @@ def _sends_account(size: int):
     """An account of `size` people, each with an email and a phone (created once, reused)."""
     from audience.models import Account, Contact, Profile
 
-    account = Account.objects.filter(name=SENDS_ACCOUNT).first() or audience_services.account_create(
-        name=SENDS_ACCOUNT, time_zone="UTC"
+    # A send goes to everyone in the account: BENCH_SENDS_ACCOUNT keeps accounts of other sizes apart.
+    name = os.environ.get("BENCH_SENDS_ACCOUNT", SENDS_ACCOUNT)
+    account = Account.objects.filter(name=name).first() or audience_services.account_create(
+        name=name, time_zone="UTC"
     )
     have = Profile.objects.filter(account=account).count()
     for start in range(have, size, 10_000):
@@ -461,13 +463,21 @@ def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
 # it would compete with the client for the GIL). It counts each message and each distinct
 # Message-ID, and prints both as JSON when its stdin closes.
 SMTP_COUNTER = """
-import json, logging, socket, sys
+import json, logging, socket, sys, time
 from aiosmtpd.controller import Controller
 logging.getLogger("mail.log").setLevel(logging.WARNING)
+PIPELINING = sys.argv[1] == "1"
 
 class Counter:
     def __init__(self):
         self.received, self.ids = 0, set()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # Offered as Postfix and most relays offer it; aiosmtpd answers a pipelined group in order.
+        session.host_name = hostname
+        if PIPELINING:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_DATA(self, server, session, envelope):
         self.received += 1
@@ -488,13 +498,17 @@ controller.start()
 print(port, flush=True)
 sys.stdin.read()
 controller.stop()
-print(json.dumps({"received": counter.received, "distinct": len(counter.ids)}), flush=True)
+counted = {"received": counter.received, "distinct": len(counter.ids), "cpu": time.process_time()}
+print(json.dumps(counted), flush=True)
 """
 
 
 def _smtp_counter() -> tuple[subprocess.Popen, int]:
     server = subprocess.Popen(
-        [sys.executable, "-c", SMTP_COUNTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SMTP_COUNTER, os.environ.get("BENCH_SMTP_PIPELINING", "1")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return server, int(server.stdout.readline())
 
@@ -502,6 +516,48 @@ def _smtp_counter() -> tuple[subprocess.Popen, int]:
 def _smtp_counted(server: subprocess.Popen) -> dict:
     out, _ = server.communicate(timeout=60)
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _send_in_workers(account, channel: str, processes: int, env: dict) -> tuple[float, object]:
+    """A broadcast queued as the app queues it and run by a Celery worker of `processes`
+    processes (SEND_PROCESSES the same): seconds from the job's claim to its end, from its row."""
+    from django.test import TestCase
+
+    from audience.celery import app
+    from audience.selection import Selection
+    from communications import services as sending
+    from communications.models import Broadcast
+
+    app.control.purge()  # what earlier runs left in the queue (before the worker starts, not after)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
+        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
+    )
+    try:
+        broadcast = sending.broadcast_create(
+            account=account,
+            user=None,
+            name=f"bench {channel} × {processes}",
+            channel=channel,
+            sender="",
+            subject="Hello {{ first_name }}" if channel == "EMAIL" else "",
+            text="Hi {{ first_name|default:'there' }}, 20% off everything this week.",
+            audience=sending.AudienceSpec(selections=[Selection()]),
+        )
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            sending.broadcast_send(broadcast=broadcast, user=None)
+        while True:
+            broadcast = Broadcast.objects.get(pk=broadcast.pk)
+            if broadcast.finished_at:
+                break
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    broadcast.cpu_seconds = 0.0
+    return (broadcast.finished_at - broadcast.started_at).total_seconds(), broadcast
 
 
 @section("sends")
@@ -528,8 +584,31 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
             counted = _smtp_counted(server)
         name = f"{size:,} emails over SMTP ({settings.SMTP_CONNECTIONS} connections a chunk)"
         row = _send_row(name, seconds, broadcast, counted["received"])
-        row["reference"] += f", {counted['distinct']:,} distinct Message-IDs"
+        row["reference"] += (
+            f", {counted['distinct']:,} distinct Message-IDs; the SMTP server's own CPU "
+            f"{counted['cpu'] * 1000 / max(1, counted['received']):.2f} ms a message"
+        )
         rows.append(row)
+    processes = int(os.environ.get("BENCH_SENDS_PROCESSES", "0"))
+    if "EMAIL" in channels and processes > 1:
+        # The same send run by Celery workers: one process, then `processes` sharing its chunks.
+        for count in (1, processes):
+            server, port = _smtp_counter()
+            env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port)}
+            try:
+                seconds, broadcast = _send_in_workers(target, "EMAIL", count, env)
+            finally:
+                counted = _smtp_counted(server)
+            row = _send_row(
+                f"{size:,} emails, Celery worker of {count} process(es), SEND_PROCESSES={count}",
+                seconds,
+                broadcast,
+                counted["received"],
+            )
+            row["reference"] = (
+                f"server received {counted['received']:,} ({counted['distinct']:,} distinct Message-IDs)"
+            )
+            rows.append(row)
     if "SMS" in channels:
         server = HttpRecorder()
         settings.INFOBIP_BASE_URL, settings.INFOBIP_API_KEY = server.url, "bench"

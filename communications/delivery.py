@@ -49,16 +49,17 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
         profile_ids=[pk for pk, _ in queued],
         contacts=any("email" in s or "phone" in s for s in sources),
     )
+    unsubscribe_url = optout.unsubscribe_url_maker() if email else None
     messages = []
     for pk, destination in queued:
         context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
         body = content.render(text, context)
         extra = {}
-        if subject is not None:  # an email
+        if subject is not None and unsubscribe_url is not None:  # an email
             extra = {
                 "subject": " ".join(content.render(subject, context).split()),
                 "html": content.render(html, context) if html else linebreaks(escape(body)),
-                "unsubscribe_url": optout.unsubscribe_url(broadcast.pk, pk),
+                "unsubscribe_url": unsubscribe_url(broadcast.pk, pk),
             }
         messages.append(
             Outgoing(

@@ -3,10 +3,13 @@ audience, change status). Views, tasks and other apps call these."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Model
@@ -22,6 +25,7 @@ from communications.models import (
     Broadcast,
     Flow,
     FlowStatus,
+    HandOff,
     ItemKind,
     Message,
     MessageStatus,
@@ -159,11 +163,20 @@ def _broadcast_work(run: JobRun) -> JobDone | None:
     if not broadcast.total:
         Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
     _broadcast_hand_over(broadcast, backend)  # what a dead worker left in flight
-    for ids in run.id_chunks(recipients, after=broadcast.cursor, size=SEND_CHUNK):
+    processes = settings.SEND_PROCESSES
+    after = broadcast.cursor
+    for number, ids in enumerate(run.id_chunks(recipients, after=after, size=SEND_CHUNK)):
         _broadcast_chunk(broadcast, ids)
-        _broadcast_hand_over(broadcast, backend)
+        if processes > 1 and number % processes:
+            # Another worker process hands this chunk's range over, in parallel with this one.
+            _hand_over_elsewhere(broadcast.pk, after, ids[-1])
+        else:
+            _broadcast_hand_over(broadcast, backend, after=after, upto=ids[-1])
+        after = ids[-1]
     if run.stopped:  # cancelled meanwhile
         return None
+    if processes > 1:
+        _hand_over_rest(broadcast, backend)
     broadcast.refresh_from_db()
     broadcast.total = broadcast.handled
     summary = _summary(broadcast)
@@ -219,23 +232,66 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
     )
 
 
-def _broadcast_hand_over(broadcast: Broadcast, backend: backends.BaseBackend) -> None:
-    """Phase two: hand the broadcast's `queued` messages to the backend (outside any transaction:
-    no lock is held while the provider answers), then commit each one as sent or failed. A worker
-    killed between the two leaves them `queued`; the next run hands them over again with the same
-    keys (`Outgoing.key`), which the backend de-duplicates."""
-    after = 0
+def _broadcast_hand_over(
+    broadcast: Broadcast, backend: backends.BaseBackend, *, after: int = 0, upto: int | None = None
+) -> None:
+    """Phase two: hand the broadcast's `queued` messages (of profiles after `after`, up to `upto`)
+    to the backend (outside any transaction: no lock is held while the provider answers), then
+    commit each one as sent or failed. A worker killed between the two leaves them `queued`; the
+    next run hands them over again with the same keys (`Outgoing.key`), which the backend
+    de-duplicates."""
     while True:
-        queued = list(
-            Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED, profile_id__gt=after)
-            .order_by("profile_id")
-            .values_list("profile_id", "destination")[:SEND_CHUNK]
+        pending = Message.objects.filter(
+            broadcast=broadcast, status=MessageStatus.QUEUED, profile_id__gt=after
         )
+        if upto is not None:
+            pending = pending.filter(profile_id__lte=upto)
+        queued = list(pending.order_by("profile_id").values_list("profile_id", "destination")[:SEND_CHUNK])
         if not queued:
             return
         after = queued[-1][0]
         outgoing = delivery.outgoing_build(broadcast=broadcast, queued=queued)
         _handed_over_commit(broadcast, [pk for pk, _ in queued], _backend_send(backend, outgoing))
+
+
+def _hand_over_elsewhere(broadcast_id: int, after: int, upto: int) -> None:
+    """Queue the hand-over of one chunk's range for any free worker process. A task that is lost
+    (the broker down, a worker killed) leaves its messages `queued`: `_hand_over_rest` sends them."""
+    from communications import tasks
+
+    try:
+        tasks.broadcast_hand_over_task.delay(broadcast_id, after, upto)
+    except Exception:  # the broker is down: the range is handed over at the end, here
+        logger.warning("queueing the hand-over of broadcast %s (%s, %s] failed", broadcast_id, after, upto)
+
+
+def broadcast_hand_over_range(*, broadcast_id: int, after: int, upto: int) -> None:
+    """A helper's share of a send (SEND_PROCESSES > 1): hand over the queued messages of the
+    profiles in (after, upto], while the broadcast runs. Handing a message over twice (a helper and
+    the run's own sweep at the end) is safe: the keys are the same, the backend de-duplicates them
+    and only a message still `queued` is counted."""
+    broadcast = (
+        Broadcast.objects.filter(pk=broadcast_id, status=JobStatus.RUNNING).select_related("account").first()
+    )
+    if broadcast is None:  # cancelled, failed or finished meanwhile
+        return
+    _broadcast_hand_over(broadcast, backends.backend_get(broadcast.channel), after=after, upto=upto)
+
+
+def _hand_over_rest(broadcast: Broadcast, backend: backends.BaseBackend) -> None:
+    """Wait for the helpers' ranges while they move; what is still `queued` once nothing moved for
+    JOB_STALE_SECONDS (a lost task, a dead helper) is handed over here."""
+    last, since = -1, time.monotonic()
+    while True:
+        left = Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED).count()
+        if not left:
+            return
+        if left != last:
+            last, since = left, time.monotonic()
+        elif time.monotonic() - since > settings.JOB_STALE_SECONDS:
+            break
+        time.sleep(0.2)
+    _broadcast_hand_over(broadcast, backend)
 
 
 @transaction.atomic
@@ -268,6 +324,27 @@ def _backend_send(backend: backends.BaseBackend, outgoing: list[backends.Outgoin
     except Exception as error:  # the provider is down: these recipients failed, the send goes on
         logger.exception("channel backend failed")
         return {message.profile_id: f"The channel backend failed: {error}" for message in outgoing}
+
+
+# --- Hand-off keys ------------------------------------------------------------------------------
+
+HANDOFF_PURGE_BATCH = 10_000
+
+
+def handoff_purge(*, now=None, batch: int = HANDOFF_PURGE_BATCH) -> int:
+    """Delete the hand-off keys (`HandOff`) older than HANDOFF_RETENTION_DAYS, `batch` rows a
+    statement (each its own short transaction, so no long lock and no huge WAL burst); returns
+    how many went. A key is needed only while its send can still be resumed (hours at most)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.HANDOFF_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        # Oldest first by primary key: old keys sit at the start of the index, so the scan stops early.
+        ids = list(
+            HandOff.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += HandOff.objects.filter(pk__in=ids).delete()[0]
 
 
 # --- Flows ---------------------------------------------------------------------------------------

@@ -19,6 +19,13 @@ def broadcast_send_task(self, broadcast_id: int) -> None:
     job_task_run(self, Broadcast, broadcast_id, _broadcast_run)
 
 
+@shared_task(name="communications.broadcast_hand_over_task")
+def broadcast_hand_over_task(broadcast_id: int, after: int, upto: int) -> None:
+    """One chunk's hand-over of a running broadcast, in whichever worker process is free
+    (SEND_PROCESSES > 1): the chunks of one broadcast go out from several processes at once."""
+    services.broadcast_hand_over_range(broadcast_id=broadcast_id, after=after, upto=upto)
+
+
 def _webhook_batch_run(*, job_id: int) -> None:
     webhooks.webhook_batch_run(batch_id=job_id)
 
@@ -43,3 +50,9 @@ def flow_entries_task() -> int:
     from communications import flows
 
     return flows.flow_entries_refresh()
+
+
+@shared_task(name="communications.handoff_purge_task")
+def handoff_purge_task() -> int:
+    """Every hour (beat): delete the emails' hand-off keys older than HANDOFF_RETENTION_DAYS."""
+    return services.handoff_purge()

@@ -1,8 +1,9 @@
 """The channel backends Audience ships, and which one sends a channel's messages.
 
 - `email.SmtpChannel`: email over SMTP through Django's email framework, when `EMAIL_HOST` is set.
-- `infobip.InfobipChannel`: SMS through Infobip's API with its official client, when
-  `INFOBIP_BASE_URL` and `INFOBIP_API_KEY` are set.
+- `infobip.InfobipChannel`: SMS through Infobip's API with its official client, and
+  `infobip.InfobipMessagesChannel`: WhatsApp and Viber through Infobip's Messages API with the same
+  client, when `INFOBIP_BASE_URL` and `INFOBIP_API_KEY` are set.
 - `webhook.WebhookChannel`: signed JSON batches to `COMMUNICATIONS_WEBHOOK_URL`, for a channel the
   two above do not carry (or all of them, when neither is configured).
 - `outbox.OutboxChannel`: the embedded default; keeps each rendered message in the sandbox outbox
@@ -24,6 +25,8 @@ from communications.backends import BaseBackend
 
 logger = logging.getLogger("communications.send")
 T = TypeVar("T")
+# The channels Infobip carries for Audience: SMS on /sms/3, the others on the Messages API.
+INFOBIP_CHANNELS = frozenset({"SMS", "WHATSAPP", "VIBER"})
 
 
 class TransientError(Exception):
@@ -37,10 +40,10 @@ def channel_backend(channel: str) -> BaseBackend:
         from communications.channels import email
 
         return email.SmtpChannel()
-    if channel == "SMS" and settings.INFOBIP_BASE_URL and settings.INFOBIP_API_KEY:
+    if channel in INFOBIP_CHANNELS and settings.INFOBIP_BASE_URL and settings.INFOBIP_API_KEY:
         from communications.channels import infobip
 
-        return infobip.InfobipChannel()
+        return infobip.InfobipChannel() if channel == "SMS" else infobip.InfobipMessagesChannel()
     if settings.COMMUNICATIONS_WEBHOOK_URL:
         from communications.channels import webhook
 

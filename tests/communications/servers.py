@@ -1,5 +1,6 @@
 """Real servers in the test process: an SMTP server (aiosmtpd) and an HTTP server that answers
-like Infobip's /sms/3/messages (and like a webhook gateway), each recording what it received."""
+like Infobip's /sms/3/messages and /messages-api/1/messages (and like a webhook gateway), each
+recording what it received."""
 
 from __future__ import annotations
 
@@ -16,15 +17,24 @@ from aiosmtpd.controller import Controller
 
 class SmtpRecorder:
     """aiosmtpd handler: keeps each message; refuses recipients in `refuse` with 550; answers
-    421 to the first `busy` DATA commands (a transient failure); waits `delay` before 250."""
+    421 to the first `busy` DATA commands (a transient failure); waits `delay` before 250. With
+    `pipelining` its EHLO offers PIPELINING (RFC 2920), as Postfix and most relays do: aiosmtpd
+    reads commands one line at a time, so a pipelined group is answered in order."""
 
-    def __init__(self):
+    def __init__(self, pipelining: bool = False):
+        self.pipelining = pipelining
         self.messages: list = []
         self.refuse: set[str] = set()
         self.busy = 0
         self.delay = 0.0
         self.peers: set = set()  # the client's (host, port) of each connection a message came on
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -47,15 +57,19 @@ class SmtpRecorder:
         return [m["Message-ID"] for m in self.messages]
 
 
-def smtp_server(host: str = "127.0.0.1") -> tuple[Controller, SmtpRecorder]:
+def smtp_server(host: str = "127.0.0.1", pipelining: bool = False) -> tuple[Controller, SmtpRecorder]:
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line
-    recorder = SmtpRecorder()
+    recorder = SmtpRecorder(pipelining)
     with socket.socket() as probe:  # a free port (the Controller checks it with a connection)
         probe.bind((host, 0))
         port = probe.getsockname()[1]
     controller = Controller(recorder, hostname=host, port=port)
     controller.start()
     return controller, recorder
+
+
+# Infobip's SMS endpoint and its Messages API (WhatsApp, Viber): the same destinations, the same answer.
+INFOBIP_PATHS = ("/sms/3/messages", "/messages-api/1/messages")
 
 
 class HttpRecorder(ThreadingHTTPServer):
@@ -78,7 +92,7 @@ class HttpRecorder(ThreadingHTTPServer):
         return [
             destination["messageId"]
             for request in self.requests
-            if request["path"] == "/sms/3/messages"
+            if request["path"] in INFOBIP_PATHS
             for message in request["json"]["messages"]
             for destination in message["destinations"]
         ]
@@ -109,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.requests.append(request)
         if self.server.delay:
             time.sleep(self.server.delay)
-        if self.path == "/sms/3/messages":
+        if self.path in INFOBIP_PATHS:
             return self._answer(200, self._infobip(request["json"]))
         return self._answer(200, {})
 

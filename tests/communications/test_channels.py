@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from email.header import decode_header, make_header
 from urllib.parse import quote
 
 import pytest
 
 from communications.backends import Outgoing
 from communications.channels.email import SmtpChannel, handoff_claim
-from communications.models import HandOff, MessageStatus, OutboxMessage
+from communications.models import HandOff, MessageStatus, OutboxMessage, Sender
 from communications.optout import unsubscribe_token
-from tests.communications.conftest import assert_adds_up, broadcast_for, make_profile, send
+from tests.communications.conftest import assert_adds_up, broadcast_for, make_profile, send, sender_for
 from tests.communications.servers import HttpRecorder, smtp_server
 
 
@@ -30,9 +31,10 @@ def channels(settings):
     return settings
 
 
-@pytest.fixture
-def smtp(channels):
-    controller, recorder = smtp_server()
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def smtp(channels, request):
+    """The SMTP server, once without PIPELINING (smtplib's conversation) and once with it."""
+    controller, recorder = smtp_server(pipelining=request.param)
     channels.EMAIL_HOST, channels.EMAIL_PORT = "127.0.0.1", controller.port
     yield recorder
     controller.stop()
@@ -205,6 +207,78 @@ def test_it_fails_the_batch_when_infobip_refuses_the_request(account, infobip, s
     assert "503" in broadcast.messages.get().error
 
 
+@pytest.mark.parametrize(
+    ("channel", "infobip_channel", "sender", "sent_as"),
+    [("WHATSAPP", "WHATSAPP", "+441134960000", "441134960000"), ("VIBER", "VIBER_BM", "ACME", "ACME")],
+)
+def test_it_sends_whatsapp_and_viber_through_infobips_messages_api(
+    account, infobip, channel, infobip_channel, sender, sent_as
+):
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    ben = make_profile(account, "Ben", phones=["+385912345679"])
+    infobip.errors = [503]  # retried
+    infobip.reject = {"385912345679"}
+    broadcast = send(
+        broadcast_for(account, [ana, ben], channel=channel, sender=sender, text="Hi {{ first_name }}")
+    )
+    assert (broadcast.sent, broadcast.failed) == (1, 1)
+    assert "Invalid destination address" in broadcast.messages.get(profile=ben).error
+    (request,) = infobip.requests
+    assert request["path"] == "/messages-api/1/messages"
+    assert request["headers"]["Authorization"] == "App secret-key"
+    first = request["json"]["messages"][0]
+    assert (first["channel"], first["sender"]) == (infobip_channel, sent_as)
+    assert first["destinations"] == [{"to": "385912345678", "messageId": f"{broadcast.pk}:{ana.pk}"}]
+    assert first["content"] == {"body": {"type": "TEXT", "text": "Hi Ana"}}
+    assert_adds_up(broadcast)
+    # A repeated hand-off carries the same message ids: Infobip sees the same messages again.
+    from communications.channels.infobip import InfobipMessagesChannel
+
+    again = Outgoing(broadcast.pk, ana.pk, channel, sent_as, "+385912345678", "Hi Ana")
+    assert InfobipMessagesChannel().send([again]) == {}
+    assert infobip.message_ids() == [f"{broadcast.pk}:{ana.pk}", f"{broadcast.pk}:{ben.pk}"] + [again.key]
+
+
+def test_whatsapp_takes_the_configured_sender_and_fails_without_one(account, infobip, settings):
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP"))
+    assert broadcast.failed == 1 and "INFOBIP_WHATSAPP_SENDER" in broadcast.messages.get().error
+    assert infobip.requests == []
+    settings.INFOBIP_WHATSAPP_SENDER = "441134960000"
+    broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP"))
+    assert broadcast.sent == 1
+    assert infobip.requests[0]["json"]["messages"][0]["sender"] == "441134960000"
+
+
+def test_a_whatsapp_delivery_report_moves_the_message_like_an_sms_one(account, infobip):
+    from communications import webhooks
+    from tests.communications.webhook_helpers import post_json, reports_url
+
+    token = webhooks.webhook_token_rotate(account=account, user=None)
+    ana = make_profile(account, "Ana", phones=["+385912345678"])
+    broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP", sender="+441134960000"))
+    # The Messages API's delivery report: the same messageId and status, and a channel and event.
+    report = {
+        "event": "DELIVERY",
+        "channel": "WHATSAPP",
+        "sender": "441134960000",
+        "destination": "385912345678",
+        "messageId": f"{broadcast.pk}:{ana.pk}",
+        "sentAt": "2026-12-01T09:59:58.000+0000",
+        "doneAt": "2026-12-01T10:00:00.000+0000",
+        "messageCount": 1,
+        "status": {
+            "groupId": 3,
+            "groupName": "DELIVERED",
+            "id": 5,
+            "name": "DELIVERED_TO_HANDSET",
+            "description": "Message delivered to handset",
+        },
+    }
+    assert post_json(reports_url(token), {"results": [report]}).status_code == 200
+    assert broadcast.messages.get().status == MessageStatus.DELIVERED
+
+
 def test_it_posts_signed_batches_to_the_webhook(account, gateway):
     ana = make_profile(account, "Ana", phones=["+385912345678"])
     gateway.errors = [500]  # retried
@@ -240,3 +314,33 @@ def test_the_embedded_default_keeps_each_message_in_the_outbox_once(account, cha
     again = Outgoing(broadcast.pk, ana.pk, "EMAIL", "", "ana@example.com", "x", account_id=account.pk)
     assert OutboxChannel().send([again]) == {}
     assert OutboxMessage.objects.filter(broadcast=broadcast).count() == 1
+
+
+def test_it_encodes_unicode_long_lines_and_leading_dots_as_django_would(account, smtp):
+    """The bytes built once a sender and filled a message read back as the message: an encoded
+    Unicode subject and From name, 8bit Unicode text, a line over 998 bytes in quoted-printable,
+    and a line that starts with a dot (dot-stuffed on the wire, restored by the server)."""
+    ana = make_profile(account, "Šime", emails=["sime@example.com"])
+    long_line = "ž" * 600  # 1,200 bytes in UTF-8
+    sender_for(account, "EMAIL", "news@acme.example")
+    Sender.objects.filter(address="news@acme.example").update(label="Akcija d.o.o. – ponude")
+    broadcast = send(
+        broadcast_for(
+            account,
+            [ana],
+            channel="EMAIL",
+            sender="news@acme.example",
+            subject="Popust za {{ first_name }} — 20 %",
+            text="Bok {{ first_name }},\n.točka na početku\n" + long_line,
+            html="<p>{{ first_name }}</p>",
+        )
+    )
+    assert (broadcast.sent, broadcast.failed) == (1, 0)
+    (mail,) = smtp.messages
+    assert str(make_header(decode_header(mail["Subject"]))) == "Popust za Šime — 20 %"
+    assert str(make_header(decode_header(mail["From"]))) == "Akcija d.o.o. – ponude <news@acme.example>"
+    parts = bodies(mail)
+    assert parts["text/plain"].splitlines() == ["Bok Šime,", ".točka na početku", long_line]
+    assert parts["text/html"].strip() == "<p>Šime</p>"
+    (text_part,) = [p for p in mail.walk() if p.get_content_type() == "text/plain"]
+    assert text_part["Content-Transfer-Encoding"] == "quoted-printable"

@@ -6,6 +6,7 @@ from django.test import TestCase
 from audience.models import Notification
 from audience.selection import Selection
 from communications import services
+from communications.backends import MemoryBackend
 from communications.models import Message, MessageStatus
 from tests.communications.conftest import assert_adds_up, block, broadcast_for, make_profile, send
 
@@ -320,11 +321,11 @@ def test_a_worker_killed_before_the_hand_off_hands_the_queued_messages_over_once
     original = services._broadcast_hand_over
     calls = {"n": 0}
 
-    def dying(*args):
+    def dying(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:  # the run's first call, then chunk one's; chunk two is only queued
             raise SystemExit("worker killed")
-        return original(*args)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(services, "_broadcast_hand_over", dying)
     with pytest.raises(SystemExit), TestCase.captureOnCommitCallbacks(execute=True):
@@ -353,3 +354,34 @@ def test_a_hand_off_recorded_twice_is_counted_once(account, memory_backend):
     broadcast.refresh_from_db()
     assert (broadcast.sent, broadcast.failed, broadcast.processed) == (2, 1, 3)
     assert statuses(broadcast)[profiles[2].pk] == MessageStatus.FAILED
+
+
+def test_with_several_processes_every_other_chunk_is_a_task_and_the_counts_add_up(
+    account, settings, monkeypatch
+):
+    """SEND_PROCESSES=2: the run hands over chunks 0, 2, … itself and queues a hand-over task for
+    chunks 1, 3, … (run in-process here, as tasks are in the tests); a task that is lost leaves its
+    messages queued until the run's sweep at the end sends them."""
+    from communications import services as sending
+    from communications import tasks
+
+    settings.SEND_PROCESSES = 2
+    settings.JOB_STALE_SECONDS = 0
+    monkeypatch.setattr(sending, "SEND_CHUNK", 2)
+    people = [make_profile(account, f"P{i}", phones=[f"+3859100000{i:02d}"]) for i in range(9)]
+    ranges = []
+    real = tasks.broadcast_hand_over_task.delay
+
+    def delay(broadcast_id, after, upto):
+        ranges.append((after, upto))
+        if len(ranges) == 2:
+            return None  # this one is lost
+        return real(broadcast_id, after, upto)
+
+    monkeypatch.setattr(tasks.broadcast_hand_over_task, "delay", delay)
+    broadcast = send(broadcast_for(account, people))
+    ids = [p.pk for p in people]
+    assert ranges == [(ids[1], ids[3]), (ids[5], ids[7])]
+    assert (broadcast.sent, broadcast.status) == (9, "done")
+    assert sorted(m.profile_id for m in MemoryBackend.outbox) == ids and not MemoryBackend.dedups
+    assert_adds_up(broadcast)

@@ -219,3 +219,20 @@ def test_a_forged_or_changed_token_answers_404(account, ana):
     for bad in (forged, "WzEsMV0:nope", str(ana.pk)):
         assert Client().post(reverse("communications:unsubscribe", args=[bad])).status_code == 404
     assert not DncEntryAccount.objects.exists()
+
+
+def test_a_link_of_the_earlier_token_format_and_of_a_fallback_key_still_opts_out(account, ana, settings):
+    """Links already in inboxes keep working: the earlier `django.core.signing` tokens, and tokens
+    signed with a key that has since moved to SECRET_KEY_FALLBACKS."""
+    from django.core import signing
+
+    broadcast = send(broadcast_for(account, [ana], channel="EMAIL"))
+    earlier = signing.Signer(salt="communications.unsubscribe").sign_object([broadcast.pk, ana.pk])
+    page = Client().get(reverse("communications:unsubscribe", args=[earlier]))
+    assert page.status_code == 200 and "ana@example.com" in page.text
+    token = unsubscribe_token(broadcast.pk, ana.pk)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    assert unsubscribe_token(broadcast.pk, ana.pk) != token
+    assert Client().post(reverse("communications:unsubscribe", args=[token])).status_code == 200
+    assert DncEntryAccount.objects.count() == 1
