@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audience import counting
+from audience import counting, replicas
 from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
 from audience.models import Account, Company
 from audience.selection import Selection
@@ -153,10 +153,13 @@ def _broadcast_work(run: JobRun) -> JobDone | None:
     broadcast = run.job
     backend = backends.backend_get(broadcast.channel)
     recipients = selectors.broadcast_recipients(broadcast=broadcast)
+    # Who the recipients are is read on a replica when one holds everything committed before the
+    # send began (audience.replicas); each chunk's messages, destinations and Do Not Contact are
+    # read and written on the primary, in `_broadcast_chunk`'s transaction.
     if not broadcast.total:
-        Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
+        Broadcast.objects.filter(pk=broadcast.pk).update(total=replicas.job_read(recipients.count))
     _broadcast_hand_over(broadcast, backend)  # what a dead worker left in flight
-    for ids in run.id_chunks(recipients, after=broadcast.cursor, size=SEND_CHUNK):
+    for ids in replicas.job_id_chunks(run, recipients, after=broadcast.cursor, size=SEND_CHUNK):
         _broadcast_chunk(broadcast, ids)
         _broadcast_hand_over(broadcast, backend)
     if run.stopped:  # cancelled meanwhile
