@@ -8,8 +8,9 @@ decorator `replica_view`; inside it, `ReplicaRouter` sends reads to a replica th
   time it was looked at (every REPLICA_CHECK_SECONDS); a connection error takes it out until then;
 - caught up with the account: it has replayed the primary's WAL position recorded at the account's
   last write (`data_changed` records it), so a count is never older than the account's data;
-- not asked for by a session that wrote a moment ago (`ReadYourWritesMiddleware`): after a POST,
-  that browser reads the primary for REPLICA_STICKY_SECONDS, for writes that counts do not track.
+- not asked for by a session that wrote a moment ago (`ReadYourWritesMiddleware`): after a POST
+  that wrote, that browser reads the primary for REPLICA_STICKY_SECONDS, for writes that counts
+  do not track.
 
 Every write, and every read inside a transaction on the primary, stays on the primary (a read
 there may be part of the write, and a replica cannot see the transaction's own rows). A job's own
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -332,17 +334,36 @@ def reads_primary(request: HttpRequest) -> bool:
         return False
 
 
+# What a statement on the primary that only reads starts with; anything else counts as a write.
+_READS_ONLY = re.compile(
+    r"\s*(SELECT|SHOW|SET|EXPLAIN|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|DECLARE|FETCH|CLOSE)\b",
+    re.IGNORECASE,
+)
+
+
 class ReadYourWritesMiddleware:
-    """After a request that may have written (any method but GET, HEAD and OPTIONS), the browser
-    reads the primary for REPLICA_STICKY_SECONDS: the next page shows what it just did even when
-    a replica has not replayed it yet."""
+    """After a request that wrote (any method but GET, HEAD and OPTIONS that ran a statement on the
+    primary other than a read), the browser reads the primary for REPLICA_STICKY_SECONDS: the next
+    page shows what it just did even when a replica has not replayed it yet. A POST that only reads
+    (the segment editor's live count, whose rule is too long for a URL) leaves the browser on the
+    replicas."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if aliases() and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not aliases() or request.method in ("GET", "HEAD", "OPTIONS"):
+            return self.get_response(request)
+        wrote = False
+
+        def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+            nonlocal wrote
+            wrote = wrote or not _READS_ONLY.match(sql)
+            return execute(sql, params, many, context)
+
+        with connections[DEFAULT_DB_ALIAS].execute_wrapper(watch):
+            response = self.get_response(request)
+        if wrote:
             seconds = settings.REPLICA_STICKY_SECONDS
             response.set_cookie(
                 STICKY_COOKIE,
