@@ -494,7 +494,7 @@ def gunicorn_start(*, port: int, workers: int, log: Path, replica_url: str = "")
         env["DATABASE_REPLICA_URLS"] = replica_url
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        str(Path(sys.executable).parent / "gunicorn"),  # this Python's environment
         "audience.wsgi",
         "--workers",
         str(workers),
