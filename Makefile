@@ -39,10 +39,15 @@ bench: migrate
 bench-small: migrate
 	$(BIN)/python bin/bench.py --profiles 10000 --events-per-profile 10 --repeat 3
 
-# 50 users against gunicorn for 60 s (PostgreSQL from DATABASE_URL, Redis from CELERY_BROKER_URL);
-# any error fails it. Results go to docs/benchmarks/loadtest.md.
+# 50 users against gunicorn for 60 s (PostgreSQL from DATABASE_URL, Redis from CELERY_BROKER_URL)
+# on the primary alone, then 60 s more with a hot standby of the same server as a read replica
+# (bin/standby-start on STANDBY_PORT, stopped afterwards); any error fails it. Results, side by
+# side, go to docs/benchmarks/loadtest.md.
+STANDBY_PORT ?= 5433
 loadtest: migrate
-	$(BIN)/python bin/loadtest.py --users 50 --duration 60
+	STANDBY_PORT=$(STANDBY_PORT) bin/standby-start
+	$(BIN)/python bin/loadtest.py --users 50 --duration 60 --replica-port $(STANDBY_PORT); \
+	status=$$?; STANDBY_PORT=$(STANDBY_PORT) bin/standby-stop; exit $$status
 
 lint: install
 	$(BIN)/python -m ruff check .

@@ -8,11 +8,18 @@ decorator `replica_view`; inside it, `ReplicaRouter` sends reads to a replica th
   time it was looked at (every REPLICA_CHECK_SECONDS); a connection error takes it out until then;
 - caught up with the account: it has replayed the primary's WAL position recorded at the account's
   last write (`data_changed` records it), so a count is never older than the account's data;
-- not asked for by a session that wrote a moment ago (`ReadYourWritesMiddleware`): after a POST,
-  that browser reads the primary for REPLICA_STICKY_SECONDS, for writes that counts do not track.
+- not asked for by a session that wrote a moment ago (`ReadYourWritesMiddleware`): after a POST
+  that wrote, that browser reads the primary for REPLICA_STICKY_SECONDS, for writes that counts
+  do not track.
 
 Every write, and every read inside a transaction on the primary, stays on the primary (a read
-there may be part of the write, and a replica cannot see the transaction's own rows).
+there may be part of the write, and a replica cannot see the transaction's own rows). A job's own
+row (any `audience.jobs.Job`: its status, cancel and progress) is always read on the primary.
+
+Background jobs read a replica too (`job_reads`, `job_read`, `job_id_chunks`: an export, the
+recipients of a broadcast): one that has replayed everything committed before the job began, its
+own row and what it names (a segment, a broadcast's audience) included, which is at or past the
+account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -41,6 +49,9 @@ _status: dict[str, tuple[str, float]] = {}
 _replayed: dict[str, int] = {}
 
 STICKY_COOKIE = "audience_primary_until"
+# How long a job waits for a replica to replay what was committed before the job began (a local
+# standby is milliseconds behind) before it reads the primary instead.
+JOB_WAIT_SECONDS = 2.0
 
 
 def aliases(*, mirrors: bool = False) -> list[str]:
@@ -136,38 +147,52 @@ def writes_recorded(account_ids: list[int]) -> None:
             cache.set(key, position, None)
 
 
-def _caught_up(alias: str, account_id: int | None) -> bool:
+def _needed(account_id: int | None, after: int) -> int:
+    """The WAL position a replica must have replayed: the account's last write, `after` if later."""
     if account_id is None:
-        return True
-    needed = cache.get(_written_key(account_id)) or 0
+        return after
+    return max(after, cache.get(_written_key(account_id)) or 0)
+
+
+def _caught_up(alias: str, needed: int) -> bool:
     if needed <= _replayed.get(alias, 0):
         return True  # seen replayed already: no need to ask again
     return _replay_lsn(alias) >= needed
 
 
-def _choose(account_id: int | None) -> str | None:
-    for alias in aliases():
-        if status(alias) != "ok":
-            continue
-        try:
-            if _caught_up(alias, account_id):
-                return alias
-        except DatabaseError:
-            _mark_down(alias)
-    return None
+def _choose(account_id: int | None, *, after: int = 0, wait: float = 0) -> str | None:
+    needed = _needed(account_id, after)
+    deadline = time.monotonic() + wait
+    while True:
+        in_rotation = False
+        for alias in aliases():
+            if status(alias) != "ok":
+                continue
+            in_rotation = True
+            try:
+                if _caught_up(alias, needed):
+                    return alias
+            except DatabaseError:
+                _mark_down(alias)
+        if not in_rotation or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
 
 
 @contextmanager
-def replica_reads(*, account_id: int | None, primary: bool = False) -> Iterator[str | None]:
-    """Reads inside may go to a replica caught up with `account_id`'s last write (`primary`: not
-    this time). Yields the alias chosen, None for the primary."""
+def replica_reads(
+    *, account_id: int | None, primary: bool = False, after: int = 0, wait: float = 0
+) -> Iterator[str | None]:
+    """Reads inside may go to a replica caught up with `account_id`'s last write and with the WAL
+    position `after` (`primary`: not this time); one still behind is waited for up to `wait`
+    seconds. Yields the alias chosen, None for the primary."""
     outer = _current.get()
     if primary or not aliases() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
         alias = None  # inside a transaction on the primary every read stays there (the router)
     elif outer is not None:
         alias = None if outer == DEFAULT_DB_ALIAS else outer  # nested: the outer choice stands
     else:
-        alias = _choose(account_id)
+        alias = _choose(account_id, after=after, wait=wait)
     token = _current.set(alias or DEFAULT_DB_ALIAS)
     try:
         yield alias
@@ -175,14 +200,14 @@ def replica_reads(*, account_id: int | None, primary: bool = False) -> Iterator[
         _current.reset(token)
 
 
-def on_replica(account_id: int | None, read: Callable[[], Any], *, primary: bool = False) -> Any:
-    """`read()` on a replica when one may serve it, and on the primary again if the replica fails
-    under it (the read must be one that can run twice: it writes nothing)."""
-    with replica_reads(account_id=account_id, primary=primary) as alias:
+def _read(
+    account_id: int | None, read: Callable[[], Any], *, primary: bool, after: int = 0, wait: float = 0
+) -> tuple[Any, str | None]:
+    with replica_reads(account_id=account_id, primary=primary, after=after, wait=wait) as alias:
         if alias is None:
-            return read()
+            return read(), None
         try:
-            return read()
+            return read(), alias
         except DatabaseError:
             # Down, or a query cancelled by a conflict with recovery: read the primary instead (an
             # error of the read's own comes again there, and is raised from there).
@@ -193,7 +218,63 @@ def on_replica(account_id: int | None, read: Callable[[], Any], *, primary: bool
                     "replicas: a read failed on %s; read again on the primary", alias, exc_info=True
                 )
     with replica_reads(account_id=account_id, primary=True):
-        return read()
+        return read(), None
+
+
+def on_replica(account_id: int | None, read: Callable[[], Any], *, primary: bool = False) -> Any:
+    """`read()` on a replica when one may serve it, and on the primary again if the replica fails
+    under it (the read must be one that can run twice: it writes nothing)."""
+    return _read(account_id, read, primary=primary)[0]
+
+
+# -- background jobs -----------------------------------------------------------------------------
+def job_position() -> int:
+    """The primary's WAL position now (0 without replicas): a job's replica must have replayed it,
+    so that it holds every row committed before the job began (the job's own row, the segment or
+    audience it names) and the account's last write, which came before."""
+    if not aliases() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return 0
+    try:
+        return _primary_lsn()
+    except DatabaseError:
+        return 0  # the job's own reads report the primary's trouble
+
+
+@contextmanager
+def job_reads() -> Iterator[str | None]:
+    """A whole job's reads (an export, from its task) on a replica that holds everything committed
+    before the job began; its writes, and reads of job rows, stay on the primary (the router). A
+    replica that fails in the middle fails the job, with the reason on its row, and is out of
+    rotation for the next one."""
+    with replica_reads(account_id=None, after=job_position(), wait=JOB_WAIT_SECONDS) as alias:
+        yield alias
+
+
+def job_read(read: Callable[[], Any], *, since: int | None = None) -> Any:
+    """One read of a job (it can run twice: it writes nothing) on a replica that has replayed
+    `since` (the primary's position now by default), else on the primary."""
+    after = job_position() if since is None else since
+    return _read(None, read, primary=False, after=after, wait=JOB_WAIT_SECONDS)[0]
+
+
+def job_id_chunks(run: Any, queryset: Any, *, after: int, size: int) -> Iterator[list[int]]:
+    """`run.id_chunks` (a `audience.jobs.JobRun`'s keyset chunks of ids, until it is cancelled)
+    with each chunk read on a replica that holds everything committed before the first one, else
+    on the primary: the cancel check reads the job's row, on the primary. After a chunk read on the
+    primary the next ones do not wait for the replica to catch up, only take it when it has."""
+    since, wait = job_position(), JOB_WAIT_SECONDS
+    while True:
+
+        def chunk(after: int = after) -> list[int] | None:
+            return next(run.id_chunks(queryset, after=after, size=size), None)
+
+        ids, alias = _read(None, chunk, primary=False, after=since, wait=wait)
+        if not ids:
+            return
+        if alias is None:
+            wait = 0
+        yield ids
+        after = ids[-1]
 
 
 def replica_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -216,13 +297,20 @@ def replica_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 # -- the router ----------------------------------------------------------------------------------
+def _is_job(model: Any) -> bool:
+    from audience.jobs import Job
+
+    return isinstance(model, type) and issubclass(model, Job)
+
+
 class ReplicaRouter:
     """Reads to the replica chosen by `replica_reads`, when there is one and no transaction is
-    open on the primary; writes and migrations to the primary only."""
+    open on the primary; writes, migrations and job rows (written under the job as it runs: its
+    status, cancel, progress) to the primary only."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
         alias = _current.get()
-        if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block or _is_job(model):
             return DEFAULT_DB_ALIAS
         return alias  # the primary too, when replica_reads chose it
 
@@ -246,17 +334,36 @@ def reads_primary(request: HttpRequest) -> bool:
         return False
 
 
+# What a statement on the primary that only reads starts with; anything else counts as a write.
+_READS_ONLY = re.compile(
+    r"\s*(SELECT|SHOW|SET|EXPLAIN|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|DECLARE|FETCH|CLOSE)\b",
+    re.IGNORECASE,
+)
+
+
 class ReadYourWritesMiddleware:
-    """After a request that may have written (any method but GET, HEAD and OPTIONS), the browser
-    reads the primary for REPLICA_STICKY_SECONDS: the next page shows what it just did even when
-    a replica has not replayed it yet."""
+    """After a request that wrote (any method but GET, HEAD and OPTIONS that ran a statement on the
+    primary other than a read), the browser reads the primary for REPLICA_STICKY_SECONDS: the next
+    page shows what it just did even when a replica has not replayed it yet. A POST that only reads
+    (the segment editor's live count, whose rule is too long for a URL) leaves the browser on the
+    replicas."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if aliases() and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not aliases() or request.method in ("GET", "HEAD", "OPTIONS"):
+            return self.get_response(request)
+        wrote = False
+
+        def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+            nonlocal wrote
+            wrote = wrote or not _READS_ONLY.match(sql)
+            return execute(sql, params, many, context)
+
+        with connections[DEFAULT_DB_ALIAS].execute_wrapper(watch):
+            response = self.get_response(request)
+        if wrote:
             seconds = settings.REPLICA_STICKY_SECONDS
             response.set_cookie(
                 STICKY_COOKIE,

@@ -8,6 +8,12 @@ in once (CSRF + session) and loops over what a marketer does all day: the People
 search, sorts, deep keyset pages), its summary count fragment, the segment editor's live count with
 a rule that keeps changing, saving the segment now and then, and polling a job's progress fragment.
 
+With a replica (`--replica-url`, or `--replica-port` for a hot standby of the same server such as
+bin/standby-start's), the same users with the same seeds run twice: against the primary alone,
+then with the replica as DATABASE_REPLICA_URLS; counts start cold in each run, and the report puts
+throughput and p95 side by side, with what the standby executed in each run (its own
+pg_stat_database).
+
 Any response outside 2xx/3xx, a redirect to the sign-in page, a rule the editor refuses, or an
 exception (a timeout included) is an error; the script exits 1 if there was one. Results go to
 docs/benchmarks/loadtest.{json,md}. gunicorn is stopped at the end, also on Ctrl-C.
@@ -123,10 +129,10 @@ class Recorder:
         }
 
 
-def report_markdown(results: dict) -> str:
+def report_markdown(results: dict, *, title: str = "# Load test") -> str:
     machine, config = results["machine"], results["config"]
     lines = [
-        "# Load test",
+        title,
         "",
         f"{machine['date']} · {config['users']} users · {config['duration']} s · gunicorn "
         f"{config['workers']} sync workers · think time {config['think']} s · "
@@ -152,10 +158,52 @@ def report_markdown(results: dict) -> str:
             f"{s['p95_ms']} | {s['p99_ms']} | {s['max_ms']} |"
         )
     lines += ["", "`login` (one per user) happens before the timed window and is not in the totals."]
+    if results.get("standby"):
+        standby = results["standby"]
+        lines += [
+            "",
+            f"Replica: {standby['url']} ({standby['health']} in /healthz). It executed "
+            f"{standby['transactions']:,} transactions and returned {standby['rows']:,} rows in the window.",
+        ]
     if results["notes"]:
         lines += ["", "Notes: " + ", ".join(f"{k}: {v}" for k, v in sorted(results["notes"].items()))]
     if results["error_samples"]:
         lines += ["", "Errors (first 20):", ""] + [f"- {e}" for e in results["error_samples"]]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_markdown(primary: dict, replica: dict) -> str:
+    """The two runs side by side: throughput, errors, p50/p95/p99 overall and p95 of each kind."""
+    machine, config = primary["machine"], primary["config"]
+    standby = replica.get("standby") or {}
+    lines = [
+        "# Load test: the primary alone, then with one read replica",
+        "",
+        f"{machine['date']} · {config['users']} users (seeds 0–{config['users'] - 1}) · "
+        f"{config['duration']} s a run · gunicorn {config['workers']} sync workers · think time "
+        f"{config['think']} s · {config['profiles']:,} profiles · cache: {config['cache']} · "
+        f"{machine['cpus']} CPUs · counts cold at the start of each run",
+        "",
+        f"Replica: {standby.get('url', '?')}, a hot standby (streaming replication) of the same "
+        "server, on the same machine and cores.",
+        "",
+        "| run | requests | req/s | errors | p50 ms | p95 ms | p99 ms | load average before → after | "
+        "standby transactions | standby rows |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, run in (("primary alone", primary), ("with one standby", replica)):
+        s, m, sb = run["all"], run["machine"], run.get("standby") or {}
+        lines.append(
+            f"| {name} | {run['requests']:,} | {run['throughput_rps']} | {run['errors']} | {s['p50_ms']} | "
+            f"{s['p95_ms']} | {s['p99_ms']} | {m['load_before']} → {m['load_after']} | "
+            f"{sb.get('transactions', 0):,} | {sb.get('rows', 0):,} |"
+        )
+    lines += ["", "p95 ms of each kind:", "", "| kind | primary alone | with one standby |", "|---|---|---|"]
+    for kind in sorted(set(primary["kinds"]) | set(replica["kinds"])):
+        if kind == "login":
+            continue
+        one, two = primary["kinds"].get(kind, {}), replica["kinds"].get(kind, {})
+        lines.append(f"| {kind} | {one.get('p95_ms', '–')} | {two.get('p95_ms', '–')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -439,11 +487,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_start(*, port: int, workers: int, log: Path) -> subprocess.Popen:
+def gunicorn_start(*, port: int, workers: int, log: Path, replica_url: str = "") -> subprocess.Popen:
     env = {**os.environ, "DEBUG": "false"}
+    env.pop("DATABASE_REPLICA_URLS", None)
+    if replica_url:
+        env["DATABASE_REPLICA_URLS"] = replica_url
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        str(Path(sys.executable).parent / "gunicorn"),  # this Python's environment
         "audience.wsgi",
         "--workers",
         str(workers),
@@ -510,55 +561,72 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=60, help="seconds of timed work after sign-in")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--think", type=float, default=0.0, help="mean pause between a user's requests (s)")
-    parser.add_argument("--profiles", type=int, default=20_000)
-    parser.add_argument("--events-per-profile", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
-    parser.add_argument("--label", default="loadtest", help="report file name (without extension)")
-    args = parser.parse_args()
+def standby_counters(url: str) -> tuple[int, int]:
+    """What the replica itself executed so far in its copy of the database: transactions, rows."""
+    import psycopg
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "audience.settings")
-    import django
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback, tup_returned + tup_fetched FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]), int(row[1])
 
-    django.setup()
+
+def replica_url_for(database_url: str, port: int) -> str:
+    """DATABASE_URL with another port: the same database on a standby of the same server."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(database_url)
+    host = parts.hostname or "127.0.0.1"
+    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{auth}{host}:{port}"))
+
+
+def run_server(args, target: Target, *, replica_url: str = "") -> dict | None:
+    """One run: gunicorn (with `replica_url` as its replica, or none), the users, the results;
+    None when interrupted."""
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        print("The load test needs PostgreSQL: set DATABASE_URL (and CELERY_BROKER_URL for /healthz).")
-        return 2
-    target = prepare(users=args.users, profiles=args.profiles, events_per_profile=args.events_per_profile)
-    connection.close()
+    from audience import counting
+    from audience.models import Account
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Counts start cold: the account's cached counts are not used again.
+    counting.data_changed(account_ids=[Account.objects.get(name=ACCOUNT).pk])
+    connection.close()
     port = free_port()
     log = ROOT / "var" / "loadtest-gunicorn.log"
-    process = gunicorn_start(port=port, workers=args.workers, log=log)
+    process = gunicorn_start(port=port, workers=args.workers, log=log, replica_url=replica_url)
     stop = threading.Event()
+    standby = None
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_healthy(base_url, process)
+        if replica_url:
+            health = requests.get(base_url + "/healthz", timeout=10).json().get("replicas", {})
+            standby = {"url": re.sub(r"//[^@/]*@", "//", replica_url), "health": ", ".join(health.values())}
+            counters_before = standby_counters(replica_url)
         target = replace(target, base_url=base_url)
         recorder = Recorder()
         load_before = load_average()
-        print(f"{args.users} users for {args.duration:g} s against {base_url} ({args.workers} workers)")
+        where = f"with replica {standby['url']}" if standby else "on the primary alone"
+        print(
+            f"{args.users} users for {args.duration:g} s against {base_url} ({args.workers} workers), {where}"
+        )
         cpu_before = (worker_cpu_seconds(process.pid), client_cpu_seconds())
         window = run_users(
             target, recorder, users=args.users, duration=args.duration, think=args.think, stop=stop
         )
         cpu_after = (worker_cpu_seconds(process.pid), client_cpu_seconds())
         load_after = load_average()
+        if standby:
+            counters_after = standby_counters(replica_url)
+            standby["transactions"] = counters_after[0] - counters_before[0]
+            standby["rows"] = counters_after[1] - counters_before[1]
     except KeyboardInterrupt:
         stop.set()
         print("interrupted: stopping gunicorn")
-        return 130
+        return None
     finally:
         stop.set()
         gunicorn_stop(process)
@@ -566,7 +634,7 @@ def main() -> int:
     # The same machine description as `make bench` (bin/ is on the path: this script's folder).
     from bench import machine
 
-    results = {
+    return {
         "machine": {**machine(), "load_before": load_before, "load_after": load_after},
         "config": {
             "users": args.users,
@@ -580,14 +648,79 @@ def main() -> int:
             "gunicorn_workers_s": round(cpu_after[0] - cpu_before[0], 1),
             "client_s": round(cpu_after[1] - cpu_before[1], 1),
         },
+        **({"standby": standby} if standby else {}),
         **recorder.summary(window=window),
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=60, help="seconds of timed work after sign-in")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--think", type=float, default=0.0, help="mean pause between a user's requests (s)")
+    parser.add_argument("--profiles", type=int, default=20_000)
+    parser.add_argument("--events-per-profile", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
+    parser.add_argument("--label", default="loadtest", help="report file name (without extension)")
+    parser.add_argument(
+        "--replica-url",
+        default=(os.environ.get("DATABASE_REPLICA_URLS") or "").split(",")[0].strip(),
+        help="a second run with this read replica (default: the first of DATABASE_REPLICA_URLS)",
+    )
+    parser.add_argument(
+        "--replica-port",
+        type=int,
+        help="a second run with DATABASE_URL's database on this port of the same host (a standby)",
+    )
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "audience.settings")
+    # The script's own process (data, counters) reads the primary only.
+    os.environ.pop("DATABASE_REPLICA_URLS", None)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        print("The load test needs PostgreSQL: set DATABASE_URL (and CELERY_BROKER_URL for /healthz).")
+        return 2
+    replica_url = args.replica_url
+    if args.replica_port:
+        replica_url = replica_url_for(os.environ["DATABASE_URL"], args.replica_port)
+    target = prepare(users=args.users, profiles=args.profiles, events_per_profile=args.events_per_profile)
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    primary = run_server(args, target)
+    if primary is None:
+        return 130
+    replica = None
+    if replica_url:
+        replica = run_server(args, target, replica_url=replica_url)
+        if replica is None:
+            return 130
+
     args.out.mkdir(parents=True, exist_ok=True)
+    if replica is None:
+        results, markdown = primary, report_markdown(primary)
+    else:
+        results = {"primary": primary, "replica": replica}
+        markdown = "\n".join(
+            [
+                comparison_markdown(primary, replica),
+                report_markdown(primary, title="## The primary alone"),
+                report_markdown(replica, title="## With one standby"),
+            ]
+        )
     (args.out / f"{args.label}.json").write_text(json.dumps(results, indent=2) + "\n")
-    markdown = report_markdown(results)
     (args.out / f"{args.label}.md").write_text(markdown)
     print(markdown)
-    return 1 if results["errors"] else 0
+    runs = [primary] + ([replica] if replica else [])
+    return 1 if any(run["errors"] for run in runs) else 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
-from audience import counting
+from audience import counting, replicas
 from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
 from audience.models import Account, Company
 from audience.selection import Selection
@@ -160,12 +160,16 @@ def _broadcast_work(run: JobRun) -> JobDone | None:
     broadcast = run.job
     backend = backends.backend_get(broadcast.channel)
     recipients = selectors.broadcast_recipients(broadcast=broadcast)
+    # Who the recipients are is read on a replica when one holds everything committed before the
+    # send began (audience.replicas); each chunk's messages, destinations and Do Not Contact are
+    # read and written on the primary, in `_broadcast_chunk`'s transaction.
     if not broadcast.total:
-        Broadcast.objects.filter(pk=broadcast.pk).update(total=recipients.count())
+        Broadcast.objects.filter(pk=broadcast.pk).update(total=replicas.job_read(recipients.count))
     _broadcast_hand_over(broadcast, backend)  # what a dead worker left in flight
     processes = settings.SEND_PROCESSES
     after = broadcast.cursor
-    for number, ids in enumerate(run.id_chunks(recipients, after=after, size=SEND_CHUNK)):
+    chunks = replicas.job_id_chunks(run, recipients, after=after, size=SEND_CHUNK)
+    for number, ids in enumerate(chunks):
         _broadcast_chunk(broadcast, ids)
         if processes > 1 and number % processes:
             # Another worker process hands this chunk's range over, in parallel with this one.

@@ -112,6 +112,37 @@ def test_it_reports_throughput_latencies_and_errors():
     assert "rule_count: still counting: 1" in markdown
 
 
+def _run(rps: float, p95: float, *, standby: dict | None = None) -> dict:
+    recorder = loadtest.Recorder()
+    recorder.add("people", p95 / 1000)
+    recorder.add("rule_count", 0.010)
+    machine = {"date": "2026-01-01T00:00:00+00:00", "cpus": 2, "load_before": "1.00", "load_after": "2.00"}
+    config = {"users": 50, "duration": 60.0, "workers": 5, "think": 0.0, "profiles": 100, "cache": "Redis"}
+    summary = recorder.summary(window=2.0)
+    summary["throughput_rps"] = rps
+    return {"machine": machine, "config": config, **({"standby": standby} if standby else {}), **summary}
+
+
+def test_it_puts_the_primary_and_the_replica_run_side_by_side():
+    standby = {"url": "postgres://127.0.0.1:5433/x", "health": "ok", "transactions": 1200, "rows": 34000}
+    markdown = loadtest.comparison_markdown(_run(25.3, 300.0), _run(31.0, 200.0, standby=standby))
+
+    assert "50 users (seeds 0–49)" in markdown
+    assert "| primary alone | 2 | 25.3 | 0 |" in markdown
+    assert "| with one standby | 2 | 31.0 | 0 |" in markdown
+    assert "| 1,200 | 34,000 |" in markdown
+    assert "| people | 300.0 | 200.0 |" in markdown
+    assert "Replica: postgres://127.0.0.1:5433/x" in markdown
+
+
+def test_it_points_a_replica_url_at_another_port_of_the_same_host():
+    assert (
+        loadtest.replica_url_for("postgres://postgres:secret@127.0.0.1:5432/audience_x", 5433)
+        == "postgres://postgres:secret@127.0.0.1:5433/audience_x"
+    )
+    assert loadtest.replica_url_for("postgres://db/a", 5433) == "postgres://db:5433/a"
+
+
 def test_it_generates_rules_the_engine_accepts(db):
     from audience import demo
     from segments import selectors

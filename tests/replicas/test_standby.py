@@ -160,3 +160,15 @@ def test_after_a_post_that_browser_reads_the_primary(
     assert "Everyone now" in teammate_client.get(saved["Location"]).content.decode()
     # A browser that wrote nothing reads the standby, which has not replayed the segment yet.
     assert owner_client.get(saved["Location"]).status_code == 404
+
+
+def test_a_post_that_only_reads_leaves_that_browser_on_the_standby(standby, observe, zagreb, owner_client):
+    # The segment editor's live count is a POST (the rule is too long for a URL) that writes nothing.
+    replayed(observe)
+    rule = '{"version": 1, "attributes": {"match": "all", "conditions": [{"attribute": "city", "operator": "in", "value": ["Zagreb"]}]}}'
+    counted = owner_client.post("/segments/count/", {"rule": rule})
+    assert counted.status_code == 200 and replicas.STICKY_COOKIE not in counted.cookies
+    with CaptureQueriesContext(connections[standby]) as on_standby:
+        page = owner_client.get(f"{PEOPLE}?city=Zagreb")
+    assert page.status_code == 200
+    assert _profile_reads(on_standby)
