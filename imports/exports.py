@@ -29,6 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 
+from audience.fields import PROFILE_FIELDS
 from audience.jobs import JobDone, JobRun, job_enqueue, job_run
 from audience.models import Account, AttributeDefinition, Company, Contact, Profile
 from audience.selection import Selection, selection_queryset
@@ -39,22 +40,15 @@ from imports.models import ExportFormat, ExportJob, ExportKind
 BATCH = 10_000
 PEOPLE_COLUMNS = [
     ("id", "Id"),
-    ("external_id", "External id"),
-    ("type", "Type"),
-    ("first_name", "First name"),
-    ("middle_name", "Middle name"),
-    ("last_name", "Last name"),
-    ("gender", "Gender"),
-    ("birth_date", "Birth date"),
-    ("city", "City"),
-    ("country", "Country"),
-    ("address", "Address"),
-    ("preferred_language", "Preferred language"),
+    *[(f.name, f.export_column) for f in PROFILE_FIELDS],
     ("company_id", "Company"),
     ("created_at", "Created"),
     ("modified_at", "Modified"),
     ("attributes", ""),
 ]
+# Positions in a row of PEOPLE_COLUMNS.
+_COMPANY = len(PROFILE_FIELDS) + 1
+_ATTRIBUTES = _COMPANY + 3
 
 
 def export_job_create(
@@ -145,14 +139,15 @@ def people_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
                 account=job.account, profile__pk__range=span
             ).values_list("profile_id", "tag__name"):
                 tags.setdefault(pid, []).append(name)
-            missing = {row[12] for row in rows if row[12] and row[12] not in companies}
+            missing = {row[_COMPANY] for row in rows if row[_COMPANY] and row[_COMPANY] not in companies}
             if missing:
                 companies.update(Company.objects.filter(pk__in=missing).values_list("pk", "name"))
             out = []
             for row in rows:
                 phones, emails = contacts.get(row[0], ((), ()))
-                attributes = row[15] or {}
-                line = list(row[:12]) + [companies.get(row[12], "") if row[12] else "", row[13], row[14]]
+                attributes = row[_ATTRIBUTES] or {}
+                company = companies.get(row[_COMPANY], "") if row[_COMPANY] else ""
+                line = [*row[:_COMPANY], company, *row[_COMPANY + 1 : _ATTRIBUTES]]
                 line += ["; ".join(phones), "; ".join(emails), "; ".join(sorted(tags.get(row[0], ())))]
                 line += [attributes.get(name, "") for name in definitions]
                 out.append(line)
@@ -258,12 +253,7 @@ def _people_columns(definitions: list[str]) -> list[tuple[str, str]]:
     """(kind, SQL) of each column of the people export in header order, for the CSV and .xlsx
     COPY statements: a kind of "attribute" carries the attribute's key as a literal."""
     columns = [("number", "p.id")]
-    columns += [
-        ("text", f"p.{name}")
-        for name in ("external_id", "type", "first_name", "middle_name", "last_name", "gender")
-    ]
-    columns.append(("date", "p.birth_date"))
-    columns += [("text", f"p.{name}") for name in ("city", "country", "address", "preferred_language")]
+    columns += [("date" if f.type == "date" else "text", f"p.{f.name}") for f in PROFILE_FIELDS]
     columns.append(("text", "co.name"))
     columns += [("datetime", "p.created_at"), ("datetime", "p.modified_at")]
     columns += [("text", "ct.phones"), ("text", "ct.emails"), ("text", "tg.names")]

@@ -28,6 +28,7 @@ from django.utils import timezone
 from audience import counting
 from audience.attributes import attribute_value_parse
 from audience.contacts import normalize_email
+from audience.fields import PROFILE_FIELDS
 from audience.models import (
     Account,
     AttributeDefinition,
@@ -40,16 +41,6 @@ from audience.models import (
 from imports.phones import normalize_phone_fast
 
 MAX_CONTACTS = 100
-TEXT_FIELDS = (
-    "external_id",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "city",
-    "country",
-    "address",
-    "preferred_language",
-)
 GENDERS = {"male": "male", "m": "male", "man": "male", "female": "female", "f": "female", "woman": "female"}
 REASONS = {
     "no_key": "No phone, email or external id",
@@ -492,20 +483,15 @@ class PeopleTarget:
         de-duplicated rows into the real tables. `only_new`: a contact already taken raises
         IntegrityError instead of being left out (no probe of the unique index before each
         insert, which ON CONFLICT makes)."""
+        # External id and type come from the record and the job; the other standard fields from
+        # the row's parsed fields, empty when it leaves one out.
+        optional = [(f.name, f.empty) for f in PROFILE_FIELDS if f.name not in ("external_id", "type")]
         columns = [
             "id",
             "account_id",
             "external_id",
             "type",
-            "first_name",
-            "middle_name",
-            "last_name",
-            "gender",
-            "birth_date",
-            "city",
-            "country",
-            "address",
-            "preferred_language",
+            *[name for name, _ in optional],
             "company_id",
             "attributes",
             "created_at",
@@ -539,15 +525,7 @@ class PeopleTarget:
                             account_id,
                             r.external_id,
                             self.type,
-                            f.get("first_name", ""),
-                            f.get("middle_name", ""),
-                            f.get("last_name", ""),
-                            f.get("gender", ""),
-                            f.get("birth_date"),
-                            f.get("city", ""),
-                            f.get("country", ""),
-                            f.get("address", ""),
-                            f.get("preferred_language", ""),
+                            *[f.get(name, empty) for name, empty in optional],
                             self._company_id(r.company),
                             json.dumps({k: v for k, v in r.attributes.items() if v is not None})
                             if r.attributes
