@@ -13,10 +13,10 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audience import access
+from audience import access, usage
 from audience.htmx import invalid_status, render_page, wants_partial
 from audience.selection import Selection
-from tags import bulk, selectors, services, usage
+from tags import bulk, selectors, services
 from tags.forms import PanelAddForm, TagBulkForm, TagIdsForm, TagMergeForm, TagNameForm
 from tags.models import Tag, TagBulkJob
 
@@ -132,7 +132,7 @@ def tag_merge(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"“{tag.name}” merged into “{target.name}”.")
             return redirect("tags:list")
-    context = {"nav": "tags", "tag": tag, "form": form, "used_by": usage.tag_usages(tag)}
+    context = {"nav": "tags", "tag": tag, "form": form, "used_by": usage.usage_list(usage.TAG, tag)}
     return render_page(request, "tags/tag_merge.html", context, status=400 if form.errors else 200)
 
 
