@@ -16,6 +16,7 @@ from audience import api_auth, services
 from audience.api_errors import ApiError
 from audience.api_schema import ApiIn, ApiOut, ApiTime
 from audience.contacts import normalize_email, normalize_phone
+from audience.fields import PROFILE_FIELDS
 from audience.models import Account, Contact, Profile
 from tags import selectors as tag_selectors
 
@@ -23,17 +24,7 @@ BATCH_LIMIT = 1000
 IdentifierType = Literal["ID", "EXTERNAL_ID", "PHONE", "EMAIL"]
 
 FIELDS = {
-    "externalId": "external_id",
-    "firstName": "first_name",
-    "lastName": "last_name",
-    "middleName": "middle_name",
-    "city": "city",
-    "country": "country",
-    "address": "address",
-    "preferredLanguage": "preferred_language",
-    "birthDate": "birth_date",
-    "gender": "gender",
-    "type": "type",
+    **{f.api_name: f.name for f in PROFILE_FIELDS},
     "createdAt": "created_at",
     "modifiedAt": "modified_at",
 }

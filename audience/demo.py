@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audience import counting, services, summary
 from audience import demo_data as data
+from audience.fields import FIELD_NAMES
 from audience.models import (
     Account,
     AttributeDefinition,
@@ -104,25 +105,7 @@ def _companies(account: Account, rng: random.Random, count: int) -> list[int]:
     return list(Company.objects.for_account(account).values_list("id", flat=True))
 
 
-PROFILE_COLUMNS = [
-    "id",
-    "account_id",
-    "external_id",
-    "type",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "gender",
-    "birth_date",
-    "city",
-    "country",
-    "address",
-    "preferred_language",
-    "company_id",
-    "attributes",
-    "created_at",
-    "modified_at",
-]
+PROFILE_COLUMNS = ["id", "account_id", *FIELD_NAMES, "company_id", "attributes", "created_at", "modified_at"]
 CONTACT_COLUMNS = ["account_id", "profile_id", "kind", "value", "created_at"]
 EVENT_COLUMNS = ["account_id", "profile_id", "name", "occurred_at", "properties", "event_id"]
 
@@ -160,21 +143,26 @@ def _profile_rows(
         if rng.random() < 0.6:
             seen = now - dt.timedelta(seconds=rng.randrange(120 * 86400))
             attributes["last_login"] = seen.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%SZ")
+        standard = {
+            "external_id": f"C{pid:08d}",
+            "type": "customer" if rng.random() < 0.3 else "lead",
+            "first_name": first,
+            "middle_name": "" if rng.random() < 0.9 else rng.choice(data.FIRST_NAMES_MALE),
+            "last_name": last,
+            "gender": gender,
+            "birth_date": birth,
+            "city": city,
+            "country": country,
+            "address": "" if rng.random() < 0.5 else f"{rng.randrange(1, 200)} {rng.choice(data.STREETS)}",
+            "preferred_language": rng.choice(data.LANGUAGES),
+        }
+        company = rng.choice(company_ids) if company_ids and rng.random() < 0.3 else None
+        # In PROFILE_COLUMNS' order.
         profile = (
             pid,
             account.pk,
-            f"C{pid:08d}",
-            "customer" if rng.random() < 0.3 else "lead",
-            first,
-            "" if rng.random() < 0.9 else rng.choice(data.FIRST_NAMES_MALE),
-            last,
-            gender,
-            birth,
-            city,
-            country,
-            "" if rng.random() < 0.5 else f"{rng.randrange(1, 200)} {rng.choice(data.STREETS)}",
-            rng.choice(data.LANGUAGES),
-            rng.choice(company_ids) if company_ids and rng.random() < 0.3 else None,
+            *[standard[name] for name in FIELD_NAMES],
+            company,
             attributes,
             created,
             created,

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from audience.attributes import TYPE_EXPECTATION, attribute_value_parse
 from audience.contacts import PHONE_EXAMPLE, normalize_email, normalize_phone
+from audience.fields import FIELD_NAMES, PROFILE_FIELDS
 from audience.models import (
     Account,
     AttributeDefinition,
@@ -21,19 +22,7 @@ from audience.models import (
     Role,
 )
 
-STANDARD_FIELDS = [
-    "external_id",
-    "type",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "gender",
-    "birth_date",
-    "city",
-    "country",
-    "address",
-    "preferred_language",
-]
+STANDARD_FIELDS = list(FIELD_NAMES)
 ATTRIBUTE_PREFIX = "attr_"
 
 
@@ -95,7 +84,7 @@ class ProfileForm(forms.ModelForm):
         model = Profile
         fields = [*STANDARD_FIELDS, "company"]
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
-        labels = {"external_id": "External ID"}
+        labels = {f.name: f.label for f in PROFILE_FIELDS}
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -268,7 +268,7 @@ def attribute_definitions(*, account: Account) -> list[AttributeDefinition]:
     definitions = list(AttributeDefinition.objects.for_account(account))
     for definition in definitions:
         definition.in_use_by_profiles = attribute_in_use_by_profiles(definition=definition)
-        definition.used_by = usage.attribute_usages(definition)
+        definition.used_by = usage.usage_list(usage.ATTRIBUTE, definition)
         definition.in_use = definition.in_use_by_profiles or bool(definition.used_by)
     return definitions
 

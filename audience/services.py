@@ -317,8 +317,8 @@ def attribute_definition_delete(*, definition: AttributeDefinition) -> None:
     from audience import usage
 
     holders = Profile.objects.filter(account_id=definition.account_id, attributes__has_key=definition.name)
-    reasons = (["profiles have a value for it"] if holders.exists() else []) + usage.attribute_usages(
-        definition
+    reasons = (["profiles have a value for it"] if holders.exists() else []) + usage.usage_list(
+        usage.ATTRIBUTE, definition
     )
     if reasons:
         raise ValidationError(f"{definition.name} is in use ({'; '.join(reasons)}), so it can't be deleted.")

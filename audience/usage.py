@@ -1,30 +1,44 @@
-"""Who else uses a custom attribute: other apps (segments' rules, imports' saved mappings…)
-register a checker so that Configuration refuses to delete an attribute they depend on.
+"""Who uses a thing: the one registry the apps ask before a custom attribute, a tag or a segment
+is deleted (or, for tags and segments, renamed, merged away or changed).
+
+The app that depends on a thing registers a checker for its kind, in its `AppConfig.ready()`:
 
     from audience import usage
-    usage.register_attribute_usage(lambda definition: [f"Segment {s.name}" for s in ...])
+    usage.usage_register(usage.TAG, lambda tag: [f"Segment “{s.name}”" for s in ...])
 
-A checker takes an `AttributeDefinition` and returns human-readable descriptions of the things that
-use it (empty when none do).
+A checker takes the object (an `AttributeDefinition`, a `Tag`, a `Segment`) and returns
+human-readable descriptions of the things that use it, empty when none do. The owning app asks
+`usage_list(kind, obj)`, shows the list as "Currently used" and refuses with the names in it.
+
+Registered today: segments' rules (attributes and tags), communications' active flows and
+broadcasts (tags and segments).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from audience.models import AttributeDefinition
+ATTRIBUTE = "attribute"
+TAG = "tag"
+SEGMENT = "segment"
+KINDS = (ATTRIBUTE, TAG, SEGMENT)
 
-AttributeUsage = Callable[[AttributeDefinition], list[str]]
-_checkers: list[AttributeUsage] = []
-
-
-def register_attribute_usage(checker: AttributeUsage) -> None:
-    if checker not in _checkers:
-        _checkers.append(checker)
+Checker = Callable[[Any], list[str]]
+_checkers: dict[str, list[Checker]] = {kind: [] for kind in KINDS}
 
 
-def attribute_usages(definition: AttributeDefinition) -> list[str]:
+def usage_register(kind: str, checker: Checker) -> None:
+    """Register `checker` for things of `kind`; registering it again does nothing."""
+    if kind not in _checkers:
+        raise ValueError(f"{kind!r} is not a kind of thing with users: {', '.join(KINDS)}.")
+    if checker not in _checkers[kind]:
+        _checkers[kind].append(checker)
+
+
+def usage_list(kind: str, obj: Any) -> list[str]:
+    """What uses `obj`, as every checker of its kind describes it (empty when nothing does)."""
     found: list[str] = []
-    for checker in _checkers:
-        found.extend(checker(definition))
+    for checker in _checkers[kind]:
+        found.extend(checker(obj))
     return found

@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-NAMES = ("segments_bench", "dnc_bench", "imports_bench")
+NAMES = ("segments_bench", "dnc_bench", "imports_bench", "xlsx_bench")
 
 
 def main(argv: list[str]) -> None:

@@ -9,11 +9,10 @@ class CommunicationsConfig(AppConfig):
 
     def ready(self) -> None:
         from audience.filters import register_quick_filter
+        from audience.usage import SEGMENT, TAG, usage_register
         from communications import filters, usage
-        from segments.usage import register_segment_usage
-        from tags.usage import register_tag_usage
 
         register_quick_filter(filters.CONTACTED)
         register_quick_filter(filters.REACHED)
-        register_tag_usage(usage.tag_usage)
-        register_segment_usage(usage.segment_usage)
+        usage_register(TAG, usage.tag_usage)
+        usage_register(SEGMENT, usage.segment_usage)

@@ -11,20 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from audience import counting
+from audience.fields import BY_NAME, IMPORTABLE
 from audience.models import Account, AttributeDefinition, AttributeType
 from imports.models import ImportKind
 
+# The importable standard fields under their export column's name (an export imports back), then
+# the keys that aren't profile columns.
 PEOPLE_STANDARD = {
-    "external_id": "External id",
-    "first_name": "First name",
-    "middle_name": "Middle name",
-    "last_name": "Last name",
-    "gender": "Gender",
-    "birth_date": "Birth date",
-    "city": "City",
-    "country": "Country",
-    "address": "Address",
-    "preferred_language": "Preferred language",
+    **{f.name: f.export_column for f in IMPORTABLE},
     "company": "Company",
     "phone": "Phone",
     "email": "Email",
@@ -53,24 +47,7 @@ SYNONYMS = {
             "phone3",
         ],
         "email": ["email", "emails", "emailaddress", "mail", "email1", "email2", "email3"],
-        "external_id": [
-            "externalid",
-            "externalpersonid",
-            "customerid",
-            "clientid",
-            "personid",
-            "id",
-            "userid",
-        ],
-        "first_name": ["firstname", "givenname", "first", "forename", "name"],
-        "middle_name": ["middlename", "middle"],
-        "last_name": ["lastname", "surname", "familyname", "last"],
-        "gender": ["gender", "sex"],
-        "birth_date": ["birthdate", "dateofbirth", "dob", "birthday", "born"],
-        "city": ["city", "town"],
-        "country": ["country", "countrycode"],
-        "address": ["address", "street", "streetaddress"],
-        "preferred_language": ["preferredlanguage", "language", "lang", "locale"],
+        **{f.name: list(f.aliases) for f in IMPORTABLE},
         "company": ["company", "companyname", "organization", "organisation", "employer"],
     },
     ImportKind.DNC: {
@@ -109,7 +86,10 @@ class Field:
 def fields_for(*, account: Account, kind: str) -> list[Field]:
     if kind == ImportKind.DNC:
         return [Field(k, v) for k, v in DNC_FIELDS.items()]
-    found = [Field(k, v, "date" if k == "birth_date" else "text") for k, v in PEOPLE_STANDARD.items()]
+    found = [
+        Field(k, v, "date" if k in BY_NAME and BY_NAME[k].type == "date" else "text")
+        for k, v in PEOPLE_STANDARD.items()
+    ]
     for definition in AttributeDefinition.objects.for_account(account).order_by("name"):
         found.append(Field(f"custom.{definition.name}", f"{definition.name} (custom)", definition.type))
     return found

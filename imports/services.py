@@ -32,7 +32,7 @@ from django.db.models import F
 
 from audience.jobs import JobDone, JobFailed, JobRun, JobStatus, job_cancel, job_enqueue, job_run
 from audience.models import Account, Membership, ProfileType, Role
-from imports import files, mapping
+from imports import files, locks, mapping
 from imports import streams as streams_
 from imports.exports import cell_safe
 from imports.models import ImportJob, ImportKind, ImportStage
@@ -368,11 +368,9 @@ def _analysis_work(run: JobRun) -> JobDone | None:
     # The rejected rows for people, and the valid rows' parsed values for the import (one JSON
     # line per chunk: rows read, rows rejected before matching, the parsed records).
     with (
-        tempfile.NamedTemporaryFile(
-            "w+", newline="", encoding="utf-8-sig", suffix=".csv", delete=False
-        ) as out,
-        tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as clean,
-        _unlinked_after(out.name, clean.name),
+        tempfile.TemporaryDirectory(prefix="analysis-") as scratch,
+        open(os.path.join(scratch, "rejected.csv"), "w+", newline="", encoding="utf-8-sig") as out,
+        open(os.path.join(scratch, "clean.jsonl"), "w", encoding="utf-8") as clean,
     ):
         writer = csv.writer(out)
         writer.writerow([cell_safe(h) for h in job.headers] + ["Row", "Reason"])
@@ -426,17 +424,6 @@ def _analysis_work(run: JobRun) -> JobDone | None:
     )
 
 
-@contextmanager
-def _unlinked_after(*paths: str) -> Iterator[None]:
-    """The analysis's temporary files go however it ends."""
-    try:
-        yield
-    finally:
-        for path in paths:
-            if os.path.exists(path):
-                os.unlink(path)
-
-
 @_older_objects_frozen()
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Import the file in chunks; each chunk commits with the counters and the resume point."""
@@ -450,7 +437,7 @@ def _import_work(run: JobRun) -> JobDone | None:
     try:
         chunks = _chunks_to_write(job, target)
         streams = import_streams()
-        with _account_writes_held(job, streams > 1):
+        with locks.account_writes_held(job, streams > 1):
             if streams > 1:
                 # Those not committed (a failure stopped the streams): one at a time below.
                 chunks = itertools.chain(
@@ -465,7 +452,7 @@ def _import_work(run: JobRun) -> JobDone | None:
                 )
             for item in run.chunks(chunks):
                 with transaction.atomic():
-                    _account_writes_lock(job)
+                    locks.account_writes_lock(job)
                     _chunk_write(job, target, tags, item)()
         if run.cancelled():
             return None
@@ -537,43 +524,6 @@ def _chunk_write(job: ImportJob, target, tags: list, item: tuple[int, int, int, 
         )
 
     return record
-
-
-# pg_advisory_xact_lock(IMPORT_LOCK, account id): one import chunk of an account at a time.
-IMPORT_LOCK = 7201
-
-
-def _account_writes_lock(job: ImportJob) -> None:
-    """Two imports of one account at once (the same file twice) must not both classify a row as
-    new: each chunk matches and writes under a per-account lock held until it commits. SQLite
-    needs none, its transactions take the write lock when they begin."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
-
-
-WAITING_FOR_ACCOUNT = "Waiting for another import into this account to finish."
-
-
-@contextmanager
-def _account_writes_held(job: ImportJob, held: bool) -> Iterator[None]:
-    """The same per-account lock for the whole import, on this connection, while other
-    connections write its chunks (`imports.streams`): another import of the account waits for
-    this one to finish. The lock goes with the connection if the worker dies."""
-    if not held:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
-        if not cursor.fetchone()[0]:  # the progress shows why nothing moves
-            ImportJob.objects.filter(pk=job.pk).update(message=WAITING_FOR_ACCOUNT)
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [IMPORT_LOCK, job.account_id])
-            ImportJob.objects.filter(pk=job.pk, message=WAITING_FOR_ACCOUNT).update(message="")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [IMPORT_LOCK, job.account_id])
 
 
 def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, Any]]:

@@ -8,9 +8,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from audience.usage import SEGMENT, usage_list
 from segments import selectors, services
 from segments.models import Segment, SegmentSize
-from segments.usage import segment_usages
 
 
 class SegmentAdminForm(forms.ModelForm):
@@ -49,7 +49,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return found
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and (obj.is_predefined or segment_usages(obj)):
+        if obj is not None and (obj.is_predefined or usage_list(SEGMENT, obj)):
             return False
         return super().has_delete_permission(request, obj)
 

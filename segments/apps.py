@@ -14,7 +14,6 @@ class SegmentsConfig(AppConfig):
         from audience import selection, usage
         from audience.models import AttributeDefinition, EventDefinition
         from segments import indexes, selectors
-        from tags.usage import register_tag_usage
 
         # Each custom attribute gets its expression index (segments.indexes); PostgreSQL only.
         post_save.connect(
@@ -30,5 +29,5 @@ class SegmentsConfig(AppConfig):
         selection.register_rule_compiler(
             lambda account, rule: selectors.rule_queryset(account=account, rule=rule)
         )
-        usage.register_attribute_usage(selectors.attribute_usage)
-        register_tag_usage(selectors.tag_usage)
+        usage.usage_register(usage.ATTRIBUTE, selectors.attribute_usage)
+        usage.usage_register(usage.TAG, selectors.tag_usage)

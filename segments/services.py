@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from audience import counting
 from audience.models import Account, EventDefinition
+from audience.usage import SEGMENT, usage_list
 from segments import selectors
 from segments.models import Segment, SegmentSize
 from segments.selectors import rule_count, rule_explain, rule_queryset, rule_validate  # noqa: F401
-from segments.usage import segment_usages
 
 log = logging.getLogger(__name__)
 BACKGROUND_COUNT_MS = 60_000  # a worker's limit for a count the page gave up on
@@ -61,7 +61,7 @@ def segment_check_changeable(*, segment: Segment) -> None:
     """Refuse changes to a predefined segment or one used by an active communication."""
     if segment.is_predefined:
         raise ValidationError(f"“{segment.name}” is predefined: it can be used but not changed.")
-    users = segment_usages(segment)
+    users = usage_list(SEGMENT, segment)
     if users:
         raise ValidationError(
             f"“{segment.name}” is used by {', '.join(users)}; it can't be changed while in use."

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audience import access, replicas
 from audience.htmx import render_page
+from audience.usage import SEGMENT, usage_list
 from segments import chart, selectors, services
 from segments.models import Segment
-from segments.usage import segment_usages
 
 LIST_COLUMNS = [("name", "Name"), ("created", "Created"), ("updated", "Updated")]
 
@@ -52,7 +52,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     queryset = selectors.segments_for_account(account=request.account, search=search, sort=sort)
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
-    rows = [{"segment": s, "used_by": segment_usages(s)} for s in page.object_list]
+    rows = [{"segment": s, "used_by": usage_list(SEGMENT, s)} for s in page.object_list]
     sorts = []
     for key, label in LIST_COLUMNS:
         active = sort.lstrip("-") == key
@@ -165,7 +165,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "description": description,
         "page": page,
         "error": error,
-        "used_by": segment_usages(segment),
+        "used_by": usage_list(SEGMENT, segment),
         "chart": chart.size_chart(selectors.segment_sizes(segment=segment)),
     }
     return render_page(request, "segments/segment_detail.html", context, partial="profiles")

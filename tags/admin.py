@@ -7,9 +7,9 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from audience import counting
+from audience.usage import TAG, usage_list
 from tags import services
 from tags.models import CompanyTag, ProfileTag, Tag, TagBulkJob
-from tags.usage import tag_usages
 
 
 def _count(model) -> Subquery:
@@ -30,7 +30,7 @@ class TagAdminForm(forms.ModelForm):
         name = services.tag_name_clean(self.cleaned_data.get("name", ""))
         original = Tag.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
         if original is not None and name.lower() != original.name.lower():
-            uses = tag_usages(original)
+            uses = usage_list(TAG, original)
             if uses:
                 raise ValidationError(f"“{original.name}” can't be renamed: it is used by {', '.join(uses)}.")
         return name
@@ -55,7 +55,7 @@ class TagAdmin(counting.DataChangedAdminMixin, admin.ModelAdmin):
         return found
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and tag_usages(obj):
+        if obj is not None and usage_list(TAG, obj):
             return False
         return super().has_delete_permission(request, obj)
 

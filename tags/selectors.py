@@ -13,8 +13,8 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
 from audience.models import Account, Company, Profile
+from audience.usage import TAG, usage_list
 from tags.models import CompanyTag, ProfileTag, Tag, TagBulkJob
-from tags.usage import tag_usages
 
 PAGE_SIZE = 50
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -105,7 +105,7 @@ def tag_stats(*, account: Account, tag_ids: Iterable[int]) -> list[TagRow]:
             tag=tag,
             persons=persons.get(tag.pk, 0) if persons is not None else None,
             companies=companies.get(tag.pk, 0) if companies is not None else None,
-            used_by=tag_usages(tag),
+            used_by=usage_list(TAG, tag),
         )
         for tag in tags
     ]

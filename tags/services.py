@@ -1,6 +1,6 @@
 """Writes of tags. Other apps (imports, the API, communications) call these.
 
-Names are unique per account regardless of case. A tag that something uses (see `tags.usage`)
+Names are unique per account regardless of case. A tag that something uses (see `audience.usage`)
 can't be deleted, merged away or renamed: segments name their tags in their rules, so a rename
 would silently change who they hold.
 """
@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from audience import counting
 from audience.models import Account, Company, Profile
+from audience.usage import TAG, usage_list
 from tags.models import CompanyTag, ProfileTag, Tag
-from tags.usage import tag_usages
 
 MAX_NAME = 256
 CHUNK = 5000  # profile ids per statement: bounded memory and parameter counts on both databases
@@ -79,7 +79,7 @@ def tag_create(*, account: Account, name: str) -> Tag:
 
 
 def _refuse_if_used(tag: Tag, doing: str) -> None:
-    uses = tag_usages(tag)
+    uses = usage_list(TAG, tag)
     if uses:
         raise ValidationError(f"“{tag.name}” can't be {doing}: it is used by {', '.join(uses)}.")
 
@@ -160,7 +160,7 @@ def tags_delete(*, account: Account, tags: Iterable[Tag]) -> int:
         raise ValidationError("That tag belongs to another account.")
     refusals = []
     for tag in tags:
-        uses = tag_usages(tag)
+        uses = usage_list(TAG, tag)
         if uses:
             refusals.append(f"“{tag.name}” is used by {', '.join(uses)}")
     if refusals:

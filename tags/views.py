@@ -15,12 +15,12 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audience import access
+from audience import access, usage
 from audience.htmx import invalid_status, render_page, wants_partial
 from audience.jobs import JobStatus
 from audience.selection import Selection
 from audience.views.jobs import JobDetail, JobPage, job_page
-from tags import bulk, selectors, services, usage
+from tags import bulk, selectors, services
 from tags.forms import PanelAddForm, TagBulkForm, TagIdsForm, TagMergeForm, TagNameForm
 from tags.models import Tag, TagBulkJob
 
@@ -136,7 +136,7 @@ def tag_merge(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"“{tag.name}” merged into “{target.name}”.")
             return redirect("tags:list")
-    context = {"nav": "tags", "tag": tag, "form": form, "used_by": usage.tag_usages(tag)}
+    context = {"nav": "tags", "tag": tag, "form": form, "used_by": usage.usage_list(usage.TAG, tag)}
     return render_page(request, "tags/tag_merge.html", context, status=400 if form.errors else 200)
 
 

@@ -3,22 +3,18 @@ account's AttributeDefinitions), and the special keys tags, phone, email, compan
 
 from __future__ import annotations
 
-from audience.models import Account, AttributeDefinition, EventDefinition, Gender, ProfileType
+from audience.fields import NAME_FIELDS, PROFILE_FIELDS
+from audience.models import Account, AttributeDefinition, EventDefinition
 from segments.rules import operators as ops
 from segments.rules.operators import AttributeSpec
 
+_KINDS = {"text": ops.TEXT, "choice": ops.CHOICE, "date": ops.DATE}
 STANDARD: tuple[AttributeSpec, ...] = (
-    AttributeSpec("first_name", "First name", ops.TEXT),
-    AttributeSpec("middle_name", "Middle name", ops.TEXT),
-    AttributeSpec("last_name", "Last name", ops.TEXT),
-    AttributeSpec("external_id", "External ID", ops.TEXT),
-    AttributeSpec("type", "Type", ops.CHOICE, tuple(ProfileType.choices)),
-    AttributeSpec("gender", "Gender", ops.CHOICE, tuple(Gender.choices)),
-    AttributeSpec("birth_date", "Birth date", ops.DATE),
-    AttributeSpec("city", "City", ops.TEXT),
-    AttributeSpec("country", "Country", ops.TEXT),
-    AttributeSpec("address", "Address", ops.TEXT),
-    AttributeSpec("preferred_language", "Preferred language", ops.TEXT),
+    # The standard profile fields, a person's name parts first (a stable sort).
+    *(
+        AttributeSpec(f.name, f.label, _KINDS[f.type], f.choices)
+        for f in sorted(PROFILE_FIELDS, key=lambda f: f.name not in NAME_FIELDS)
+    ),
     AttributeSpec("created_at", "Created", ops.DATETIME),
     AttributeSpec("modified_at", "Modified", ops.DATETIME),
     AttributeSpec("company", "Company", ops.TEXT, source="company"),

@@ -85,8 +85,8 @@ def test_it_refuses_to_delete_an_attribute_profiles_use(owner_client, attributes
 
 
 def test_it_refuses_to_delete_an_attribute_a_registered_checker_uses(owner_client, attributes, monkeypatch):
-    monkeypatch.setattr(usage, "_checkers", [])
-    usage.register_attribute_usage(lambda d: ["Segment Big spenders"] if d.name == "Tier" else [])
+    monkeypatch.setitem(usage._checkers, usage.ATTRIBUTE, [])
+    usage.usage_register(usage.ATTRIBUTE, lambda d: ["Segment Big spenders"] if d.name == "Tier" else [])
     assert b"Segment Big spenders" in owner_client.get(ATTRS).content
     response = owner_client.post(reverse("audience:attribute_delete", args=[attributes[1].pk]), follow=True)
     assert b"Segment Big spenders" in response.content

@@ -10,6 +10,7 @@ from django.test import TestCase
 
 from audience.models import AttributeDefinition, Notification
 from imports import exports
+from imports.exports import postgres
 from imports.models import ExportJob
 from tests.imports.conftest import job_from, run
 
@@ -173,8 +174,8 @@ def test_it_writes_the_same_people_csv_on_every_path(account, owner, monkeypatch
     generic writer's (run here with the vendor check pointed elsewhere)."""
     from types import SimpleNamespace
 
-    joins = exports._people_copy_joins
-    monkeypatch.setattr(exports, "_people_copy_joins", lambda low, high, _: joins(low, high, dense))
+    joins = postgres._people_copy_joins
+    monkeypatch.setattr(postgres, "_people_copy_joins", lambda low, high, _: joins(low, high, dense))
 
     _awkward_people(account, owner)
     fast = _rows(_export(account, owner, "csv"))
@@ -352,7 +353,7 @@ def test_it_reads_the_people_csv_over_several_connections_in_order(
     joined in order: the file is the one a single connection writes, progress reaches the total,
     and an error in any range fails the export instead of leaving a file with a hole."""
     _awkward_people(account, owner)
-    monkeypatch.setattr(exports, "COPY_RANGE", 1)  # one range per profile: 3 ranges, 2 streams
+    monkeypatch.setattr(postgres, "COPY_RANGE", 1)  # one range per profile: 3 ranges, 2 streams
     settings.EXPORT_COPY_STREAMS = 1
     single = _export(account, owner, "csv")
     settings.EXPORT_COPY_STREAMS = 2
@@ -360,12 +361,12 @@ def test_it_reads_the_people_csv_over_several_connections_in_order(
     assert _rows(parallel) == _rows(single) and len(_rows(parallel)) == 4
     assert parallel.processed == parallel.total == 3
 
-    joins = exports._people_copy_joins
+    joins = postgres._people_copy_joins
     monkeypatch.setattr(
-        exports, "_people_copy_joins", lambda low, high, dense: joins(low, high, dense) + " BROKEN"
+        postgres, "_people_copy_joins", lambda low, high, dense: joins(low, high, dense) + " BROKEN"
     )
     job = ExportJob.objects.create(
         account=account, created_by=owner, kind="people", format="csv", selection={"ids": None, "filters": {}}
     )
     with pytest.raises(psycopg.errors.SyntaxError, match="BROKEN"):
-        exports._people_csv_copy(job, str(tmp_path / "out.csv"))
+        postgres.people_csv_copy(job, str(tmp_path / "out.csv"))

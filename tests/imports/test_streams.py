@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from audience.models import Contact, Profile
-from imports import services
+from imports import locks, services
 from imports.models import ImportJob
 from imports.targets.people import PeopleTarget
 from tags.models import ProfileTag
@@ -237,7 +237,7 @@ def test_a_second_import_of_the_account_waits_and_says_so(account, owner, small_
     services.import_job_start(job=ImportJob.objects.get(pk=job.pk), user=owner, options={}, run=False)
     settings_dict = default.get_connection_params()
     with psycopg.connect(**settings_dict, autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [services.IMPORT_LOCK, account.pk])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [locks.IMPORT_LOCK, account.pk])
 
         def run_import() -> None:
             try:
@@ -248,11 +248,11 @@ def test_a_second_import_of_the_account_waits_and_says_so(account, owner, small_
         runner = threading.Thread(target=run_import)
         runner.start()
         deadline = time.monotonic() + 10
-        while ImportJob.objects.get(pk=job.pk).message != services.WAITING_FOR_ACCOUNT:
+        while ImportJob.objects.get(pk=job.pk).message != locks.WAITING_FOR_ACCOUNT:
             assert time.monotonic() < deadline, "the job never said it was waiting"
             time.sleep(0.05)
         assert ImportJob.objects.get(pk=job.pk).rows_read == 0
-        other.execute("SELECT pg_advisory_unlock(%s, %s)", [services.IMPORT_LOCK, account.pk])
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [locks.IMPORT_LOCK, account.pk])
         runner.join(30)
     job.refresh_from_db()
     assert (job.status, job.created, job.message) == ("done", ROWS, services.import_report_line(job))

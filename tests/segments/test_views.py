@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 
 from audience import services as audience_services
+from audience import usage
 from segments import services
 from segments.models import Segment
-from segments.usage import _checkers, register_segment_usage
 
 CITY_LONDON = {
     "version": 1,
@@ -34,9 +34,9 @@ def usage_checker():
     def checker(segment):
         return ["Broadcast “Spring sale”"] if segment.name == "Londoners" else []
 
-    register_segment_usage(checker)
+    usage.usage_register(usage.SEGMENT, checker)
     yield
-    _checkers.remove(checker)
+    usage._checkers[usage.SEGMENT].remove(checker)
 
 
 def test_it_lists_segments_for_members(segment, owner_client, teammate_client, viewer_client):

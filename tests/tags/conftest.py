@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tags import usage
+from audience import usage
 
 
 @pytest.fixture
@@ -13,6 +13,6 @@ def tag_used_by():
     def checker(tag) -> list[str]:
         return uses.get(tag.name, [])
 
-    usage.register_tag_usage(checker)
+    usage.usage_register(usage.TAG, checker)
     yield uses.update
-    usage._checkers.remove(checker)
+    usage._checkers[usage.TAG].remove(checker)

@@ -3,13 +3,14 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audience import usage
 from audience.models import Company
-from tags import selectors, services, usage
+from tags import selectors, services
 from tests.factories import ProfileFactory
 
 
 def test_it_counts_persons_and_companies_per_tag_in_one_query_each(account, other_account, monkeypatch):
-    monkeypatch.setattr(usage, "_checkers", [])  # "Currently used" asks each checker per tag
+    monkeypatch.setitem(usage._checkers, usage.TAG, [])  # "Currently used" asks each checker per tag
     people = ProfileFactory.create_batch(5, account=account)
     tags = [services.tag_create(account=account, name=f"T{i}") for i in range(6)]
     for i, tag in enumerate(tags):

@@ -1,213 +1,34 @@
-"""Exports: People (a selection of the People screen, or a segment) and Do Not Contact (the
-screen's filter or chosen entries) to CSV or .xlsx, as background jobs.
-
-The rows come from the same selector the screen uses (`audience.selection.selection_queryset`,
-`dnc.selectors.entries_for_account`), read in keyset batches of `.values_list` so memory stays
-flat and no row costs a query of its own. Cells a spreadsheet would run as a formula, headers
-included, are neutralised as `audience.spreadsheets` defines (a leading apostrophe in CSV, the
-quotePrefix style in .xlsx).
-"""
+"""The people export built by PostgreSQL: the CSV with COPY … TO STDOUT (formatting and formula
+neutralisation in SQL, ranges read over several connections), the .xlsx as sheet XML built in SQL
+and streamed into the zip. Each writes what `imports.exports.generic` writes from the same rows
+(tests/imports/test_exports.py compares them)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import queue
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.files import File
-from django.core.files.storage import default_storage
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import QuerySet
-from django.http import QueryDict
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-from audience.jobs import JobDone, JobRun, job_enqueue, job_run
-from audience.models import Account, AttributeDefinition, Company, Contact, Profile
-from audience.selection import Selection, selection_queryset
-from audience.spreadsheets import FORMULA_CHARS, cell_safe, sql_cell_safe, sql_formula_like
-from imports import xlsx
-from imports.models import ExportFormat, ExportJob, ExportKind
-
-BATCH = 10_000
-PEOPLE_COLUMNS = [
-    ("id", "Id"),
-    ("external_id", "External id"),
-    ("type", "Type"),
-    ("first_name", "First name"),
-    ("middle_name", "Middle name"),
-    ("last_name", "Last name"),
-    ("gender", "Gender"),
-    ("birth_date", "Birth date"),
-    ("city", "City"),
-    ("country", "Country"),
-    ("address", "Address"),
-    ("preferred_language", "Preferred language"),
-    ("company_id", "Company"),
-    ("created_at", "Created"),
-    ("modified_at", "Modified"),
-    ("attributes", ""),
-]
-
-
-def export_job_create(
-    *,
-    account: Account,
-    user,
-    kind: str,
-    format: str,
-    selection: dict | None = None,
-    segment_id: int | None = None,
-) -> ExportJob:
-    if kind not in ExportKind.values:
-        raise ValidationError(f"{kind!r} is not an export kind.")
-    if format not in ExportFormat.values:
-        raise ValidationError(f"{format!r} is not an export format: csv or xlsx.")
-    if segment_id is not None:
-        _segment(account, segment_id)  # refuse another account's segment now, not in the worker
-    job = ExportJob(
-        account=account,
-        created_by=user,
-        kind=kind,
-        format=format,
-        selection=selection or {},
-        segment_id=segment_id,
-    )
-    with transaction.atomic():
-        job.save()
-        from imports import tasks
-
-        job_enqueue(tasks.export_job_run_task, job)
-    return job
-
-
-def _segment(account: Account, segment_id: int):
-    from segments.models import Segment
-
-    try:
-        return Segment.objects.get(account=account, pk=segment_id)
-    except (Segment.DoesNotExist, ValueError, TypeError):
-        raise ValidationError("There is no such segment.") from None
-
-
-def people_queryset(job: ExportJob) -> QuerySet:
-    if job.segment_id is not None:
-        from segments.selectors import segment_profiles
-
-        return segment_profiles(segment=_segment(job.account, job.segment_id))
-    return selection_queryset(account=job.account, selection=Selection.from_json(job.selection))
-
-
-def _keyset(queryset: QuerySet, fields: list[str]) -> Iterator[list[tuple]]:
-    """Batches of rows in id order; each batch is one indexed range query (no OFFSET)."""
-    last = 0
-    while True:
-        rows = list(queryset.filter(pk__gt=last).order_by("pk").values_list(*fields)[:BATCH])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
-
-
-def _people_header(definitions: list[str]) -> list[str]:
-    return [label for _, label in PEOPLE_COLUMNS if label] + ["Phones", "Emails", "Tags"] + definitions
-
-
-def people_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
-    queryset = people_queryset(job)
-    definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
-    header = _people_header(definitions)
-    fields = [key for key, _ in PEOPLE_COLUMNS]
-    from tags.models import ProfileTag
-
-    def batches() -> Iterator[list[list]]:
-        companies: dict[int, str] = {}
-        for rows in _keyset(queryset, fields):
-            # One range query per batch (not IN with 10,000 ids): rows of profiles outside the
-            # selection are simply not looked up.
-            span = (rows[0][0], rows[-1][0])
-            contacts: dict[int, tuple[list[str], list[str]]] = {}
-            for pid, kind, value in (
-                Contact.objects.filter(account=job.account, profile__pk__range=span)
-                .order_by("id")
-                .values_list("profile_id", "kind", "value")
-            ):
-                contacts.setdefault(pid, ([], []))[0 if kind == "phone" else 1].append(value)
-            tags: dict[int, list[str]] = {}
-            for pid, name in ProfileTag.objects.filter(
-                account=job.account, profile__pk__range=span
-            ).values_list("profile_id", "tag__name"):
-                tags.setdefault(pid, []).append(name)
-            missing = {row[12] for row in rows if row[12] and row[12] not in companies}
-            if missing:
-                companies.update(Company.objects.filter(pk__in=missing).values_list("pk", "name"))
-            out = []
-            for row in rows:
-                phones, emails = contacts.get(row[0], ((), ()))
-                attributes = row[15] or {}
-                line = list(row[:12]) + [companies.get(row[12], "") if row[12] else "", row[13], row[14]]
-                line += ["; ".join(phones), "; ".join(emails), "; ".join(sorted(tags.get(row[0], ())))]
-                line += [attributes.get(name, "") for name in definitions]
-                out.append(line)
-            yield out
-
-    return header, batches(), queryset.count()
-
-
-def dnc_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
-    """The Do Not Contact screen's export columns and values (`dnc.exports`), CSV or .xlsx; the
-    Accounts column names the accounts of the person who asked for the export."""
-    from dnc import exports as dnc_exports
-    from dnc import selectors
-
-    data = QueryDict(job.selection.get("query", ""))
-    queryset = selectors.entries_for_account(account=job.account, filters=data)
-    if job.selection.get("ids"):
-        queryset = queryset.filter(pk__in=[int(i) for i in job.selection["ids"]])
-    account_ids = {job.account_id}
-    if job.created_by_id is not None:
-        account_ids |= set(job.created_by.memberships.values_list("account_id", flat=True))
-    rows = dnc_exports.entries_rows(queryset, account_ids=sorted(account_ids))
-    return list(dnc_exports.HEADER), rows, queryset.count()
-
-
-def _csv_cell(value: Any) -> Any:
-    """cell_safe(_text(value)), its common case inlined: this runs for every cell of an export."""
-    kind = type(value)
-    if kind is str:
-        return cell_safe(value) if value and (value[0] in FORMULA_CHARS or value[0] == "'") else value
-    if kind is int or kind is float or kind is bool:
-        return value
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if kind is list or kind is dict:  # a JSON attribute, as PostgreSQL writes it
-        return cell_safe(json.dumps(value, ensure_ascii=False))
-    return cell_safe(str(value))
-
-
-def _text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
+from audience.fields import PROFILE_FIELDS
+from audience.models import AttributeDefinition, Company, Contact, Profile
+from audience.spreadsheets import cell_safe, sql_cell_safe, sql_formula_like
+from imports import exports, xlsx
+from imports.models import ExportJob
 
 # PostgreSQL: the people CSV straight from the database -----------------------------------------
 COPY_RANGE = 100_000  # profiles per COPY statement: progress between them, bounded statements
 
 
 def _sql_text(expr: str) -> str:
-    """SQL for `_csv_cell` of a text expression (`audience.spreadsheets.sql_cell_safe`); '' and
+    """SQL for `generic.csv_cell` of a text expression (`audience.spreadsheets.sql_cell_safe`); '' and
     NULL become an unquoted empty field (COPY quotes an empty string)."""
     return f"NULLIF({sql_cell_safe(expr)}, '')"
 
@@ -258,12 +79,7 @@ def _people_columns(definitions: list[str]) -> list[tuple[str, str]]:
     """(kind, SQL) of each column of the people export in header order, for the CSV and .xlsx
     COPY statements: a kind of "attribute" carries the attribute's key as a literal."""
     columns = [("number", "p.id")]
-    columns += [
-        ("text", f"p.{name}")
-        for name in ("external_id", "type", "first_name", "middle_name", "last_name", "gender")
-    ]
-    columns.append(("date", "p.birth_date"))
-    columns += [("text", f"p.{name}") for name in ("city", "country", "address", "preferred_language")]
+    columns += [("date" if f.type == "date" else "text", f"p.{f.name}") for f in PROFILE_FIELDS]
     columns.append(("text", "co.name"))
     columns += [("datetime", "p.created_at"), ("datetime", "p.modified_at")]
     columns += [("text", "ct.phones"), ("text", "ct.emails"), ("text", "tg.names")]
@@ -272,7 +88,7 @@ def _people_columns(definitions: list[str]) -> list[tuple[str, str]]:
 
 
 def _csv_sql(kind: str, expr: str) -> str:
-    """A column's SQL for the CSV: the text `_csv_cell` writes."""
+    """A column's SQL for the CSV: the text `generic.csv_cell` writes."""
     if kind == "number":
         return expr
     if kind == "text":
@@ -299,18 +115,18 @@ def _people_copy_sql(definitions: list[str]) -> str:
     )
 
 
-def _people_csv_copy(job: ExportJob, path: str) -> None:
+def people_csv_copy(job: ExportJob, path: str) -> None:
     """Write the people CSV with COPY … TO STDOUT, one statement per range of COPY_RANGE ids;
-    the formula neutralisation and formatting are done in SQL, the same as `_csv_cell`.
+    the formula neutralisation and formatting are done in SQL, the same as `generic.csv_cell`.
 
     The ranges are read over EXPORT_COPY_STREAMS connections at once, each into a part file,
     joined in order at the end: one COPY keeps one core busy in PostgreSQL and one in Python
     (libpq hands a COPY over a row at a time). Each range is its own statement, so its own
     snapshot, on one connection as on several. Inside a transaction (a test's, or a caller's)
     other connections can't see its rows: one stream on this connection then."""
-    queryset = people_queryset(job).order_by()
+    queryset = exports.people_queryset(job).order_by()
     definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
-    header = _people_header(definitions)
+    header = exports._people_header(definitions)
     template = _people_copy_sql(definitions)
     ids_sql, ids_params = queryset.values_list("pk", flat=True).query.sql_with_params()
     with connection.cursor() as cursor:
@@ -367,7 +183,8 @@ def _copy_ranges_parallel(ranges: list[tuple], streams: int, copy_range, progres
     for index, item in enumerate(ranges):
         todo.put((index, item))
     stop = threading.Event()
-    folder = tempfile.mkdtemp(prefix="export-")
+    folder_context = tempfile.TemporaryDirectory(prefix="export-")
+    folder = folder_context.name
 
     def part_path(index: int) -> str:
         return os.path.join(folder, f"{index:06}.csv")
@@ -404,7 +221,7 @@ def _copy_ranges_parallel(ranges: list[tuple], streams: int, copy_range, progres
         stop.set()
         for thread in threads:
             thread.join()
-        shutil.rmtree(folder, ignore_errors=True)
+        folder_context.cleanup()
 
 
 # PostgreSQL: the people .xlsx rows built as sheet XML by the database ---------------------------
@@ -473,12 +290,12 @@ def _sql_concat(parts: list[str]) -> str:
     return _sql_concat([_sql_concat(parts[i : i + 90]) for i in range(0, len(parts), 90)])
 
 
-def _people_xlsx_copy(job: ExportJob, path: str) -> None:
+def people_xlsx_copy(job: ExportJob, path: str) -> None:
     """Write the people .xlsx from COPY … TO STDOUT, each output line one `<row>` of sheet XML
     (formatting, neutralisation and escaping in SQL), streamed into the zip as it comes. One
-    statement per keyset batch of ids, so progress moves every BATCH rows and a batch never
+    statement per keyset batch of ids, so progress moves every `exports.BATCH` rows and a batch never
     straddles a sheet's end."""
-    queryset = people_queryset(job).order_by()
+    queryset = exports.people_queryset(job).order_by()
     definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
     columns = _people_columns(definitions)
     cells = [_xlsx_sql(kind, expr, xlsx.column_letter(i)) for i, (kind, expr) in enumerate(columns)]
@@ -494,9 +311,9 @@ def _people_xlsx_copy(job: ExportJob, path: str) -> None:
         )
 
     low = 0
-    book = xlsx.XlsxStream(path, _people_header(definitions), expected_rows=job.total)
+    book = xlsx.XlsxStream(path, exports._people_header(definitions), expected_rows=job.total)
     with book, connection.cursor() as cursor:
-        for batch in _keyset(queryset, ["pk"]):
+        for batch in exports._keyset(queryset, ["pk"]):
             ids = [pk for (pk,) in batch]
             while ids:
                 part, ids = ids[: book.room()], ids[book.room() :]
@@ -506,57 +323,3 @@ def _people_xlsx_copy(job: ExportJob, path: str) -> None:
                 low = part[-1]
             job.processed = min(job.total, job.processed + len(batch))
             ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
-
-
-def export_job_run(*, job_id: int) -> ExportJob | None:
-    """Write the export file from scratch (a re-run overwrites it) and keep it in storage."""
-    return job_run(ExportJob, job_id, work=_export_work)
-
-
-def _export_work(run: JobRun) -> JobDone | None:
-    """The file is written to a temporary file and put in storage whole, only when complete: a
-    failure in the middle leaves no file to download."""
-    job = run.job
-    header, batches, total = people_rows(job) if job.kind == ExportKind.PEOPLE else dnc_rows(job)
-    ExportJob.objects.filter(pk=job.pk).update(total=total)
-    job.total, job.processed = total, 0
-    suffix = f".{job.format}"
-    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as out:
-        path = out.name
-    try:
-        if (
-            job.format == ExportFormat.CSV
-            and job.kind == ExportKind.PEOPLE
-            and connection.vendor == "postgresql"
-        ):
-            _people_csv_copy(job, path)
-        elif job.format == ExportFormat.CSV:
-            with open(path, "w", newline="", encoding="utf-8-sig") as handle:
-                writer = csv.writer(handle)
-                writer.writerow([cell_safe(label) for label in header])
-                for rows in batches:
-                    writer.writerows([_csv_cell(v) for v in row] for row in rows)
-                    job.processed += len(rows)
-                    ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
-        elif job.kind == ExportKind.PEOPLE and connection.vendor == "postgresql":
-            _people_xlsx_copy(job, path)
-        else:
-            with xlsx.XlsxStream(path, header, expected_rows=total) as book:
-                for rows in batches:
-                    for row in rows:
-                        book.append(row)
-                    job.processed += len(rows)
-                    ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
-        if run.cancelled():
-            return None
-        with open(path, "rb") as saved:
-            job.file_path = default_storage.save(
-                f"exports/{job.account_id}/{job.pk}/{job.download_name}", File(saved)
-            )
-    finally:
-        os.unlink(path)
-    job.save(update_fields=["file_path"])
-    return JobDone(
-        message=f"{job.processed:,} rows exported.",
-        notice=f"Your {job.get_kind_display()} export is ready: {job.processed:,} rows.",
-    )
