@@ -31,19 +31,9 @@ from django.template import (
 )
 from django.template.base import VariableDoesNotExist
 
-STANDARD_FIELDS = [
-    "external_id",
-    "type",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "gender",
-    "birth_date",
-    "city",
-    "country",
-    "address",
-    "preferred_language",
-]
+from audience.fields import FIELD_NAMES
+
+STANDARD_FIELDS = list(FIELD_NAMES)
 MERGE_FIELDS = [*STANDARD_FIELDS, "company", "email", "phone"]
 
 _library = Library()
