@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -178,7 +178,7 @@ def dnc_entries_add(
     accounts: Sequence[Account],
     entries: Iterable[dict],
     source: str,
-    added_by: AbstractBaseUser | None = None,
+    added_by: User | None = None,
     campaign: str = "",
     how: str = How.IMPORT,
 ) -> DncAddReport:
@@ -224,7 +224,7 @@ def dnc_entries_add_normalized(
     accounts: Sequence[Account],
     keys: Iterable[tuple[str, str, str, str]],
     source: str,
-    added_by: AbstractBaseUser | None = None,
+    added_by: User | None = None,
     campaign: str = "",
     how: str = How.IMPORT,
 ) -> DncAddReport:
@@ -270,7 +270,7 @@ def _add_batch(
     keys: list[_Key],
     accounts: list[Account],
     source: str,
-    added_by: AbstractBaseUser | None,
+    added_by: User | None,
     campaign: str,
     how: str,
     report: DncAddReport,
@@ -288,7 +288,7 @@ def _add_batch_generic(
     keys: list[_Key],
     accounts: list[Account],
     source: str,
-    added_by: AbstractBaseUser | None,
+    added_by: User | None,
     campaign: str,
     how: str,
     report: DncAddReport,
@@ -370,7 +370,7 @@ def dnc_entry_add(
     sender: str = "",
     channel: str = "",
     source: str = Source.CUSTOM,
-    added_by: AbstractBaseUser | None = None,
+    added_by: User | None = None,
     campaign: str = "",
     how: str = How.UI,
 ) -> DncEntry:
@@ -393,9 +393,7 @@ def dnc_entry_add(
 # --- Removing ------------------------------------------------------------------------------------
 
 
-def dnc_entry_remove(
-    *, entry: DncEntry, account: Account, removed_by: AbstractBaseUser | None, how: str
-) -> bool:
+def dnc_entry_remove(*, entry: DncEntry, account: Account, removed_by: User | None, how: str) -> bool:
     """Take `account` off the entry (the entry goes when no account is left); audited.
     False when the entry did not apply to the account."""
     return dnc_entries_remove(entry_ids=[entry.pk], account=account, removed_by=removed_by, how=how) == 1
@@ -403,7 +401,7 @@ def dnc_entry_remove(
 
 @transaction.atomic
 def dnc_entries_remove(
-    *, entry_ids: Iterable[int], account: Account, removed_by: AbstractBaseUser | None, how: str
+    *, entry_ids: Iterable[int], account: Account, removed_by: User | None, how: str
 ) -> int:
     """Take `account` off each of these entries; returns how many applied to it."""
     ids = sorted(set(entry_ids))
@@ -431,7 +429,7 @@ def dnc_profiles_add(
     profiles: QuerySet,
     channel: str = "",
     sender: str = "",
-    added_by: AbstractBaseUser | None = None,
+    added_by: User | None = None,
     how: str = How.UI,
 ) -> DncAddReport:
     """Put the contacts of these profiles on the list of `account`: phones and emails for a blank

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -42,7 +42,7 @@ CHUNK = 5000
 
 
 def import_job_create(
-    *, account: Account, user: AbstractBaseUser | None, kind: str, name: str, stream: IO[bytes], size: int
+    *, account: Account, user: User | None, kind: str, name: str, stream: IO[bytes], size: int
 ) -> ImportJob:
     """Check and keep an uploaded file; raises files.FileRefused with the reason."""
     if kind not in ImportKind.values:
@@ -186,9 +186,7 @@ def default_tag_name(job: ImportJob) -> str:
     return f"Import {job.created_at.astimezone(job.account.tz):%Y-%m-%d %H:%M}"
 
 
-def options_clean(
-    *, job: ImportJob, user: AbstractBaseUser | None, options: dict[str, Any]
-) -> dict[str, Any]:
+def options_clean(*, job: ImportJob, user: User | None, options: dict[str, Any]) -> dict[str, Any]:
     if job.kind == ImportKind.DNC:
         ids = [int(a) for a in options.get("accounts") or [job.account_id]]
         # The command line (user None) is trusted with any account; a person with those they edit.
@@ -220,7 +218,7 @@ def options_clean(
 
 
 def import_job_start(
-    *, job: ImportJob, user: AbstractBaseUser | None, options: dict[str, Any], run: bool = True
+    *, job: ImportJob, user: User | None, options: dict[str, Any], run: bool = True
 ) -> ImportJob:
     """Options chosen after the analysis: queue the import."""
     if not job.is_analyzed:
@@ -363,7 +361,9 @@ def import_job_analyze(*, job_id: int) -> ImportJob | None:
 def _analysis_work(run: JobRun) -> JobDone | None:
     job = run.job
     target = _target(job, {"type": ProfileType.LEAD, "existing": "rewrite"})
-    counts, reasons, seen = Counter(), Counter(), {}
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     folder = os.path.dirname(job.file_path)
     # The rejected rows for people, and the valid rows' parsed values for the import (one JSON
     # line per chunk: rows read, rows rejected before matching, the parsed records).
