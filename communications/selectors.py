@@ -203,8 +203,11 @@ def communications_using(*, account: Account, kind: str, object_id: int) -> list
     broadcasts = Broadcast.objects.filter(
         pk__in=items.values("broadcast_id"), queued_at__isnull=False, status__in=("pending", "running")
     ).order_by("name")
-    return [f"Flow “{flow.name}” (active)" for flow in flows] + [
-        f"Broadcast “{broadcast.name}” (sending)" for broadcast in broadcasts
+    from segments.usage import Usage  # a name that links to its communication
+
+    return [Usage(f"Flow “{flow.name}” (active)", flow.get_absolute_url()) for flow in flows] + [
+        Usage(f"Broadcast “{broadcast.name}” (sending)", broadcast.get_absolute_url())
+        for broadcast in broadcasts
     ]
 
 

@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+class Usage(str):
+    """A use's name ("Flow “Welcome” (active)") that also knows the page it is on: templates link
+    it (`{{ use.url }}`), everything else reads it as the plain string it is."""
+
+    url: str = ""
+
+    def __new__(cls, text: str, url: str = "") -> Usage:
+        value = super().__new__(cls, text)
+        value.url = url
+        return value
+
+
 SegmentUsage = Callable[[object], list[str]]
 _checkers: list[SegmentUsage] = []
 

@@ -70,6 +70,9 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, "segments/segment_list.html", context, partial="results")
 
 
+SIZE_ON_SAVE_MS = 2_000
+
+
 def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse | None:
     rule, errors = _rule_from(request.POST.get("rule"))
     if errors:
@@ -85,6 +88,9 @@ def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse | None:
     else:
         services.segment_update(segment=segment, **fields)
         messages.success(request, f"Segment “{segment.name}” saved.")
+    # The size chart's first point (or today's, for a changed rule) now, not at the daily count;
+    # a count too slow for the request leaves it to the daily one.
+    services.segment_size_record(segment=segment, timeout_ms=SIZE_ON_SAVE_MS)
     return redirect(segment)
 
 
