@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+
 class Usage(str):
     """A use's name ("Flow “Welcome” (active)") that also knows the page it is on: templates link
     it (`{{ use.url }}`), everything else reads it as the plain string it is."""

@@ -43,7 +43,7 @@ def _count(n: int, unit: str) -> str:
 
 @register.filter
 def ago(value, now=None) -> str:
-    """"just now" under a minute (never "0 minutes ago"), minutes, hours, days for a week, then
+    """ "just now" under a minute (never "0 minutes ago"), minutes, hours, days for a week, then
     the day itself; a moment in the future (a clock a little ahead) is "just now" too."""
     if value in (None, ""):
         return ""

@@ -36,7 +36,10 @@ SENTENCES = [
     (_clause("App Launch"), "opened the app in the last 30 days"),
     (_clause("App Launch", count=2), "opened the app at least twice in the last 30 days"),
     (_clause("Purchase", count=3), "performed Purchase at least 3 times in the last 30 days"),
-    (_clause("Purchase", performed=False, count=3), "performed Purchase fewer than 3 times in the last 30 days"),
+    (
+        _clause("Purchase", performed=False, count=3),
+        "performed Purchase fewer than 3 times in the last 30 days",
+    ),
     (_clause("Purchase", operator="equals", count=0), "did not perform Purchase in the last 30 days"),
     (_clause("Purchase", operator="equals", count=1), "performed Purchase exactly once in the last 30 days"),
     (
@@ -47,7 +50,9 @@ SENTENCES = [
 
 
 @pytest.mark.parametrize(("clause", "sentence"), SENTENCES)
-def test_event_conditions_read_as_sentences_on_the_segment_page(account, owner, owner_client, clause, sentence):
+def test_event_conditions_read_as_sentences_on_the_segment_page(
+    account, owner, owner_client, clause, sentence
+):
     audience_services.event_definition_create(account=account, name="Purchase", properties={})
     rule = {"version": 1, "events": [clause]}
     segment = services.segment_create(account=account, name="Sleepers", rule=rule, user=owner)
@@ -61,7 +66,10 @@ def test_saving_a_segment_draws_its_first_point_with_a_labelled_axis(account, ow
         audience_services.profile_create(account=account, fields={"first_name": f"P{i}", "city": "Pula"})
     rule = {
         "version": 1,
-        "attributes": {"match": "all", "conditions": [{"attribute": "city", "operator": "is", "value": "Pula"}]},
+        "attributes": {
+            "match": "all",
+            "conditions": [{"attribute": "city", "operator": "is", "value": "Pula"}],
+        },
     }
     response = owner_client.post(reverse("segments:new"), {"name": "Pula", "rule": json.dumps(rule)})
     segment = Segment.objects.get(account=account, name="Pula")
