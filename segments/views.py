@@ -17,6 +17,7 @@ from audience import access, replicas
 from audience.htmx import render_page
 from segments import chart, selectors, services
 from segments.models import Segment
+from segments.rules.explain import describe_line
 from segments.usage import segment_usages
 
 LIST_COLUMNS = [("name", "Name"), ("created", "Created"), ("updated", "Updated")]
@@ -255,9 +256,18 @@ def people_advanced_filter(request: HttpRequest) -> HttpResponse:
     for key in request.GET:
         if key not in ("rule", "after", "before", "page"):
             keep.setlist(key, request.GET.getlist(key))
+    active = bool(request.GET.get("rule"))
+    summary = ""
+    if active:
+        # Applied, the filter folds away to this line (its editor one click away).
+        try:
+            summary = describe_line(selectors.rule_describe(request.account, rule))
+        except ValidationError:
+            summary = ""  # an invalid rule keeps the editor open, with its errors
     context = {
         "keep": [(k, v) for k in keep for v in keep.getlist(k)],
-        "active": bool(request.GET.get("rule")),
+        "active": active,
+        "summary": summary,
         "clear_query": keep.urlencode(),
         **_editor_context(request, rule),
     }

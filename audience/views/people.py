@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access, replicas, selectors, services
@@ -23,6 +24,24 @@ COLUMNS = [
     ("country", "Country"),
     ("created", "Created"),
 ]
+
+
+# Columns a person may hide from the People list (Name stays), remembered in their session.
+HIDEABLE_COLUMNS = [
+    ("contacts", "Contacts"),
+    ("type", "Type"),
+    ("city", "City"),
+    ("country", "Country"),
+    ("created", "Created"),
+    ("company", "Company"),
+    ("tags", "Tags"),
+]
+HIDDEN_COLUMNS_KEY = "people_hidden_columns"
+
+
+def hidden_columns(request: HttpRequest) -> set[str]:
+    known = {key for key, _ in HIDEABLE_COLUMNS}
+    return {key for key in request.session.get(HIDDEN_COLUMNS_KEY, []) if key in known}
 
 
 def query_without(query: QueryDict, *keys: str, **changes: str) -> str:
@@ -65,6 +84,7 @@ def people(request: HttpRequest) -> HttpResponse:
         error = " ".join(invalid.messages)
         page = selectors.Page(rows=[], sort=selectors.parse_sort(request.GET.get("sort")))
     base_query = query_without(request.GET, "after", "before")
+    hidden = hidden_columns(request)
     # Tags live in a higher app; views may read across apps (one query for the page).
     from tags import selectors as tag_selectors
 
@@ -79,11 +99,26 @@ def people(request: HttpRequest) -> HttpResponse:
         "query": base_query,
         "filtered": bool(selectors.people_filters(request.GET) or request.GET.get("rule")),
         "columns": _sort_links(request.GET, page.sort),
+        "hidden": hidden,
+        "column_choices": [
+            {"key": key, "label": label, "shown": key not in hidden} for key, label in HIDEABLE_COLUMNS
+        ],
         "next_query": page.next_cursor and query_without(request.GET, "before", after=page.next_cursor),
         "previous_query": page.previous_cursor
         and query_without(request.GET, "after", before=page.previous_cursor),
     }
     return render_page(request, "audience/profile_list.html", context, partial="results")
+
+
+@require_POST
+@access.member_required
+def people_columns(request: HttpRequest) -> HttpResponse:
+    """Which columns of the People list this person sees: the boxes ticked are shown, the rest
+    hidden, in their session; back to the list they were on (htmx follows the redirect)."""
+    shown = set(request.POST.getlist("show"))
+    request.session[HIDDEN_COLUMNS_KEY] = [key for key, _ in HIDEABLE_COLUMNS if key not in shown]
+    query = request.POST.get("query", "")
+    return redirect(f"{reverse('audience:people')}{'?' + query if query else ''}")
 
 
 @require_GET

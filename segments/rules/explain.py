@@ -126,3 +126,20 @@ def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
         return {"matches": None, "attributes": attributes, "events": events}
     matches = (attributes is None or attributes["holds"]) and all(e["holds"] for e in events)
     return {"matches": matches, "attributes": attributes, "events": events}
+
+
+def describe_line(tree: dict) -> str:
+    """A described rule (`explain` without a profile) on one line, for a folded filter:
+    "city is London and (country is HR or country is SI); did not open the app in the last 30 days"."""
+
+    def group(node: dict, nested: bool) -> str:
+        joiner = " or " if node["label"].startswith("Any") else " and "
+        parts = [group(child, True) if child["children"] else child["label"] for child in node["children"]]
+        text = joiner.join(parts)
+        return f"({text})" if nested and len(parts) > 1 else text
+
+    parts = []
+    if tree.get("attributes") and tree["attributes"]["children"]:
+        parts.append(group(tree["attributes"], False))
+    parts.extend(event["label"] for event in tree.get("events") or [])
+    return "; ".join(parts) or "no conditions: everyone"

@@ -60,6 +60,53 @@
       form.appendChild(input);
     });
   }, true);
+  // The Tags quick filter (_tag_picker.html): the search box narrows the list without filtering
+  // People (its typing stays out of the form's "input" trigger); the summary names the chosen tags;
+  // Escape folds the list and gives focus back to its summary.
+  function tagSummary(picker) {
+    const summary = picker.querySelector("[data-tag-summary]");
+    const chosen = Array.from(picker.querySelectorAll("input[type=checkbox]:checked")).map(function (box) {
+      return box.value;
+    });
+    summary.textContent = chosen.length ? chosen.join(", ") : summary.dataset.empty;
+  }
+  document.addEventListener("input", function (event) {
+    const search = event.target;
+    if (!search.matches || !search.matches("[data-tag-search]")) return;
+    event.stopPropagation();
+    const picker = search.closest("[data-tag-picker]");
+    const term = search.value.trim().toLowerCase();
+    let shown = 0;
+    picker.querySelectorAll("[data-tag-option]").forEach(function (option) {
+      const match = !term || option.dataset.tagOption.indexOf(term) !== -1;
+      option.hidden = !match;
+      if (match) shown += 1;
+    });
+    const none = picker.querySelector("[data-tag-none]");
+    if (none) none.hidden = shown > 0;
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches && event.target.matches("[data-tag-search]") && event.key === "Enter") {
+      event.preventDefault(); // Enter in the search box does not submit the filters
+    }
+    if (event.key !== "Escape" || !event.target.closest) return;
+    const picker = event.target.closest("[data-tag-picker]");
+    const details = picker && picker.querySelector("details");
+    if (details && details.open) {
+      details.open = false;
+      details.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("change", function (event) {
+    const picker = event.target.closest && event.target.closest("[data-tag-picker]");
+    if (picker) tagSummary(picker);
+  });
+  // A click outside an open tag list folds it.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("[data-tag-picker] details[open]").forEach(function (details) {
+      if (!details.contains(event.target)) details.open = false;
+    });
+  });
   document.addEventListener("selection-changed", update);
   document.addEventListener("htmx:afterSettle", update);
   document.addEventListener("DOMContentLoaded", update);
