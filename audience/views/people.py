@@ -3,6 +3,8 @@ summary card, the profile card with its events timeline, and creating, editing a
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -118,7 +120,14 @@ def people_columns(request: HttpRequest) -> HttpResponse:
     shown = set(request.POST.getlist("show"))
     request.session[HIDDEN_COLUMNS_KEY] = [key for key, _ in HIDEABLE_COLUMNS if key not in shown]
     query = request.POST.get("query", "")
-    return redirect(f"{reverse('audience:people')}{'?' + query if query else ''}")
+    target = f"{reverse('audience:people')}{'?' + query if query else ''}"
+    if request.headers.get("HX-Request") == "true":
+        # htmx loads the list again in place (people.js opens the menu again where it was).
+        response = HttpResponse(status=204)
+        location = {"path": target, "target": "#people-results", "swap": "outerHTML"}
+        response["HX-Location"] = json.dumps(location)
+        return response
+    return redirect(target)
 
 
 @require_GET

@@ -107,6 +107,22 @@
       if (!details.contains(event.target)) details.open = false;
     });
   });
+  // The "Columns" menu is part of the list it changes: after the list comes back, open it again
+  // with the focus on the box just toggled, so several columns are hidden in a row.
+  let columnsFocus = null;
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#people-columns")) columnsFocus = event.target.id;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!columnsFocus) return;
+    const box = document.getElementById(columnsFocus);
+    columnsFocus = null;
+    const menu = document.getElementById("columns-picker");
+    if (menu && box) {
+      menu.open = true;
+      box.focus();
+    }
+  });
   document.addEventListener("selection-changed", update);
   document.addEventListener("htmx:afterSettle", update);
   document.addEventListener("DOMContentLoaded", update);
