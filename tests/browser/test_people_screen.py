@@ -10,6 +10,7 @@ from django.core.cache import cache
 from audience import services
 from tags import services as tag_services
 from tests.browser.conftest import shot
+from tests.browser.test_accessibility import violations
 
 LONG = "Maximilianaugustusbartholomewvonundzuhohenzollernsigmaringenwolfensteinhausen"
 
@@ -56,7 +57,7 @@ def test_the_people_table_fits_1280_and_filters_by_tag_from_the_keyboard(page, m
     # The long name wraps inside its cell.
     name_cell = page.locator(f"td:has(a:text('{LONG} Smith'))")
     assert name_cell.bounding_box()["width"] < 500 and name_cell.bounding_box()["height"] > 40
-    shot(page, "01-people")
+    shot(page, "01b-people-1280")
     assert name_cell.bounding_box()["x"] + name_cell.bounding_box()["width"] <= 1280
 
     # Tags: open the list with the keyboard, search, tick with Space.
@@ -70,6 +71,7 @@ def test_the_people_table_fits_1280_and_filters_by_tag_from_the_keyboard(page, m
     page.wait_for_selector("[data-count='1']")
     assert page.locator("[data-tag-summary]").inner_text() == "VIP"
     shot(page, "02b-people-tag-filter")
+    assert violations(page) == []  # the open tag list
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.matches('[data-tag-summary]')")
     assert page.locator("table tbody tr").count() == 1
@@ -93,6 +95,7 @@ def test_columns_can_be_hidden_and_stay_hidden(page, marketer):
     page.wait_for_function(
         "() => ![...document.querySelectorAll('.table-people th')].some(th => th.innerText.trim() === 'Company')"
     )
+    assert violations(page) == []  # the open columns menu
     page.reload()
     page.wait_for_selector("[data-count='2']")
     headers = [h.strip() for h in page.locator(".table-people thead th").all_inner_texts()]
@@ -115,5 +118,6 @@ def test_the_advanced_filter_folds_to_a_summary_after_apply(page, marketer):
     assert summary.inner_text() == "City is Zagreb"
     assert not page.locator("#people-advanced-filter details").evaluate("d => d.open")
     shot(page, "02c-people-advanced-folded")
+    assert violations(page) == []
     page.locator("#adv-title").click()
     assert page.locator("#people-advanced-filter details").evaluate("d => d.open")
