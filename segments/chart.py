@@ -10,8 +10,8 @@ import math
 
 from segments.models import SegmentSize
 
-WIDTH, HEIGHT = 600, 160
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 10, 22  # room for the y labels on the left, dates below
+WIDTH, HEIGHT = 600, 200
+LEFT, RIGHT, TOP, BOTTOM = 76, 12, 12, 30  # room for the y labels on the left, dates below
 TICKS = 4
 
 
@@ -72,5 +72,5 @@ def size_chart(sizes: list[SegmentSize]) -> dict | None:
         "baseline": TOP + plot_height,
         "left": LEFT,
         "right": WIDTH - RIGHT,
-        "label_x": LEFT - 6,
+        "label_x": LEFT - 8,
     }
