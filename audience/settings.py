@@ -135,6 +135,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "audience.context_processors.current_account",
             ],
+            # `day`, `when` and `ago`: one date format on every screen.
+            "builtins": ["audience.templatetags.dates"],
         },
     }
 ]

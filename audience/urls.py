@@ -9,6 +9,7 @@ app_name = "audience"
 urlpatterns = [
     path("people/", people.people, name="people"),
     path("people/count/", people.people_count, name="people_count"),
+    path("people/columns/", people.people_columns, name="people_columns"),
     path("people/new/", people.profile_create, name="profile_create"),
     path("people/<int:pk>/", people.profile, name="profile"),
     path("people/<int:pk>/edit/", people.profile_edit, name="profile_edit"),

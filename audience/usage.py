@@ -24,6 +24,19 @@ TAG = "tag"
 SEGMENT = "segment"
 KINDS = (ATTRIBUTE, TAG, SEGMENT)
 
+
+class Usage(str):
+    """A use's name ("Flow “Welcome” (active)") that also knows the page it is on: templates link
+    it (`{{ use.url }}`), everything else reads it as the plain string it is."""
+
+    url: str = ""
+
+    def __new__(cls, text: str, url: str = "") -> Usage:
+        value = super().__new__(cls, text)
+        value.url = url
+        return value
+
+
 Checker = Callable[[Any], list[str]]
 _checkers: dict[str, list[Checker]] = {kind: [] for kind in KINDS}
 

@@ -205,8 +205,11 @@ def communications_using(*, account: Account, kind: str, object_id: int) -> list
     broadcasts = Broadcast.objects.filter(
         pk__in=items.values("broadcast_id"), queued_at__isnull=False, status__in=("pending", "running")
     ).order_by("name")
-    return [f"Flow “{flow.name}” (active)" for flow in flows] + [
-        f"Broadcast “{broadcast.name}” (sending)" for broadcast in broadcasts
+    from audience.usage import Usage  # a name that links to its communication
+
+    return [Usage(f"Flow “{flow.name}” (active)", flow.get_absolute_url()) for flow in flows] + [
+        Usage(f"Broadcast “{broadcast.name}” (sending)", broadcast.get_absolute_url())
+        for broadcast in broadcasts
     ]
 
 
@@ -287,3 +290,21 @@ def broadcast_outcomes(*, broadcast: Broadcast) -> dict[str, int]:
         .count()
     )
     return {"delivered": delivered, "opted_out": opted_out}
+
+
+SKIPPED_PAGE = 20
+
+
+def broadcast_skipped(
+    *, broadcast: Broadcast, status: str, after: int | None = None
+) -> tuple[list, int | None]:
+    """One page of the recipients a broadcast did not send to for `status` (blocked by Do Not
+    Contact, or without a destination), oldest first, with their profiles; and the cursor of the
+    next page (None on the last). Served by the (broadcast, profile) unique index."""
+    rows = Message.objects.filter(broadcast=broadcast, status=status).select_related("profile").order_by("id")
+    if after:
+        rows = rows.filter(id__gt=after)
+    page = list(rows[: SKIPPED_PAGE + 1])
+    more = len(page) > SKIPPED_PAGE
+    page = page[:SKIPPED_PAGE]
+    return page, (page[-1].pk if more else None)

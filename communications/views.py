@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audience import access
 from audience.htmx import render_page
 from communications import flow_views, forms, selectors, services
-from communications.models import Broadcast, Flow, FlowStatus
+from communications.models import Broadcast, Flow, FlowStatus, MessageStatus
 
 
 def _broadcast(request: HttpRequest, pk: int) -> Broadcast:
@@ -151,9 +151,42 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "broadcast": broadcast,
         "labels": selectors.items_describe(account=request.account, items=items),
         "outcomes": selectors.broadcast_outcomes(broadcast=broadcast),
+        "skipped": _skipped(request, broadcast),
         "nav": "communications",
     }
-    return render_page(request, "communications/broadcast_detail.html", context, partial="progress")
+    partial = "skipped" if request.GET.get("part") == "skipped" else "progress"
+    return render_page(request, "communications/broadcast_detail.html", context, partial=partial)
+
+
+# The lists of who was not sent to: (query parameter and partial, message status, title).
+SKIPPED_LISTS = {
+    "blocked": (MessageStatus.BLOCKED_DNC, "Blocked by Do Not Contact"),
+    "missing": (MessageStatus.NO_DESTINATION, "Without a destination"),
+}
+
+
+def _skipped(request: HttpRequest, broadcast: Broadcast) -> list[dict]:
+    """Who the broadcast did not send to, one paginated list per reason (names link to profiles)."""
+    lists = []
+    counts = {"blocked": broadcast.blocked_dnc, "missing": broadcast.no_destination}
+    for key, (status, title) in SKIPPED_LISTS.items():
+        if broadcast.is_draft or not counts[key]:
+            continue
+        after = request.GET.get(f"{key}_after", "")
+        rows, next_after = selectors.broadcast_skipped(
+            broadcast=broadcast, status=status, after=int(after) if after.isdigit() else None
+        )
+        lists.append(
+            {
+                "key": key,
+                "title": title,
+                "count": counts[key],
+                "rows": rows,
+                "next": next_after,
+                "paged": bool(after),
+            }
+        )
+    return lists
 
 
 @require_GET

@@ -18,6 +18,7 @@ from audience.htmx import render_page
 from audience.usage import SEGMENT, usage_list
 from segments import chart, selectors, services
 from segments.models import Segment
+from segments.rules.explain import describe_line
 
 LIST_COLUMNS = [("name", "Name"), ("created", "Created"), ("updated", "Updated")]
 
@@ -70,6 +71,9 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, "segments/segment_list.html", context, partial="results")
 
 
+SIZE_ON_SAVE_MS = 2_000
+
+
 def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse | None:
     rule, errors = _rule_from(request.POST.get("rule"))
     if errors:
@@ -85,6 +89,9 @@ def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse | None:
     else:
         services.segment_update(segment=segment, **fields)
         messages.success(request, f"Segment “{segment.name}” saved.")
+    # The size chart's first point (or today's, for a changed rule) now, not at the daily count;
+    # a count too slow for the request leaves it to the daily one.
+    services.segment_size_record(segment=segment, timeout_ms=SIZE_ON_SAVE_MS)
     return redirect(segment)
 
 
@@ -249,9 +256,18 @@ def people_advanced_filter(request: HttpRequest) -> HttpResponse:
     for key in request.GET:
         if key not in ("rule", "after", "before", "page"):
             keep.setlist(key, request.GET.getlist(key))
+    active = bool(request.GET.get("rule"))
+    summary = ""
+    if active:
+        # Applied, the filter folds away to this line (its editor one click away).
+        try:
+            summary = describe_line(selectors.rule_describe(request.account, rule))
+        except ValidationError:
+            summary = ""  # an invalid rule keeps the editor open, with its errors
     context = {
         "keep": [(k, v) for k in keep for v in keep.getlist(k)],
-        "active": bool(request.GET.get("rule")),
+        "active": active,
+        "summary": summary,
         "clear_query": keep.urlencode(),
         **_editor_context(request, rule),
     }

@@ -222,10 +222,10 @@ def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
         result = f"{result} {counts}".strip()
     page = JobPage(
         title="Bulk tag change",
-        heading=f"{job.get_action_display()} on {intcomma(job.total)} profiles",
+        heading=f"{job.get_action_display()} on {intcomma(job.total)} profile{pluralize(job.total)}",
         breadcrumbs=[("Tags", reverse("tags:list")), ("Bulk tag change", "")],
         details=details,
-        unit="profiles",
+        unit=f"profile{pluralize(job.total)}",
         cancel_url=reverse("tags:bulk_job_cancel", args=[job.pk]),
         cancel_confirm="Stop this bulk tag change? Profiles already changed keep the change.",
         result=result,

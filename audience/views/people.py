@@ -3,10 +3,13 @@ summary card, the profile card with its events timeline, and creating, editing a
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audience import access, replicas, selectors, services
@@ -23,6 +26,24 @@ COLUMNS = [
     ("country", "Country"),
     ("created", "Created"),
 ]
+
+
+# Columns a person may hide from the People list (Name stays), remembered in their session.
+HIDEABLE_COLUMNS = [
+    ("contacts", "Contacts"),
+    ("type", "Type"),
+    ("city", "City"),
+    ("country", "Country"),
+    ("created", "Created"),
+    ("company", "Company"),
+    ("tags", "Tags"),
+]
+HIDDEN_COLUMNS_KEY = "people_hidden_columns"
+
+
+def hidden_columns(request: HttpRequest) -> set[str]:
+    known = {key for key, _ in HIDEABLE_COLUMNS}
+    return {key for key in request.session.get(HIDDEN_COLUMNS_KEY, []) if key in known}
 
 
 def _sort_links(current: str) -> list[dict]:
@@ -56,6 +77,7 @@ def people(request: HttpRequest) -> HttpResponse:
     except ValidationError as invalid:
         error = " ".join(invalid.messages)
         page = selectors.Page(rows=[], sort=selectors.parse_sort(request.GET.get("sort")))
+    hidden = hidden_columns(request)
     # Tags live in a higher app; views may read across apps (one query for the page).
     from tags import selectors as tag_selectors
 
@@ -69,8 +91,30 @@ def people(request: HttpRequest) -> HttpResponse:
         "error": error,
         "filtered": bool(selectors.people_filters(request.GET) or request.GET.get("rule")),
         "columns": _sort_links(page.sort),
+        "hidden": hidden,
+        "column_choices": [
+            {"key": key, "label": label, "shown": key not in hidden} for key, label in HIDEABLE_COLUMNS
+        ],
     }
     return render_page(request, "audience/profile_list.html", context, partial="results")
+
+
+@require_POST
+@access.member_required
+def people_columns(request: HttpRequest) -> HttpResponse:
+    """Which columns of the People list this person sees: the boxes ticked are shown, the rest
+    hidden, in their session; back to the list they were on (htmx follows the redirect)."""
+    shown = set(request.POST.getlist("show"))
+    request.session[HIDDEN_COLUMNS_KEY] = [key for key, _ in HIDEABLE_COLUMNS if key not in shown]
+    query = request.POST.get("query", "")
+    target = f"{reverse('audience:people')}{'?' + query if query else ''}"
+    if request.headers.get("HX-Request") == "true":
+        # htmx loads the list again in place (people.js opens the menu again where it was).
+        response = HttpResponse(status=204)
+        location = {"path": target, "target": "#people-results", "swap": "outerHTML"}
+        response["HX-Location"] = json.dumps(location)
+        return response
+    return redirect(target)
 
 
 @require_GET

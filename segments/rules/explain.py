@@ -29,11 +29,49 @@ _OCCURRENCE = {
     "gte": "at least",
     "gt": "more than",
 }
+# "did not do X <op> N times" is "did X <opposite> N times" (the compiler takes the complement).
+_OPPOSITE = {"gte": "lt", "gt": "lte", "lt": "gte", "lte": "gt"}
+
+# Events whose name reads badly after "performed": (past tense, after "did not").
+_EVENT_VERBS = {
+    "app launch": ("opened the app", "open the app"),
+}
 
 
-def _occurrence(occurrence: dict) -> str:
-    count = occurrence["count"]
-    return f"{_OCCURRENCE[occurrence['operator']]} {count} time{'' if count == 1 else 's'}"
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count:,} times")
+
+
+def _window_words(time: dict) -> str:
+    """The window in words, with the unit agreeing with its number ("in the last day")."""
+    words = event_time.window(time["operator"]).words(time)
+    amount, unit = time.get("amount"), time.get("unit")
+    if amount == 1 and isinstance(unit, str) and unit.endswith("s"):
+        words = words.replace(f" 1 {unit}", f" 1 {unit[:-1]}")
+        words = words.replace("in the last 1 ", "in the last ")
+    return words
+
+
+def event_sentence(clause: dict) -> str:
+    """One event clause as a person would say it: "did not open the app in the last 30 days",
+    "performed Purchase at least 3 times at any time"."""
+    occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
+    operator, count = occurrence["operator"], occurrence["count"]
+    performed = clause.get("performed", True)
+    event = clause["event"]
+    done, do = _EVENT_VERBS.get(str(event).lower(), (f"performed {event}", f"perform {event}"))
+    if not performed and operator in _OPPOSITE and (operator, count) != ("gte", 1):
+        # "did not perform X at least 3 times" reads as "performed X fewer than 3 times"
+        operator, performed = _OPPOSITE[operator], True
+    if (operator, count) == ("gt", 0):
+        operator, count = "gte", 1
+    never = (operator, count) in (("equals", 0), ("lt", 1), ("lte", 0))
+    if (operator, count) == ("gte", 1) or (performed and never):
+        verb, how_often = (done if performed and not never else f"did not {do}"), ""
+    else:
+        verb = done if performed else f"did not {do}"
+        how_often = f" {_OCCURRENCE[operator]} {_times(count)}"
+    return f"{verb}{how_often} {_window_words(clause['time'])}"
 
 
 def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
@@ -73,9 +111,7 @@ def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
     attributes = group(rule["attributes"], "attributes") if rule.get("attributes") else None
     events = []
     for index, clause in enumerate(rule.get("events") or []):
-        occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
-        verb = "performed" if clause.get("performed", True) else "did not perform"
-        label = f"{verb} {clause['event']} {_occurrence(occurrence)}, {event_time.window(clause['time']['operator']).words(clause['time'])}"
+        label = event_sentence(clause)
         for prop in clause.get("properties") or []:
             label += f"; {prop['property']} {ops.LABELS[prop['operator']]} {_describe_value(prop.get('value'))}".rstrip()
         events.append(
@@ -90,3 +126,20 @@ def explain(compiler: Compiler, rule: dict, profile: Profile | None) -> dict:
         return {"matches": None, "attributes": attributes, "events": events}
     matches = (attributes is None or attributes["holds"]) and all(e["holds"] for e in events)
     return {"matches": matches, "attributes": attributes, "events": events}
+
+
+def describe_line(tree: dict) -> str:
+    """A described rule (`explain` without a profile) on one line, for a folded filter:
+    "city is London and (country is HR or country is SI); did not open the app in the last 30 days"."""
+
+    def group(node: dict, nested: bool) -> str:
+        joiner = " or " if node["label"].startswith("Any") else " and "
+        parts = [group(child, True) if child["children"] else child["label"] for child in node["children"]]
+        text = joiner.join(parts)
+        return f"({text})" if nested and len(parts) > 1 else text
+
+    parts = []
+    if tree.get("attributes") and tree["attributes"]["children"]:
+        parts.append(group(tree["attributes"], False))
+    parts.extend(event["label"] for event in tree.get("events") or [])
+    return "; ".join(parts) or "no conditions: everyone"

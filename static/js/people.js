@@ -60,6 +60,69 @@
       form.appendChild(input);
     });
   }, true);
+  // The Tags quick filter (_tag_picker.html): the search box narrows the list without filtering
+  // People (its typing stays out of the form's "input" trigger); the summary names the chosen tags;
+  // Escape folds the list and gives focus back to its summary.
+  function tagSummary(picker) {
+    const summary = picker.querySelector("[data-tag-summary]");
+    const chosen = Array.from(picker.querySelectorAll("input[type=checkbox]:checked")).map(function (box) {
+      return box.value;
+    });
+    summary.textContent = chosen.length ? chosen.join(", ") : summary.dataset.empty;
+  }
+  document.addEventListener("input", function (event) {
+    const search = event.target;
+    if (!search.matches || !search.matches("[data-tag-search]")) return;
+    event.stopPropagation();
+    const picker = search.closest("[data-tag-picker]");
+    const term = search.value.trim().toLowerCase();
+    let shown = 0;
+    picker.querySelectorAll("[data-tag-option]").forEach(function (option) {
+      const match = !term || option.dataset.tagOption.indexOf(term) !== -1;
+      option.hidden = !match;
+      if (match) shown += 1;
+    });
+    const none = picker.querySelector("[data-tag-none]");
+    if (none) none.hidden = shown > 0;
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches && event.target.matches("[data-tag-search]") && event.key === "Enter") {
+      event.preventDefault(); // Enter in the search box does not submit the filters
+    }
+    if (event.key !== "Escape" || !event.target.closest) return;
+    const picker = event.target.closest("[data-tag-picker]");
+    const details = picker && picker.querySelector("details");
+    if (details && details.open) {
+      details.open = false;
+      details.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("change", function (event) {
+    const picker = event.target.closest && event.target.closest("[data-tag-picker]");
+    if (picker) tagSummary(picker);
+  });
+  // A click outside an open tag list folds it.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("[data-tag-picker] details[open]").forEach(function (details) {
+      if (!details.contains(event.target)) details.open = false;
+    });
+  });
+  // The "Columns" menu is part of the list it changes: after the list comes back, open it again
+  // with the focus on the box just toggled, so several columns are hidden in a row.
+  let columnsFocus = null;
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#people-columns")) columnsFocus = event.target.id;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!columnsFocus) return;
+    const box = document.getElementById(columnsFocus);
+    columnsFocus = null;
+    const menu = document.getElementById("columns-picker");
+    if (menu && box) {
+      menu.open = true;
+      box.focus();
+    }
+  });
   document.addEventListener("selection-changed", update);
   document.addEventListener("htmx:afterSettle", update);
   document.addEventListener("DOMContentLoaded", update);

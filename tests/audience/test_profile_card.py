@@ -53,9 +53,11 @@ def test_it_shows_edit_and_delete_only_to_editors(owner_client, teammate_client,
 
 
 def _events(response) -> list[str]:
-    return re.findall(
-        r'<time class="small text-body-secondary" datetime="[^"]+">([^<]+)</time>', response.content.decode()
+    """The events' moments, from their <time datetime> (ISO 8601), as "YYYY-MM-DD HH:MM"."""
+    found = re.findall(
+        r'<time class="small text-body-secondary" datetime="([^"]+)">[^<]+</time>', response.content.decode()
     )
+    return [value[:16].replace("T", " ") for value in found]
 
 
 def test_it_lists_events_newest_first_in_pages(owner_client, profile):

@@ -34,7 +34,7 @@ def test_it_runs_upload_map_analyze_import_through_the_urls(owner_client, accoun
         )
     assert response.status_code == 302
     page = owner_client.get(reverse("imports:detail", args=[job.pk]))
-    assert b"Download the rejected rows" in page.content and b"Import 1 valid rows" in page.content
+    assert b"Download the rejected rows" in page.content and b"Import 1 valid row<" in page.content
     rejected = owner_client.get(reverse("imports:rejected", args=[job.pk]))
     assert b"not-an-email" in b"".join(rejected.streaming_content)
     with TestCase.captureOnCommitCallbacks(execute=True):
