@@ -207,10 +207,9 @@ def communications_using(*, account: Account, kind: str, object_id: int) -> list
     ).order_by("name")
     from audience.usage import Usage  # a name that links to its communication
 
-    return [Usage(f"Flow “{flow.name}” (active)", flow.get_absolute_url()) for flow in flows] + [
-        Usage(f"Broadcast “{broadcast.name}” (sending)", broadcast.get_absolute_url())
-        for broadcast in broadcasts
-    ]
+    found: list[str] = [Usage(f"Flow “{flow.name}” (active)", flow.get_absolute_url()) for flow in flows]
+    found += [Usage(f"Broadcast “{b.name}” (sending)", b.get_absolute_url()) for b in broadcasts]
+    return found
 
 
 # --- Coming back: webhooks, inbound messages, opt-outs -------------------------------------------
