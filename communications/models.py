@@ -144,6 +144,17 @@ class Flow(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     modified_at = models.DateTimeField(default=timezone.now)
+    # Options of the entry point, read by the entries task (`flows.flow_entries_refresh`).
+    leave_when_unmatched = models.BooleanField(
+        "People leave when they stop matching",
+        default=False,
+        help_text="A person still in the flow who no longer matches its entry audience leaves it.",
+    )
+    allow_reentry = models.BooleanField(
+        "Allow re-entry after exit",
+        default=False,
+        help_text="A person whose run ended, who stopped matching and matches again, enters again at step 1.",
+    )
 
     objects = AccountScopedQuerySet.as_manager()
 
@@ -473,6 +484,7 @@ class RunState(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     EXITED = "exited", "Exited"
+    LEFT = "left", "Left (stopped matching)"
 
 
 class FlowRun(models.Model):
@@ -499,6 +511,11 @@ class FlowRun(models.Model):
     claim = models.CharField(max_length=32, blank=True, default="")
     claimed_until = models.DateTimeField(null=True, blank=True)
     entered_at = models.DateTimeField(default=timezone.now)
+    # How many times the person entered (re-entry restarts the run); part of a send's key.
+    entries = models.PositiveIntegerField(default=1)
+    # Set when the person's run had ended and they no longer matched the entry audience: with
+    # re-entry allowed, matching again restarts the run.
+    unmatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
