@@ -45,14 +45,18 @@ def _config(request: HttpRequest) -> dict:
         try:
             config["rule"] = json.loads(rule)
         except ValueError:
-            raise ValidationError({"rule": ["The rule is not valid JSON of the segment rule language."]}) from None
+            raise ValidationError(
+                {"rule": ["The rule is not valid JSON of the segment rule language."]}
+            ) from None
     return config
 
 
 def _errors(error: ValidationError) -> tuple[dict[str, str], str]:
     """A checker's error as the form shows it: per field, and what names no field."""
     if hasattr(error, "error_dict"):
-        fields = {name: " ".join(ValidationError(errors).messages) for name, errors in error.error_dict.items()}
+        fields = {
+            name: " ".join(ValidationError(errors).messages) for name, errors in error.error_dict.items()
+        }
         return {k: v for k, v in fields.items() if k != "__all__"}, fields.get("__all__", "")
     return {}, " ".join(error.messages)
 
@@ -181,7 +185,9 @@ WAIT_MODES = {
 }
 
 
-def steps_context(request: HttpRequest, flow: Flow, *, adding: dict | None = None, editing: dict | None = None) -> dict:
+def steps_context(
+    request: HttpRequest, flow: Flow, *, adding: dict | None = None, editing: dict | None = None
+) -> dict:
     """What the flow page shows of the steps, and the choices their forms offer. `adding` and
     `editing` carry a refused form back (its values and errors); the kind (and a wait's mode)
     of the "Add a step" form come from it, else from the query string."""

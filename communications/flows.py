@@ -34,11 +34,11 @@ from communications import backends, content, delivery, selectors, senders
 from communications.models import (
     CHANNEL_CONTACT,
     Flow,
-    ItemKind,
     FlowMessage,
     FlowRun,
     FlowStatus,
     FlowStep,
+    ItemKind,
     MessageStatus,
     RunState,
     StepKind,
@@ -118,11 +118,15 @@ def _check_wait(flow: Flow, config: dict) -> dict:
     if mode == "date_attribute":
         attribute = str(config.get("attribute", "")).strip()
         if not attribute:
-            raise _invalid("attribute", "Name the date attribute to wait for (birth_date or a custom attribute).")
+            raise _invalid(
+                "attribute", "Name the date attribute to wait for (birth_date or a custom attribute)."
+            )
         try:
             offset = int(config.get("offset_days", 0) or 0)
         except (TypeError, ValueError):
-            raise _invalid("offset_days", "The offset is a whole number of days (negative: before).") from None
+            raise _invalid(
+                "offset_days", "The offset is a whole number of days (negative: before)."
+            ) from None
         return {
             "mode": mode,
             "attribute": attribute,
