@@ -864,14 +864,6 @@ def flow_step_counts(*, flow: Flow) -> dict[int, int]:
     return dict(rows)
 
 
-def flows_using_step_object(*, account: Account, kinds: list[str], key: str, value, **extra) -> list[str]:
-    """The active flows with a step of `kinds` whose config has `key` = `value`."""
-    steps = FlowStep.objects.filter(flow__account=account, flow__status=FlowStatus.ACTIVE, kind__in=kinds)
-    steps = steps.filter(**{f"config__{key}": value}, **{f"config__{k}": v for k, v in extra.items()})
-    names = sorted(set(steps.values_list("flow__name", flat=True)))
-    return [f"Flow “{name}” (active)" for name in names]
-
-
 @dataclass
 class StepRow:
     step: FlowStep
