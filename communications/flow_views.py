@@ -100,13 +100,13 @@ def flow_step_add(request: HttpRequest, pk: int) -> HttpResponse:
     flow = access.get_scoped(request, Flow, pk)
     kind = request.POST.get("kind", "")
     try:
-        flows.flow_step_add(flow=flow, kind=kind, config=_config(request))
+        step = flows.flow_step_add(flow=flow, kind=kind, config=_config(request))
     except ValidationError as error:
         fields, general = _errors(error)
         adding = {"config": dict(request.POST.items()), "errors": fields, "error": general}
         return _invalid(request, flow, "communications/_step_add.html", adding=adding)
     messages.success(request, f"Step “{StepKind(kind).label}” added.")
-    return _redirect(request, flow)
+    return _redirect(request, flow, step)
 
 
 @require_POST
@@ -120,12 +120,13 @@ def flow_step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
         editing = {"step": step.pk, "config": dict(request.POST.items()), "errors": fields, "error": general}
         return _invalid(request, step.flow, "communications/_flow_steps.html", editing=editing)
     messages.success(request, f"Step {step.position} saved.")
-    return _redirect(request, step.flow)
+    return _redirect(request, step.flow, step)
 
 
-def _redirect(request: HttpRequest, flow: Flow) -> HttpResponse:
-    """After a change: the flow page (htmx: a full navigation, so the counts and messages show)."""
-    url = flow.get_absolute_url() + "#steps"
+def _redirect(request: HttpRequest, flow: Flow, step: FlowStep | None = None) -> HttpResponse:
+    """After a change: the flow page at the step (htmx: a full navigation, so the counts and
+    messages show; the query makes it one even when only the fragment would differ)."""
+    url = flow.get_absolute_url() + (f"?at={step.pk}#step-{step.pk}" if step else "#steps")
     if wants_partial(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url

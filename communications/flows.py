@@ -292,7 +292,7 @@ def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None
             f"INSERT INTO {table} (account_id, flow_id, profile_id, step_id, state, due_at, "
             "reply, error, claim, entered_at, entries) "
             f"SELECT %s, %s, person.id, %s, %s, %s, '', '', '', %s, 1 FROM {Profile._meta.db_table} AS person "
-            f"WHERE person.id IN ({sql}) ON CONFLICT (flow_id, profile_id) DO NOTHING",
+            f"WHERE person.id IN ({sql}) ON CONFLICT (profile_id, flow_id) DO NOTHING",
             [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params],
         )
         return cursor.rowcount

@@ -498,8 +498,10 @@ class FlowRun(models.Model):
         "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs", db_index=False)
-    profile = models.ForeignKey("audience.Profile", on_delete=models.CASCADE, related_name="+")
-    # Indexed by flowrun_step_state (step first), not by a second index of its own.
+    # Indexed by flowrun_once_per_person (profile first), not by a second index of its own.
+    profile = models.ForeignKey(
+        "audience.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     step = models.ForeignKey(
         FlowStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
     )
@@ -519,15 +521,22 @@ class FlowRun(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Every index here is written for each person a flow enrols (1,000,000 at once), so the
+        # table has only what the scheduler and the flow page read.
         constraints = [
-            models.UniqueConstraint(fields=["flow", "profile"], name="flowrun_once_per_person"),
+            # One run per person (ON CONFLICT (flow_id, profile_id) of the enrolment finds it in
+            # either order); profile first, so deleting people finds their runs through it too.
+            models.UniqueConstraint(fields=["profile", "flow"], name="flowrun_once_per_person"),
         ]
         indexes = [
-            # The scheduler: a flow's waiting runs by due time; only waiting runs are in it.
-            models.Index(fields=["flow", "due_at"], condition=Q(state="waiting"), name="flowrun_due"),
-            # The flow page: per step, how many wait there (and a deleted step's runs).
-            models.Index(fields=["step", "state"], name="flowrun_step_state"),
+            # The scheduler: a flow's waiting runs by due time, only waiting runs in it; the step
+            # is included so the flow page counts who waits at each step from the index alone.
+            models.Index(
+                fields=["flow", "due_at"], include=["step"], condition=Q(state="waiting"), name="flowrun_due"
+            ),
+            # Empty but while a worker holds a claim, or a run waits to re-enter.
             models.Index(fields=["claim"], condition=~Q(claim=""), name="flowrun_claim"),
+            models.Index(fields=["flow"], condition=Q(unmatched_at__isnull=False), name="flowrun_unmatched"),
         ]
 
     def __str__(self) -> str:

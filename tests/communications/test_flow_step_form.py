@@ -85,8 +85,9 @@ def test_a_refused_step_comes_back_with_the_error_at_its_field(owner_client, flo
 def test_an_added_step_redirects_htmx_to_the_page(owner_client, flow):
     url = reverse("communications:flow_step_add", args=[flow.pk])
     response = owner_client.post(url, {"kind": "exit"}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 204 and response["HX-Redirect"] == flow.get_absolute_url() + "#steps"
-    assert list(flow.steps.values_list("kind", flat=True)) == ["exit"]
+    step = flow.steps.get()
+    assert step.kind == StepKind.EXIT and response.status_code == 204
+    assert response["HX-Redirect"] == f"{flow.get_absolute_url()}?at={step.pk}#step-{step.pk}"
 
 
 def test_a_refused_edit_shows_the_error_in_that_steps_form(owner_client, flow):
