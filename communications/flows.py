@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -275,26 +275,37 @@ def flow_options_set(*, flow: Flow, leave_when_unmatched: bool, allow_reentry: b
 
 def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None = None) -> int:
     """Enrol the flow's whole entry audience (or the people of `items`) at its first step, due
-    now: one INSERT … SELECT over the same audience query a broadcast sends to; people already in
-    the flow are skipped."""
+    now: one INSERT … SELECT over the same audience query a broadcast sends to (its rows are
+    profiles, so each person once); people already in the flow are skipped by the unique key."""
     now = now or timezone.now()
     first = flow.steps.order_by("position", "id").first()
     if first is None:
         raise ValidationError("Add a step to the flow before you activate it.")
+    fresh = items is None  # activation: the whole entry audience, of a flow nobody entered yet
     if items is None:
         items = list(flow.items.all())
-    audience = selectors.audience_queryset(account=flow.account, items=items).order_by().values("pk")
-    sql, params = audience.query.sql_with_params()
+    audience = selectors.audience_queryset(account=flow.account, items=items).order_by()
+    sql, params = audience.values(person_id=F("pk")).query.sql_with_params()
     at = connection.ops.adapt_datetimefield_value(now)
-    table = FlowRun._meta.db_table
+    insert = (
+        f"INSERT INTO {FlowRun._meta.db_table} (account_id, flow_id, profile_id, step_id, state, "
+        "due_at, reply, error, claim, entered_at, entries) "
+        f"SELECT %s, %s, person.person_id, %s, %s, %s, '', '', '', %s, 1 FROM ({sql}) AS person"
+    )
+    params = [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, flow_id, profile_id, step_id, state, due_at, "
-            "reply, error, claim, entered_at, entries) "
-            f"SELECT %s, %s, person.id, %s, %s, %s, '', '', '', %s, 1 FROM {Profile._meta.db_table} AS person "
-            f"WHERE person.id IN ({sql}) ON CONFLICT (profile_id, flow_id) DO NOTHING",
-            [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params],
-        )
+        if fresh:
+            # Activation (nobody entered the draft yet): a plain INSERT, without the
+            # per-row conflict check; should anyone be in it after all, the unique key refuses
+            # the statement and the one with the check runs instead.
+            try:
+                with transaction.atomic():
+                    cursor.execute(insert, params)
+                    return cursor.rowcount
+            except IntegrityError:
+                pass
+        # (WHERE true: SQLite reads an ON right after FROM as a join's.)
+        cursor.execute(insert + " WHERE true ON CONFLICT (profile_id, flow_id) DO NOTHING", params)
         return cursor.rowcount
 
 

@@ -494,16 +494,28 @@ class FlowRun(models.Model):
     `wait_started_at` is set while the run sits in a wait step (the wait was computed), `reply`
     holds the last reply a wait-for-reply step received."""
 
+    # No foreign key constraints in the database: the enrolment writes a million rows at once
+    # and a constraint checks each of them (four lookups a row, at commit), for values the same
+    # statement takes from the flow, its first step and the profile table. Deletions still
+    # cascade through Django (`on_delete`), as every profile, flow and account deletion here goes.
     account = models.ForeignKey(
-        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs", db_index=False)
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, related_name="runs", db_index=False, db_constraint=False
+    )
     # Indexed by flowrun_once_per_person (profile first), not by a second index of its own.
     profile = models.ForeignKey(
-        "audience.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+        "audience.Profile", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     step = models.ForeignKey(
-        FlowStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+        FlowStep,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        db_index=False,
+        db_constraint=False,
     )
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.WAITING)
     due_at = models.DateTimeField(default=timezone.now)
