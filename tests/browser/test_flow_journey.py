@@ -1,6 +1,7 @@
 """A flow built in the browser: steps added one kind at a time (only that kind's fields show), a
 refused step shows its error at the field, the flow is activated, and the page shows per step how
-many people wait there and have passed once the scheduler ran."""
+many people wait there and have passed once the scheduler ran; no WCAG 2.1 A/AA violation on the
+way (axe-core, as tests/browser/test_accessibility.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from communications import services as sending
 from communications.models import FlowRun, FlowStatus, RunState
 from tags import services as tag_services
 from tests.browser.conftest import shot
+from tests.browser.test_accessibility import violations
 
 
 def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
@@ -45,6 +47,7 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
     page.locator("#new-amount-error").wait_for()
     assert page.locator("#new-amount-error").inner_text() == "Give the wait as a whole number."
     shot(page, "21-flow-step-refused")
+    assert violations(page) == []  # the error is tied to its field, the labels to theirs
     add.get_by_label("Wait for", exact=True).fill("2")
     add.get_by_role("button", name="Add step").click()
     page.get_by_text("Step “Wait” added.").wait_for()
@@ -68,3 +71,4 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
     assert "0 waiting" in steps.nth(2).inner_text()
     page.locator("#steps").scroll_into_view_if_needed()
     shot(page, "23-flow-active")
+    assert violations(page) == []
