@@ -623,3 +623,128 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
             server.stop()
             settings.INFOBIP_BASE_URL = ""
     return rows
+
+
+def _flow_of_everyone(account, name: str, steps: list[tuple[str, dict]]):
+    """A draft flow whose entry point is every person of `account`, with `steps`."""
+    from audience.selection import Selection
+    from communications import flows
+    from communications import services as sending
+
+    flow = sending.flow_create(
+        account=account, user=None, name=name, audience=sending.AudienceSpec(selections=[Selection()])
+    )
+    for kind, config in steps:
+        flows.flow_step_add(flow=flow, kind=kind, config=config)
+    return flow
+
+
+def _flow_sends_account(size: int):
+    """An account of exactly `size` people, each with an email (created once, reused)."""
+    from audience.models import Account, Contact, Profile
+
+    name = f"Bench flow sends {size}"
+    account = Account.objects.filter(name=name).first() or audience_services.account_create(
+        name=name, time_zone="UTC"
+    )
+    have = Profile.objects.filter(account=account).count()
+    for start in range(have, size, 10_000):
+        batch = Profile.objects.bulk_create(
+            [Profile(account=account, first_name=f"P{i}") for i in range(start, min(size, start + 10_000))]
+        )
+        Contact.objects.bulk_create(
+            [Contact(account=account, profile=p, kind="email", value=f"f{p.pk}@example.com") for p in batch]
+        )
+    return account
+
+
+def _flow_drop(flow) -> None:
+    """Delete a bench flow and its runs and messages (set-based: the run table has no dependents)."""
+    from communications.models import FlowMessage, FlowRun
+
+    FlowRun.objects.filter(flow=flow)._raw_delete(using="default")
+    FlowMessage.objects.filter(flow=flow)._raw_delete(using="default")
+    flow.delete()
+
+
+@section("flows")
+def flow_runs(*, account, repeat: int, profiles: int) -> list[dict]:
+    """Activating a flow whose entry point is the whole account (the set-based enrolment of every
+    person at step 1), next to a count(*) of the same profiles; and a send step over due runs
+    (BENCH_FLOW_SENDS; profiles / 10, 1,000 to 100,000) to a local SMTP server in its
+    own process, through the scheduler (`flows.flow_runs_due`) as the beat task runs it."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from communications import flows
+    from communications import services as sending
+    from communications.models import FlowMessage, FlowRun, FlowStatus, MessageStatus, StepKind
+
+    rows = []
+    reference = _reference_count(account, max(3, repeat))
+    rows.append(
+        {
+            "name": "reference: SELECT count(*) of the account's profiles",
+            "median": f"{reference['median_ms']:.1f} ms",
+            "p95": f"{reference['p95_ms']:.1f} ms",
+        }
+    )
+    samples, enrolled = [], 0
+    for attempt in range(min(repeat, 3)):
+        flow = _flow_of_everyone(account, f"bench activation {attempt}", [(StepKind.EXIT, {})])
+        started = time.perf_counter()
+        sending.flow_status_set(flow=flow, status=FlowStatus.ACTIVE)
+        samples.append((time.perf_counter() - started) * 1000)
+        enrolled = FlowRun.objects.filter(flow=flow).count()
+        _flow_drop(flow)
+    samples.sort()
+    figure = {"median_ms": statistics.median(samples), "p95_ms": samples[-1]}
+    row = _row(f"activate a flow of {enrolled:,} people (enrolment)", figure, reference)
+    row["median"] = f"{figure['median_ms'] / 1000:.2f} s"
+    row["p95"] = f"{figure['p95_ms'] / 1000:.2f} s (max of {len(samples)})"
+    rows.append(row)
+
+    size = int(os.environ.get("BENCH_FLOW_SENDS", min(100_000, max(1_000, profiles // 10))))
+    target = _flow_sends_account(size)
+    flow = _flow_of_everyone(
+        target,
+        "bench flow send",
+        [
+            (
+                StepKind.SEND,
+                {
+                    "channel": "EMAIL",
+                    "subject": "Hello {{ first_name }}",
+                    "text": "Hi {{ first_name }}, 20% off.",
+                },
+            )
+        ],
+    )
+    now = timezone.now()
+    sending.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=now)
+    due = FlowRun.objects.filter(flow=flow).count()
+    settings.COMMUNICATIONS_BACKEND = ""
+    server, port = _smtp_counter()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        flows.flow_runs_due(now=now)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        settings.EMAIL_HOST = ""
+        counted = _smtp_counted(server)
+    sent = FlowMessage.objects.filter(flow=flow, status=MessageStatus.SENT).count()
+    failed = FlowMessage.objects.filter(flow=flow, status=MessageStatus.FAILED).count()
+    rate = sent / seconds if seconds else 0
+    rows.append(
+        {
+            "name": f"send step over {due:,} due runs, email over SMTP ({settings.SMTP_CONNECTIONS} connections a chunk)",
+            "median": f"{seconds:.1f} s ({rate:,.0f}/s, {sent:,} sent, {failed:,} failed)",
+            "p95": "1 run",
+            "reference": f"server received {counted['received']:,}, {counted['distinct']:,} distinct Message-IDs; "
+            f"client CPU {cpu * 1000 / max(1, sent):.2f} ms a message",
+            "ratio": f"1M in {1_000_000 / max(rate, 0.001) / 60:.1f} min",
+        }
+    )
+    _flow_drop(flow)
+    return rows

@@ -9,9 +9,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from audience import access
+from audience.htmx import invalid_status, render_page, wants_partial
 from communications import flows
 from communications.models import Flow, FlowStep, StepKind
 
@@ -38,13 +39,34 @@ def _config(request: HttpRequest) -> dict:
     """The step's config from the form: the checker of its kind keeps what it needs."""
     config = {name: request.POST.get(name, "").strip() for name in FIELDS}
     config["text"] = request.POST.get("text", "")
+    config["html"] = request.POST.get("html", "")
     rule = request.POST.get("rule", "").strip()
     if rule:
         try:
             config["rule"] = json.loads(rule)
         except ValueError:
-            raise ValidationError("The rule is not valid JSON of the segment rule language.") from None
+            raise ValidationError(
+                {"rule": ["The rule is not valid JSON of the segment rule language."]}
+            ) from None
     return config
+
+
+def _errors(error: ValidationError) -> tuple[dict[str, str], str]:
+    """A checker's error as the form shows it: per field, and what names no field."""
+    if hasattr(error, "error_dict"):
+        fields = {
+            name: " ".join(ValidationError(errors).messages) for name, errors in error.error_dict.items()
+        }
+        return {k: v for k, v in fields.items() if k != "__all__"}, fields.get("__all__", "")
+    return {}, " ".join(error.messages)
+
+
+def _kind(value: str) -> str:
+    return value if value in StepKind.values else StepKind.SEND
+
+
+def _mode(value: str) -> str:
+    return value if value in WAIT_MODES else "duration"
 
 
 def _step(request: HttpRequest, pk: int, step_pk: int) -> FlowStep:
@@ -52,14 +74,24 @@ def _step(request: HttpRequest, pk: int, step_pk: int) -> FlowStep:
     return get_object_or_404(FlowStep.objects.select_related("flow__account"), flow=flow, pk=step_pk)
 
 
-def _done(request: HttpRequest, flow: Flow, call, success: str) -> HttpResponse:
+def _done(request: HttpRequest, flow: Flow, call, success: str, anchor: str = "#steps") -> HttpResponse:
     try:
         call()
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, success)
-    return redirect(flow.get_absolute_url() + "#steps")
+    return redirect(flow.get_absolute_url() + anchor)
+
+
+@require_GET
+@access.member_required
+def flow_step_fields(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Add a step" form for the chosen kind (and a wait's mode): htmx swaps it in when the
+    kind changes; without JavaScript the same choice is a GET of the flow page (`?kind=`)."""
+    flow = access.get_scoped(request, Flow, pk)
+    context = {"flow": flow} | steps_context(request, flow)
+    return render_page(request, "communications/_step_add.html", context)
 
 
 @require_POST
@@ -67,24 +99,67 @@ def _done(request: HttpRequest, flow: Flow, call, success: str) -> HttpResponse:
 def flow_step_add(request: HttpRequest, pk: int) -> HttpResponse:
     flow = access.get_scoped(request, Flow, pk)
     kind = request.POST.get("kind", "")
-    return _done(
-        request,
-        flow,
-        lambda: flows.flow_step_add(flow=flow, kind=kind, config=_config(request)),
-        f"Step “{StepKind(kind).label if kind in StepKind.values else kind}” added.",
-    )
+    try:
+        step = flows.flow_step_add(flow=flow, kind=kind, config=_config(request))
+    except ValidationError as error:
+        fields, general = _errors(error)
+        adding = {"config": dict(request.POST.items()), "errors": fields, "error": general}
+        return _invalid(request, flow, "communications/_step_add.html", adding=adding)
+    messages.success(request, f"Step “{StepKind(kind).label}” added.")
+    return _redirect(request, flow, step)
 
 
 @require_POST
 @access.editor_required(row=_step)
 def flow_step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = _step(request, pk, step_pk)
-    return _done(
-        request,
-        step.flow,
-        lambda: flows.flow_step_update(step=step, config=_config(request)),
-        f"Step {step.position} saved.",
-    )
+    try:
+        flows.flow_step_update(step=step, config=_config(request))
+    except ValidationError as error:
+        fields, general = _errors(error)
+        editing = {"step": step.pk, "config": dict(request.POST.items()), "errors": fields, "error": general}
+        return _invalid(request, step.flow, "communications/_flow_steps.html", editing=editing)
+    messages.success(request, f"Step {step.position} saved.")
+    return _redirect(request, step.flow, step)
+
+
+def _redirect(request: HttpRequest, flow: Flow, step: FlowStep | None = None) -> HttpResponse:
+    """After a change: the flow page at the step (htmx: a full navigation, so the counts and
+    messages show; the query makes it one even when only the fragment would differ)."""
+    url = flow.get_absolute_url() + (f"?at={step.pk}#step-{step.pk}" if step else "#steps")
+    if wants_partial(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _invalid(request: HttpRequest, flow: Flow, partial: str, **state) -> HttpResponse:
+    """The form again with its errors next to the fields: the partial for htmx, else the whole
+    flow page (400)."""
+    state_of = next(iter(state.values()))
+    if not state_of["errors"]:  # locked, finished, not a kind: no field to show it at
+        messages.error(request, state_of["error"])
+        return _redirect(request, flow)
+    context = {"flow": flow} | steps_context(request, flow, **state)
+    if wants_partial(request):
+        return render_page(request, partial, context, status=invalid_status(request))
+    context |= _page_context(request, flow)
+    return render_page(request, "communications/flow_detail.html", context, status=400)
+
+
+def _page_context(request: HttpRequest, flow: Flow) -> dict:
+    """What `views.flow_detail` shows besides the steps (the entry point)."""
+    from communications import selectors, services
+    from communications.models import FlowStatus
+
+    items = list(flow.items.all())
+    return {
+        "rows": list(zip(items, selectors.items_describe(account=request.account, items=items), strict=True)),
+        "transitions": sorted(services.FLOW_TRANSITIONS[flow.status]),
+        "can_change_audience": flow.status not in (FlowStatus.ACTIVE, FlowStatus.FINISHED),
+        "nav": "communications",
+    }
 
 
 @require_POST
@@ -104,23 +179,53 @@ def flow_step_move(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     return _done(request, step.flow, lambda: flows.flow_step_move(step=step, up=up), "Steps reordered.")
 
 
-def steps_context(request: HttpRequest, flow: Flow) -> dict:
-    """What the flow page shows of the steps, and the choices their forms offer."""
+WAIT_MODES = {
+    "duration": "A duration",
+    "time_of_day": "Until a time of day",
+    "date_attribute": "Until a date attribute ± days",
+}
+
+
+def steps_context(
+    request: HttpRequest, flow: Flow, *, adding: dict | None = None, editing: dict | None = None
+) -> dict:
+    """What the flow page shows of the steps, and the choices their forms offer. `adding` and
+    `editing` carry a refused form back (its values and errors); the kind (and a wait's mode)
+    of the "Add a step" form come from it, else from the query string."""
     from communications.models import BROADCAST_CHANNELS, FlowStatus, Sender
     from tags.models import Tag
 
     rows = flows.flow_steps_page(flow=flow)
+    source = adding["config"] if adding else request.GET
     return {
         "step_rows": rows,
         "steps_locked": flow.status in (FlowStatus.ACTIVE, FlowStatus.FINISHED),
         "step_kinds": StepKind.choices,
+        "new_kind": _kind(source.get("kind", "")),
+        "new_mode": _mode(source.get("mode", "")),
+        "adding": adding or {"config": {}, "errors": {}, "error": ""},
+        "editing": editing or {},
         "step_channels": BROADCAST_CHANNELS,
         "step_senders": Sender.objects.filter(account=flow.account),
         "step_tags": Tag.objects.filter(account=flow.account).order_by("name")[:500],
         "step_targets": [row.step for row in rows],
-        "wait_modes": [
-            ("duration", "A duration"),
-            ("time_of_day", "Until a time of day"),
-            ("date_attribute", "Until a date attribute ± days"),
-        ],
+        "wait_modes": list(WAIT_MODES.items()),
     }
+
+
+@require_POST
+@access.editor_required(row=Flow)
+def flow_options(request: HttpRequest, pk: int) -> HttpResponse:
+    """The entry point's options: leave when unmatched, allow re-entry after exit."""
+    flow = access.get_scoped(request, Flow, pk)
+    return _done(
+        request,
+        flow,
+        lambda: flows.flow_options_set(
+            flow=flow,
+            leave_when_unmatched=request.POST.get("leave_when_unmatched") == "on",
+            allow_reentry=request.POST.get("allow_reentry") == "on",
+        ),
+        "Entry options saved.",
+        anchor="#entry-options",
+    )

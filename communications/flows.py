@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -38,6 +38,7 @@ from communications.models import (
     FlowRun,
     FlowStatus,
     FlowStep,
+    ItemKind,
     MessageStatus,
     RunState,
     StepKind,
@@ -54,35 +55,43 @@ UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 # --- Steps: what each kind's config holds --------------------------------------------------------
 
 
+def _invalid(field: str, message: str) -> ValidationError:
+    """An error the step form shows next to `field`."""
+    return ValidationError({field: [message]})
+
+
 def _duration(config: dict, *, field: str = "amount") -> dict:
     try:
         amount = int(config.get(field, ""))
     except (TypeError, ValueError):
-        raise ValidationError("Give the wait as a whole number.") from None
+        raise _invalid(field, "Give the wait as a whole number.") from None
     unit = config.get("unit", "minutes")
     if unit not in UNITS:
-        raise ValidationError(f"{unit!r} is not a unit: use minutes, hours or days.")
+        raise _invalid("unit", f"{unit!r} is not a unit: use minutes, hours or days.")
     if amount < 1:
-        raise ValidationError("A wait lasts at least 1 " + unit.rstrip("s") + ".")
+        raise _invalid(field, "A wait lasts at least 1 " + unit.rstrip("s") + ".")
     return {"amount": amount, "unit": unit}
 
 
 def _time(value: str) -> str:
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(value or "")):
-        raise ValidationError(f"{value!r} is not a time of day: write it as 09:30.")
+        raise _invalid("time", f"{value!r} is not a time of day: write it as 09:30.")
     return value
 
 
 def _check_send(flow: Flow, config: dict) -> dict:
     channel = config.get("channel", "")
     if channel not in CHANNEL_CONTACT:
-        raise ValidationError("Choose the channel to send on.")
-    sender = senders.sender_for_broadcast(
-        account=flow.account, channel=channel, address=config.get("sender", "")
-    )
+        raise _invalid("channel", "Choose the channel to send on.")
+    try:
+        sender = senders.sender_for_broadcast(
+            account=flow.account, channel=channel, address=config.get("sender", "")
+        )
+    except ValidationError as error:
+        raise _invalid("sender", " ".join(error.messages)) from None
     text = str(config.get("text", ""))
     if not text.strip():
-        raise ValidationError("Write the message.")
+        raise _invalid("text", "Write the message.")
     cleaned = {
         "channel": channel,
         "sender": sender.address if sender else "",
@@ -92,11 +101,11 @@ def _check_send(flow: Flow, config: dict) -> dict:
         "html": str(config.get("html", "")) if channel == "EMAIL" else "",
     }
     if channel == "EMAIL" and not cleaned["subject"]:
-        raise ValidationError("Write the email's subject.")
+        raise _invalid("subject", "Write the email's subject.")
     for name in ("text", "subject", "html"):
         error = content.template_error(cleaned[name], html=name == "html")
         if cleaned[name] and error:
-            raise ValidationError(error)
+            raise _invalid(name, error)
     return cleaned
 
 
@@ -109,33 +118,37 @@ def _check_wait(flow: Flow, config: dict) -> dict:
     if mode == "date_attribute":
         attribute = str(config.get("attribute", "")).strip()
         if not attribute:
-            raise ValidationError("Name the date attribute to wait for (birth_date or a custom attribute).")
+            raise _invalid(
+                "attribute", "Name the date attribute to wait for (birth_date or a custom attribute)."
+            )
         try:
             offset = int(config.get("offset_days", 0) or 0)
         except (TypeError, ValueError):
-            raise ValidationError("The offset is a whole number of days (negative: before).") from None
+            raise _invalid(
+                "offset_days", "The offset is a whole number of days (negative: before)."
+            ) from None
         return {
             "mode": mode,
             "attribute": attribute,
             "offset_days": offset,
             "time": _time(config.get("time") or "09:00"),
         }
-    raise ValidationError(f"{mode!r} is not a way to wait: a duration, a time of day or a date attribute.")
+    raise _invalid("mode", f"{mode!r} is not a way to wait: a duration, a time of day or a date attribute.")
 
 
 def _check_wait_reply(flow: Flow, config: dict) -> dict:
     return _duration(config)
 
 
-def _step_target(flow: Flow, value) -> int | None:
+def _step_target(flow: Flow, value, field: str) -> int | None:
     if value in (None, ""):
         return None  # the next step
     try:
         pk = int(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{value!r} is not a step of this flow.") from None
+        raise _invalid(field, f"{value!r} is not a step of this flow.") from None
     if not FlowStep.objects.filter(flow=flow, pk=pk).exists():
-        raise ValidationError(f"Step {pk} is not a step of this flow.")
+        raise _invalid(field, f"Step {pk} is not a step of this flow.")
     return pk
 
 
@@ -144,15 +157,15 @@ def _check_branch(flow: Flow, config: dict) -> dict:
 
     rule, word = config.get("rule"), str(config.get("reply_contains", "") or "").strip()
     if bool(rule) == bool(word):
-        raise ValidationError("A branch tests either a rule or a word in the reply.")
+        raise _invalid("reply_contains", "A branch tests either a rule or a word in the reply.")
     cleaned: dict = {
-        "then": _step_target(flow, config.get("then")),
-        "else": _step_target(flow, config.get("else")),
+        "then": _step_target(flow, config.get("then"), "then"),
+        "else": _step_target(flow, config.get("else"), "else"),
     }
     if rule:
         errors = segment_selectors.rule_validate(account=flow.account, rule=rule)
         if errors:
-            raise ValidationError(["The rule is not valid: "] + errors)
+            raise _invalid("rule", "The rule is not valid: " + " ".join(str(e) for e in errors))
         cleaned["rule"] = segment_selectors.rule_clean(account=flow.account, rule=rule)
     else:
         cleaned["reply_contains"] = word
@@ -165,14 +178,14 @@ def _check_tag(flow: Flow, config: dict) -> dict:
     try:
         tag = Tag.objects.get(account=flow.account, pk=int(config.get("tag")))
     except (TypeError, ValueError, Tag.DoesNotExist):
-        raise ValidationError("Choose one of the account's tags.") from None
+        raise _invalid("tag", "Choose one of the account's tags.") from None
     return {"tag": tag.pk}
 
 
 def _check_dnc(flow: Flow, config: dict) -> dict:
     channel = config.get("channel", "") or ""
     if channel and channel not in CHANNEL_CONTACT:
-        raise ValidationError(f"{channel!r} is not a channel.")
+        raise _invalid("channel", f"{channel!r} is not a channel.")
     return {"channel": channel, "sender": str(config.get("sender", "") or "").strip()}
 
 
@@ -247,41 +260,64 @@ def flow_step_move(*, step: FlowStep, up: bool) -> None:
         FlowStep.objects.filter(pk=s.pk).update(position=position)
 
 
+def flow_options_set(*, flow: Flow, leave_when_unmatched: bool, allow_reentry: bool) -> Flow:
+    """The entry point's options; they apply from the entries task's next pass."""
+    if flow.status == FlowStatus.FINISHED:
+        raise ValidationError("A finished flow can't be changed.")
+    flow.leave_when_unmatched, flow.allow_reentry = leave_when_unmatched, allow_reentry
+    flow.modified_at = timezone.now()
+    flow.save(update_fields=["leave_when_unmatched", "allow_reentry", "modified_at"])
+    return flow
+
+
 # --- Enrolment and status ------------------------------------------------------------------------
 
 
 def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None = None) -> int:
     """Enrol the flow's whole entry audience (or the people of `items`) at its first step, due
-    now: one INSERT … SELECT over the same audience query a broadcast sends to; people already in
-    the flow are skipped."""
+    now: one INSERT … SELECT over the same audience query a broadcast sends to (its rows are
+    profiles, so each person once); people already in the flow are skipped by the unique key."""
     now = now or timezone.now()
     first = flow.steps.order_by("position", "id").first()
     if first is None:
         raise ValidationError("Add a step to the flow before you activate it.")
+    fresh = items is None  # activation: the whole entry audience, of a flow nobody entered yet
     if items is None:
         items = list(flow.items.all())
-    audience = selectors.audience_queryset(account=flow.account, items=items).order_by().values("pk")
-    sql, params = audience.query.sql_with_params()
+    audience = selectors.audience_queryset(account=flow.account, items=items).order_by()
+    sql, params = audience.values(person_id=F("pk")).query.sql_with_params()
     at = connection.ops.adapt_datetimefield_value(now)
-    table = FlowRun._meta.db_table
+    insert = (
+        f"INSERT INTO {FlowRun._meta.db_table} (account_id, flow_id, profile_id, step_id, state, "
+        "due_at, reply, error, claim, entered_at, entries) "
+        f"SELECT %s, %s, person.person_id, %s, %s, %s, '', '', '', %s, 1 FROM ({sql}) AS person"
+    )
+    params = [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, flow_id, profile_id, step_id, state, due_at, "
-            "reply, error, claim, entered_at) "
-            f"SELECT %s, %s, person.id, %s, %s, %s, '', '', '', %s FROM {Profile._meta.db_table} AS person "
-            f"WHERE person.id IN ({sql}) ON CONFLICT (flow_id, profile_id) DO NOTHING",
-            [flow.account_id, flow.pk, first.pk, str(RunState.WAITING), at, at, *params],
-        )
+        if fresh:
+            # Activation (nobody entered the draft yet): a plain INSERT, without the
+            # per-row conflict check; should anyone be in it after all, the unique key refuses
+            # the statement and the one with the check runs instead.
+            try:
+                with transaction.atomic():
+                    cursor.execute(insert, params)
+                    return cursor.rowcount
+            except IntegrityError:
+                pass
+        # (WHERE true: SQLite reads an ON right after FROM as a join's.)
+        cursor.execute(insert + " WHERE true ON CONFLICT (profile_id, flow_id) DO NOTHING", params)
         return cursor.rowcount
 
 
 def flow_entries_refresh(*, now: dt.datetime | None = None) -> int:
-    """People who started to match an entry segment, or got an entry tag, of an active flow enter
-    it (beat, every few minutes): the same INSERT … SELECT as activation over the flow's tag and
-    segment items, skipping everyone already in. A predefined People selection or a company is
-    read once, at activation."""
-    from communications.models import ItemKind
-
+    """The entries task (beat, every few minutes), for each active flow: people who started to
+    match an entry segment, or got an entry tag, enter it (the same INSERT … SELECT as activation
+    over the flow's tag and segment items, skipping everyone already in; a predefined People
+    selection or a company is read once, at activation). With "leave when unmatched", people
+    still in the flow who no longer match its entry audience leave it (state `left`); with
+    "allow re-entry", a person whose run ended and who stopped matching enters again, at step 1,
+    when they match again. Returns how many entered (or entered again)."""
+    now = now or timezone.now()
     entered = 0
     active = (
         Flow.objects.filter(status=FlowStatus.ACTIVE, steps__isnull=False)
@@ -289,10 +325,71 @@ def flow_entries_refresh(*, now: dt.datetime | None = None) -> int:
         .select_related("account")
     )
     for flow in active:
+        if flow.leave_when_unmatched or flow.allow_reentry:
+            flow_runs_unmatched(flow=flow, now=now)
         items = list(flow.items.filter(kind__in=[ItemKind.TAG, ItemKind.SEGMENT]))
         if items:
+            if flow.allow_reentry:
+                entered += flow_reenter(flow=flow, items=items, now=now)
             entered += flow_enrol(flow=flow, now=now, items=items)
     return entered
+
+
+def _entry_audience(flow: Flow, items: list | None = None):
+    items = list(flow.items.all()) if items is None else items
+    return selectors.audience_queryset(account=flow.account, items=items).order_by().values("pk")
+
+
+def flow_runs_unmatched(*, flow: Flow, now: dt.datetime) -> int:
+    """People of `flow` who no longer match its whole entry audience: waiting runs leave (with
+    "leave when unmatched"), ended runs are marked `unmatched_at` (with "allow re-entry", so
+    matching again re-enters them). A run claimed by a worker loses its claim: the worker
+    skips it when it commits. Returns how many left."""
+    audience = _entry_audience(flow)
+    left = 0
+    if flow.leave_when_unmatched:
+        left = (
+            FlowRun.objects.filter(flow=flow, state=RunState.WAITING)
+            .exclude(profile_id__in=audience)
+            .update(
+                state=RunState.LEFT,
+                unmatched_at=now,
+                claim="",
+                claimed_until=None,
+                wait_started_at=None,
+            )
+        )
+    if flow.allow_reentry:
+        FlowRun.objects.filter(flow=flow, unmatched_at__isnull=True).exclude(state=RunState.WAITING).exclude(
+            profile_id__in=audience
+        ).update(unmatched_at=now)
+    return left
+
+
+def flow_reenter(*, flow: Flow, items: list, now: dt.datetime) -> int:
+    """Runs that ended, whose person stopped matching (`unmatched_at`) and matches `items` again,
+    start over at the first step, due now, as a new entry (new send keys)."""
+    first = flow.steps.order_by("position", "id").first()
+    if first is None:
+        return 0
+    return (
+        FlowRun.objects.filter(flow=flow, unmatched_at__isnull=False)
+        .exclude(state=RunState.WAITING)
+        .filter(profile_id__in=_entry_audience(flow, items))
+        .update(
+            state=RunState.WAITING,
+            step=first,
+            due_at=now,
+            wait_started_at=None,
+            reply="",
+            error="",
+            claim="",
+            claimed_until=None,
+            entered_at=now,
+            unmatched_at=None,
+            entries=F("entries") + 1,
+        )
+    )
 
 
 def flow_runs_exit(*, flow: Flow) -> int:
@@ -603,8 +700,10 @@ def _exit(flow, steps, step, runs, now) -> dict[int, Outcome]:
     return {r.pk: Outcome(state=RunState.EXITED) for r in runs}
 
 
-def flow_message_key(flow_id: int, step_id: int, profile_id: int) -> str:
-    return f"f{flow_id}:{step_id}:{profile_id}"
+def flow_message_key(flow_id: int, step_id: int, profile_id: int, entries: int = 1) -> str:
+    """A send's idempotency key; a person who entered again (re-entry) gets new ones."""
+    key = f"f{flow_id}:{step_id}:{profile_id}"
+    return key if entries <= 1 else f"{key}:{entries}"
 
 
 @dataclass(frozen=True)
@@ -626,7 +725,7 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     config = step.config
     channel = config["channel"]
     ids = [r.profile_id for r in runs]
-    keys = {pk: flow_message_key(flow.pk, step.pk, pk) for pk in ids}
+    keys = {r.profile_id: flow_message_key(flow.pk, step.pk, r.profile_id, r.entries) for r in runs}
     existing = {m.profile_id: m for m in FlowMessage.objects.filter(key__in=keys.values())}
     todo = [pk for pk in ids if pk not in existing]
     resolved = delivery.recipients_resolve(
@@ -657,7 +756,7 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
         )
     )
     if queued:
-        failures = _hand_over(flow, step, queued)
+        failures = _hand_over(flow, step, queued, keys)
         for pk, error in failures.items():
             FlowMessage.objects.filter(key=keys[pk], status=MessageStatus.QUEUED).update(
                 status=MessageStatus.FAILED, error=error[:500]
@@ -678,7 +777,13 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     return outcomes
 
 
-def _hand_over(flow: Flow, step: FlowStep, queued: list[tuple[int, str]]) -> dict[int, str]:
+def _hand_over(
+    flow: Flow, step: FlowStep, queued: list[tuple[int, str]], keys: dict[int, str]
+) -> dict[int, str]:
+    """Render and hand over as a broadcast does (communications.delivery): an email carries its
+    signed unsubscribe link (List-Unsubscribe and the `{{ unsubscribe_url }}` merge field)."""
+    from communications import optout
+
     config = step.config
     email = config["channel"] == "EMAIL"
     text = content.template_compile(config["text"])
@@ -690,15 +795,19 @@ def _hand_over(flow: Flow, step: FlowStep, queued: list[tuple[int, str]]) -> dic
     outgoing = []
     for pk, destination in queued:
         context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
-        body = content.render(text, context)
         extra = {}
         if email:
             from django.utils.html import escape, linebreaks
 
+            context["unsubscribe_url"] = optout.flow_unsubscribe_url(keys[pk])
+            body = content.render(text, context)
             extra = {
                 "subject": " ".join(content.render(subject, context).split()),
                 "html": content.render(html, context) if html else linebreaks(escape(body)),
+                "unsubscribe_url": context["unsubscribe_url"],
             }
+        else:
+            body = content.render(text, context)
         outgoing.append(
             FlowOutgoing(
                 0,
@@ -709,7 +818,7 @@ def _hand_over(flow: Flow, step: FlowStep, queued: list[tuple[int, str]]) -> dic
                 body,
                 sender_label=config.get("sender_label", ""),
                 account_id=flow.account_id,
-                flow_key=flow_message_key(flow.pk, step.pk, pk),
+                flow_key=keys[pk],
                 **extra,
             )
         )
@@ -764,14 +873,6 @@ def flow_step_counts(*, flow: Flow) -> dict[int, int]:
         .values_list("step_id", "n")
     )
     return dict(rows)
-
-
-def flows_using_step_object(*, account: Account, kinds: list[str], key: str, value, **extra) -> list[str]:
-    """The active flows with a step of `kinds` whose config has `key` = `value`."""
-    steps = FlowStep.objects.filter(flow__account=account, flow__status=FlowStatus.ACTIVE, kind__in=kinds)
-    steps = steps.filter(**{f"config__{key}": value}, **{f"config__{k}": v for k, v in extra.items()})
-    names = sorted(set(steps.values_list("flow__name", flat=True)))
-    return [f"Flow “{name}” (active)" for name in names]
 
 
 @dataclass

@@ -144,6 +144,17 @@ class Flow(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     modified_at = models.DateTimeField(default=timezone.now)
+    # Options of the entry point, read by the entries task (`flows.flow_entries_refresh`).
+    leave_when_unmatched = models.BooleanField(
+        "People leave when they stop matching",
+        default=False,
+        help_text="A person still in the flow who no longer matches its entry audience leaves it.",
+    )
+    allow_reentry = models.BooleanField(
+        "Allow re-entry after exit",
+        default=False,
+        help_text="A person whose run ended, who stopped matching and matches again, enters again at step 1.",
+    )
 
     objects = AccountScopedQuerySet.as_manager()
 
@@ -473,6 +484,7 @@ class RunState(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     EXITED = "exited", "Exited"
+    LEFT = "left", "Left (stopped matching)"
 
 
 class FlowRun(models.Model):
@@ -482,14 +494,28 @@ class FlowRun(models.Model):
     `wait_started_at` is set while the run sits in a wait step (the wait was computed), `reply`
     holds the last reply a wait-for-reply step received."""
 
+    # No foreign key constraints in the database: the enrolment writes a million rows at once
+    # and a constraint checks each of them (four lookups a row, at commit), for values the same
+    # statement takes from the flow, its first step and the profile table. Deletions still
+    # cascade through Django (`on_delete`), as every profile, flow and account deletion here goes.
     account = models.ForeignKey(
-        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs", db_index=False)
-    profile = models.ForeignKey("audience.Profile", on_delete=models.CASCADE, related_name="+")
-    # Indexed by flowrun_step_state (step first), not by a second index of its own.
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, related_name="runs", db_index=False, db_constraint=False
+    )
+    # Indexed by flowrun_once_per_person (profile first), not by a second index of its own.
+    profile = models.ForeignKey(
+        "audience.Profile", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     step = models.ForeignKey(
-        FlowStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
+        FlowStep,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        db_index=False,
+        db_constraint=False,
     )
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.WAITING)
     due_at = models.DateTimeField(default=timezone.now)
@@ -499,18 +525,30 @@ class FlowRun(models.Model):
     claim = models.CharField(max_length=32, blank=True, default="")
     claimed_until = models.DateTimeField(null=True, blank=True)
     entered_at = models.DateTimeField(default=timezone.now)
+    # How many times the person entered (re-entry restarts the run); part of a send's key.
+    entries = models.PositiveIntegerField(default=1)
+    # Set when the person's run had ended and they no longer matched the entry audience: with
+    # re-entry allowed, matching again restarts the run.
+    unmatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        # Every index here is written for each person a flow enrols (1,000,000 at once), so the
+        # table has only what the scheduler and the flow page read.
         constraints = [
-            models.UniqueConstraint(fields=["flow", "profile"], name="flowrun_once_per_person"),
+            # One run per person (ON CONFLICT (flow_id, profile_id) of the enrolment finds it in
+            # either order); profile first, so deleting people finds their runs through it too.
+            models.UniqueConstraint(fields=["profile", "flow"], name="flowrun_once_per_person"),
         ]
         indexes = [
-            # The scheduler: a flow's waiting runs by due time; only waiting runs are in it.
-            models.Index(fields=["flow", "due_at"], condition=Q(state="waiting"), name="flowrun_due"),
-            # The flow page: per step, how many wait there (and a deleted step's runs).
-            models.Index(fields=["step", "state"], name="flowrun_step_state"),
+            # The scheduler: a flow's waiting runs by due time, only waiting runs in it; the step
+            # is included so the flow page counts who waits at each step from the index alone.
+            models.Index(
+                fields=["flow", "due_at"], include=["step"], condition=Q(state="waiting"), name="flowrun_due"
+            ),
+            # Empty but while a worker holds a claim, or a run waits to re-enter.
             models.Index(fields=["claim"], condition=~Q(claim=""), name="flowrun_claim"),
+            models.Index(fields=["flow"], condition=Q(unmatched_at__isnull=False), name="flowrun_unmatched"),
         ]
 
     def __str__(self) -> str:

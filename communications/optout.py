@@ -5,8 +5,9 @@ The token is `<broadcast id>.<profile id>:<signature>` (ids in base 36, the sign
 salt): it names one message and can't be made or changed without SECRET_KEY, so no one can walk
 ids. One HMAC a message, no JSON, no compression: an email send signs one for every recipient.
 Tokens of the earlier format (`django.core.signing` of `[broadcast id, profile id]`) are still
-read, and SECRET_KEY_FALLBACKS are honoured for both. It does not expire: an old email's link
-still works. Opting out adds the message's destination to Do
+read, and SECRET_KEY_FALLBACKS are honoured for both. A flow's email signs its message key
+instead (`django.core.signing`, same salt) and opts out with the flow's name as campaign. It does
+not expire: an old email's link still works. Opting out adds the message's destination to Do
 Not Contact for the Email channel in the broadcast's account, source "URL opt-out", campaign = the
 broadcast's name, through `dnc.services` (so with its audit row); a second click changes nothing.
 """
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from communications.models import Broadcast, Message
+from communications.models import Broadcast, Flow, FlowMessage, Message
 from dnc import services as dnc_services
 from dnc.models import Channel, How, Source
 
@@ -70,7 +71,10 @@ def token_read(token: str) -> tuple[int, int] | None:
                     return None
         return None
     try:  # the earlier format
-        broadcast_id, profile_id = _signer.unsign_object(token)
+        signed = _signer.unsign_object(token)
+        if not isinstance(signed, list):  # a flow's message key
+            return None
+        broadcast_id, profile_id = signed
         return int(broadcast_id), int(profile_id)
     except (signing.BadSignature, ValueError, TypeError):
         return None
@@ -88,17 +92,39 @@ def unsubscribe_url(broadcast_id: int, profile_id: int) -> str:
     return unsubscribe_url_maker()(broadcast_id, profile_id)
 
 
+def flow_unsubscribe_url(key: str) -> str:
+    """The link of a flow's email: the token signs the message's key (`f<flow>:<step>:<profile>`)."""
+    path = reverse("communications:unsubscribe", args=[_signer.sign_object(key)])
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
 @dataclass(frozen=True)
 class OptOut:
-    message: Message
-    broadcast: Broadcast
+    message: Message | FlowMessage
+    broadcast: Broadcast | Flow  # what sent it: its account and name (the Do Not Contact campaign)
+
+
+def _flow_optout(token: str) -> OptOut | None:
+    try:
+        key = _signer.unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(key, str):
+        return None
+    message = (
+        FlowMessage.objects.select_related("flow", "flow__account")
+        .filter(key=key, channel=Channel.EMAIL)
+        .exclude(destination="")
+        .first()
+    )
+    return OptOut(message, message.flow) if message else None
 
 
 def optout_find(*, token: str) -> OptOut | None:
     """The message a token names (None for a token that is not ours or names nothing)."""
     ids = token_read(token)
     if ids is None:
-        return None
+        return _flow_optout(token)
     broadcast_id, profile_id = ids
     try:
         message = (
