@@ -34,6 +34,7 @@ PUBLIC = {"home", "healthz", "login", "logout", "communications:unsubscribe"}
 READ_ONLY_POSTS = {
     "audience:account_switch",
     "audience:notifications_read_all",
+    "audience:people_columns",  # which columns this person sees: their own session, no data
     "segments:count",
     "segments:people_advanced_filter",
     "communications:audience_count",
