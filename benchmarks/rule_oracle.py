@@ -84,6 +84,7 @@ class Oracle:
             "profile_id", "name", "occurred_at", "properties"
         ):
             self.events[profile_id].append((name, at, properties or {}))
+        self._blocking: dict[str, tuple[set[str], set[str]]] = {}  # channel -> (values, domains)
         self.dnc = list(
             DncEntryAccount.objects.filter(account=account).values_list("kind", "value", "channel")
         )
@@ -236,9 +237,10 @@ class Oracle:
         }[operator]
 
     def blocked(self, profile: dict, channel: str) -> bool:
-        entries = [(k, v) for k, v, c in self.dnc if channel == "any" or c in ("", channel)]
-        values = {v for _, v in entries}
-        domains = {v for k, v in entries if k == "domain"}
+        if channel not in self._blocking:
+            entries = [(k, v) for k, v, c in self.dnc if channel == "any" or c in ("", channel)]
+            self._blocking[channel] = ({v for _, v in entries}, {v for k, v in entries if k == "domain"})
+        values, domains = self._blocking[channel]
         for kind, value in self.contacts.get(profile["id"], []):
             if value in values:
                 return True
