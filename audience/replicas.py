@@ -17,9 +17,9 @@ there may be part of the write, and a replica cannot see the transaction's own r
 row (any `audience.jobs.Job`: its status, cancel and progress) is always read on the primary.
 
 Background jobs read a replica too (`job_reads`, `job_read`, `job_id_chunks`: an export, the
-recipients of a broadcast, the people a flow enrols): one that has replayed everything committed before the job began, its
-own row and what it names (a segment, a broadcast's audience) included, which is at or past the
-account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
+recipients of a broadcast, the people a flow enrols): one that has replayed everything committed
+before the job began, its own row and what it names (a segment, a broadcast's audience) included,
+which is at or past the account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
 """
 
 from __future__ import annotations
