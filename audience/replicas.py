@@ -17,9 +17,9 @@ there may be part of the write, and a replica cannot see the transaction's own r
 row (any `audience.jobs.Job`: its status, cancel and progress) is always read on the primary.
 
 Background jobs read a replica too (`job_reads`, `job_read`, `job_id_chunks`: an export, the
-recipients of a broadcast): one that has replayed everything committed before the job began, its
-own row and what it names (a segment, a broadcast's audience) included, which is at or past the
-account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
+recipients of a broadcast, the people a flow enrols): one that has replayed everything committed
+before the job began, its own row and what it names (a segment, a broadcast's audience) included,
+which is at or past the account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
 """
 
 from __future__ import annotations
@@ -257,16 +257,25 @@ def job_read(read: Callable[[], Any], *, since: int | None = None) -> Any:
     return _read(None, read, primary=False, after=after, wait=JOB_WAIT_SECONDS)[0]
 
 
-def job_id_chunks(run: Any, queryset: Any, *, after: int, size: int) -> Iterator[list[int]]:
-    """`run.id_chunks` (a `audience.jobs.JobRun`'s keyset chunks of ids, until it is cancelled)
-    with each chunk read on a replica that holds everything committed before the first one, else
-    on the primary: the cancel check reads the job's row, on the primary. After a chunk read on the
-    primary the next ones do not wait for the replica to catch up, only take it when it has."""
+def _id_chunks(queryset: Any, *, after: int, size: int) -> Iterator[list[int]]:
+    """The ids of `queryset` above `after`, `size` at a time in id order (a keyset)."""
+    while ids := list(queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size]):
+        yield ids
+        after = ids[-1]
+
+
+def job_id_chunks(run: Any | None, queryset: Any, *, after: int, size: int) -> Iterator[list[int]]:
+    """`run.id_chunks` (a `audience.jobs.JobRun`'s keyset chunks of ids, until it is cancelled;
+    without a run, until the last) with each chunk read on a replica that holds everything
+    committed before the first one, else on the primary: the cancel check reads the job's row, on
+    the primary. After a chunk read on the primary the next ones do not wait for the replica to
+    catch up, only take it when it has."""
     since, wait = job_position(), JOB_WAIT_SECONDS
+    chunks = _id_chunks if run is None else run.id_chunks
     while True:
 
         def chunk(after: int = after) -> list[int] | None:
-            return next(run.id_chunks(queryset, after=after, size=size), None)
+            return next(chunks(queryset, after=after, size=size), None)
 
         ids, alias = _read(None, chunk, primary=False, after=since, wait=wait)
         if not ids:

@@ -29,6 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from audience import replicas
 from audience.models import Account, Contact, Profile
 from communications import backends, content, delivery, selectors, senders
 from communications.models import (
@@ -276,7 +277,9 @@ def flow_options_set(*, flow: Flow, leave_when_unmatched: bool, allow_reentry: b
 def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None = None) -> int:
     """Enrol the flow's whole entry audience (or the people of `items`) at its first step, due
     now: one INSERT … SELECT over the same audience query a broadcast sends to (its rows are
-    profiles, so each person once); people already in the flow are skipped by the unique key."""
+    profiles, so each person once); people already in the flow are skipped by the unique key.
+    With replicas, and outside a transaction, the audience is read on a replica instead
+    (`_enrol_from_replica`)."""
     now = now or timezone.now()
     first = flow.steps.order_by("position", "id").first()
     if first is None:
@@ -285,8 +288,10 @@ def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None
     if items is None:
         items = list(flow.items.all())
     audience = selectors.audience_queryset(account=flow.account, items=items).order_by()
-    sql, params = audience.values(person_id=F("pk")).query.sql_with_params()
     at = connection.ops.adapt_datetimefield_value(now)
+    if replicas.aliases() and not connection.in_atomic_block:
+        return _enrol_from_replica(flow=flow, step=first, audience=audience, at=at)
+    sql, params = audience.values(person_id=F("pk")).query.sql_with_params()
     insert = (
         f"INSERT INTO {FlowRun._meta.db_table} (account_id, flow_id, profile_id, step_id, state, "
         "due_at, reply, error, claim, entered_at, entries) "
@@ -307,6 +312,30 @@ def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None
         # (WHERE true: SQLite reads an ON right after FROM as a join's.)
         cursor.execute(insert + " WHERE true ON CONFLICT (profile_id, flow_id) DO NOTHING", params)
         return cursor.rowcount
+
+
+ENROL_CHUNK = 10_000  # profile ids a chunk of the enrolment from a replica: one read, one insert
+
+
+def _enrol_from_replica(*, flow: Flow, step: FlowStep, audience, at) -> int:
+    """`flow_enrol` with replicas (PostgreSQL): the audience's profile ids read in keyset chunks
+    on a replica that holds everything committed before the enrolment began, else on the primary
+    (`replicas.job_id_chunks`), and each chunk's runs inserted on the primary, skipping people
+    already in. The insert takes only ids the primary still has as profiles (one deleted since
+    the replica's read gets no run). Inside a transaction (activation's) reads stay on the
+    primary, and `flow_enrol`'s single INSERT … SELECT runs instead."""
+    insert = (
+        f"INSERT INTO {FlowRun._meta.db_table} (account_id, flow_id, profile_id, step_id, state, "
+        "due_at, reply, error, claim, entered_at, entries) "
+        f"SELECT %s, %s, p.id, %s, %s, %s, '', '', '', %s, 1 FROM {Profile._meta.db_table} p "
+        "WHERE p.id = ANY(%s::bigint[]) ORDER BY p.id ON CONFLICT (profile_id, flow_id) DO NOTHING"
+    )
+    entered = 0
+    with connection.cursor() as cursor:
+        for ids in replicas.job_id_chunks(None, audience, after=0, size=ENROL_CHUNK):
+            cursor.execute(insert, [flow.account_id, flow.pk, step.pk, str(RunState.WAITING), at, at, ids])
+            entered += cursor.rowcount
+    return entered
 
 
 def flow_entries_refresh(*, now: dt.datetime | None = None) -> int:

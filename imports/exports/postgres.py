@@ -5,6 +5,7 @@ and streamed into the zip. Each writes what `imports.exports.generic` writes fro
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import os
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from audience.fields import PROFILE_FIELDS
 from audience.models import AttributeDefinition, Company, Contact, Profile
@@ -25,6 +26,13 @@ from imports.models import ExportJob
 
 # PostgreSQL: the people CSV straight from the database -----------------------------------------
 COPY_RANGE = 100_000  # profiles per COPY statement: progress between them, bounded statements
+
+
+def _reads() -> str:
+    """The alias the COPY statements read: the router's choice for profiles, a replica inside the
+    export job's `audience.replicas.job_reads` when one holds everything committed before the job began (a
+    raw cursor is not routed by itself), the primary otherwise."""
+    return router.db_for_read(Profile)
 
 
 def _sql_text(expr: str) -> str:
@@ -129,7 +137,8 @@ def people_csv_copy(job: ExportJob, path: str) -> None:
     header = exports._people_header(definitions)
     template = _people_copy_sql(definitions)
     ids_sql, ids_params = queryset.values_list("pk", flat=True).query.sql_with_params()
-    with connection.cursor() as cursor:
+    alias = _reads()
+    with connections[alias].cursor() as cursor:
         # Every COPY_RANGE-th id of the selection and its last: (id, how many up to it).
         cursor.execute(
             f"SELECT id, n FROM (SELECT q.id, row_number() OVER (ORDER BY q.id) AS n, count(*) OVER () AS total "
@@ -152,7 +161,8 @@ def people_csv_copy(job: ExportJob, path: str) -> None:
             .replace("{high}", str(int(high)))
             .replace("{ids}", sql)
         )
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        # On a thread, that thread's own connection of the same alias.
+        with connections[alias].cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
             for data in copy:
                 handle.write(data)
 
@@ -160,7 +170,11 @@ def people_csv_copy(job: ExportJob, path: str) -> None:
         job.processed = min(job.total, job.processed + rows)
         ExportJob.objects.filter(pk=job.pk).update(processed=job.processed)
 
-    streams = 1 if connection.in_atomic_block else max(1, min(settings.EXPORT_COPY_STREAMS, len(ranges)))
+    streams = (
+        1
+        if connections[DEFAULT_DB_ALIAS].in_atomic_block
+        else max(1, min(settings.EXPORT_COPY_STREAMS, len(ranges)))
+    )
     with open(path, "wb") as handle:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow([cell_safe(label) for label in header])
@@ -177,7 +191,8 @@ def _copy_ranges_parallel(ranges: list[tuple], streams: int, copy_range, progres
     """Run `copy_range` for each range on `streams` threads (each with its own database
     connection, closed when it is done), each range into a part file; report progress as ranges
     finish and append the parts to `handle` in order. The first error stops the others and is
-    raised here."""
+    raised here. Each thread runs in a copy of the caller's context, so its reads go where the
+    caller's go (`audience.replicas.job_reads`: the same replica)."""
     todo: queue.SimpleQueue = queue.SimpleQueue()
     done: queue.SimpleQueue = queue.SimpleQueue()
     for index, item in enumerate(ranges):
@@ -205,7 +220,10 @@ def _copy_ranges_parallel(ranges: list[tuple], streams: int, copy_range, progres
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(streams)]
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True)
+        for _ in range(streams)
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -312,7 +330,7 @@ def people_xlsx_copy(job: ExportJob, path: str) -> None:
 
     low = 0
     book = xlsx.XlsxStream(path, exports._people_header(definitions), expected_rows=job.total)
-    with book, connection.cursor() as cursor:
+    with book, connections[_reads()].cursor() as cursor:
         for batch in exports._keyset(queryset, ["pk"]):
             ids = [pk for (pk,) in batch]
             while ids:

@@ -1,13 +1,17 @@
-"""Background jobs on a real hot standby (tests/replicas/conftest.py): an export and a broadcast's
-recipients are read on the standby and come out as they do from the primary; their writes go to
-the primary; with replay paused, a write made just before the job is in what it reads (the job
-reads the primary then)."""
+"""Background jobs on a real hot standby (tests/replicas/conftest.py): an export (its COPY
+statements too, on parallel threads), a broadcast's recipients and the people a flow enrols are
+read on the standby and come out as they do from the primary; their writes go to the primary; with
+replay paused, a write made just before the job is in what it reads (the job reads the primary
+then)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import threading
+import zipfile
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -23,6 +27,7 @@ from communications.backends import MemoryBackend
 from communications.models import Broadcast, Message
 from dnc import services as dnc_services
 from dnc.models import DncEntry, DncEntryAccount, Source
+from imports.exports import postgres
 from imports.models import ExportJob
 from tests.factories import ProfileFactory
 from tests.replicas.conftest import replayed
@@ -138,7 +143,7 @@ def test_a_dnc_export_reads_its_rows_on_the_standby(standby, observe, zagreb, ow
 
 
 def test_an_export_reads_the_primary_when_the_standby_has_not_replayed_a_fresh_write(
-    standby, observe, zagreb, owner_client, monkeypatch
+    standby, observe, zagreb, owner_client, monkeypatch, copies
 ):
     monkeypatch.setattr(replicas, "JOB_WAIT_SECONDS", 0.3)
     replayed(observe)
@@ -147,8 +152,68 @@ def test_an_export_reads_the_primary_when_the_standby_has_not_replayed_a_fresh_w
     with CaptureQueriesContext(connections[standby]) as on_standby:
         job = _export(owner_client, reverse("imports:export_people"), PEOPLE)
     assert not _reads(on_standby, "audience_profile")
+    assert [port for port, _ in copies] == [_port("default")] * 2  # two ranges, both on the primary
     assert job.total == 5
     assert "Freshly" in {row[3] for row in _rows(job)}
+
+
+def _port(alias: str) -> int:
+    return int(connections[alias].settings_dict["PORT"] or 5432)
+
+
+@pytest.fixture
+def copies(monkeypatch, settings) -> list[tuple[int, bool]]:
+    """(the server's port, on a thread of its own) of each COPY statement an export runs (raw
+    psycopg COPYs, which CaptureQueriesContext does not see); people exports of two COPY ranges
+    (every 3 ids) read on two threads."""
+    seen: list[tuple[int, bool]] = []
+    copy = psycopg.Cursor.copy
+
+    def watched(cursor, statement, *args, **kwargs):
+        seen.append((cursor.connection.info.port, threading.current_thread() is not threading.main_thread()))
+        return copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", watched)
+    monkeypatch.setattr(postgres, "COPY_RANGE", 3)
+    settings.EXPORT_COPY_STREAMS = 2
+    return seen
+
+
+def _sheet(job: ExportJob) -> bytes:
+    with default_storage.open(job.file_path) as handle, zipfile.ZipFile(handle) as book:
+        return book.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_people_csv_exports_copy_ranges_run_on_the_standby_on_parallel_threads(
+    standby, observe, zagreb, owner_client, copies
+):
+    replayed(observe)
+    url = reverse("imports:export_people")
+    with CaptureQueriesContext(connections[standby]) as on_standby:
+        job = _export(owner_client, url, PEOPLE)
+    # The ranges' bounds on the app's connection of the standby, then one COPY a range, each on
+    # a thread's own connection of the standby.
+    assert any("row_number()" in sql for sql in _reads(on_standby, "audience_profile"))
+    assert copies == [(_port(standby), True)] * 2
+    assert not _writes(on_standby)
+    rows = _rows(job)
+    assert len(rows) == 5
+    copies.clear()
+    assert rows == _rows(_on_primary(_export, owner_client, url, PEOPLE))
+    assert copies == [(_port("default"), True)] * 2
+
+
+def test_a_people_xlsx_export_copies_its_rows_from_the_standby(
+    standby, observe, zagreb, owner_client, copies
+):
+    replayed(observe)
+    url, data = reverse("imports:export_people"), {**PEOPLE, "format": "xlsx"}
+    job = _export(owner_client, url, data)
+    assert copies and {port for port, _ in copies} == {_port(standby)}
+    assert job.total == job.processed == 4
+    copies.clear()
+    assert _sheet(job) == _sheet(_on_primary(_export, owner_client, url, data))
+    assert copies and {port for port, _ in copies} == {_port("default")}
 
 
 def _broadcast(account, user) -> Broadcast:
