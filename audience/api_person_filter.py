@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 
 from audience.api_errors import ApiError
 from audience.api_person import FIELDS
+from audience.middleware import NUL_REFUSED
 from audience.models import Account
 from segments import selectors as segment_selectors
 from segments.rules import operators as ops
@@ -55,6 +56,9 @@ COMPARISONS = (
 )
 # Equality with null or "" is "is empty", `#ne` with it "is not empty".
 _EMPTY = {"#eq": "is_empty", "#ne": "is_not_empty"}
+# Deeper filters are refused before the rule's own limits (3 levels of groups once `#and` in
+# `#and` is merged) are checked: a limit on the recursion, not on what a filter can say.
+MAX_NESTING = 32
 
 
 def _bad(path: str, message: str) -> ApiError:
@@ -67,7 +71,9 @@ class _Translation:
     def __init__(self) -> None:
         self.paths: dict[str, str] = {}
 
-    def node(self, node: Any, path: str) -> dict:
+    def node(self, node: Any, path: str, depth: int = 1) -> dict:
+        if depth > MAX_NESTING:
+            raise _bad(path, f"filters nest at most {MAX_NESTING} levels")
         if not isinstance(node, dict) or len(node) != 1:
             raise _bad(path, "each filter node is an object with one key")
         ((key, value),) = node.items()
@@ -77,7 +83,7 @@ class _Translation:
             match = "all" if key == "#and" else "any"
             conditions = []
             for i, item in enumerate(value):
-                child = self.node(item, f"{path}.{key}[{i}]")
+                child = self.node(item, f"{path}.{key}[{i}]", depth + 1)
                 # `#and` inside `#and` (or a group of one) is the same group: it costs no nesting level.
                 if "conditions" in child and (child["match"] == match or len(child["conditions"]) == 1):
                     conditions.extend(child["conditions"])
@@ -107,8 +113,10 @@ class _Translation:
             if comparison not in _EMPTY:
                 raise _bad(path, f"{comparison} takes a value (an empty {field} is equality with null)")
             condition["operator"] = _EMPTY[comparison]
+        elif isinstance(operand, str) and "\x00" in operand:
+            raise _bad(path, NUL_REFUSED)  # a JSON `\u0000`: the middleware sees only raw NULs
         elif isinstance(operand, (dict, list, bool)):
-            raise _bad(path, f"expected one value for {field}")
+            raise _bad(path, f"expected one text or date value for {field}")
         else:
             condition["operator"] = table[comparison]
             condition["value"] = operand if isinstance(operand, str) else str(operand)
@@ -119,6 +127,8 @@ class _Translation:
         top = self.node(node, "filter")
         if "conditions" not in top:
             top = {"match": "all", "conditions": [top], "_path": "filter"}
+        elif len(top["conditions"]) == 1 and "conditions" in top["conditions"][0]:
+            top = top["conditions"][0]
         self._record(top, "attributes")
         return {"version": 1, "attributes": top}
 
@@ -141,7 +151,7 @@ def person_filter_rule(raw: str) -> tuple[dict, _Translation]:
     """The `filter` query parameter (JSON text) as a rule, or an ApiError 400 naming what is wrong."""
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "Bad request", {"filter": ["not valid JSON"]}) from None
     translation = _Translation()
     return translation.rule(parsed), translation

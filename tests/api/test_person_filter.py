@@ -11,6 +11,7 @@ import json
 import pytest
 
 from audience import services
+from audience.middleware import NUL_REFUSED
 from segments.selectors import rule_queryset
 from tags import services as tag_services
 
@@ -125,6 +126,12 @@ CASES = [
         ),
         {"cy", "dee"},
     ),
+    (
+        # A filter of one group is that group.
+        {"#and": [{"#or": [{"city": "Paris"}, {"#eq": {"firstName": "bob"}}]}]},
+        rule(cond("city", "is", "Paris"), cond("first_name", "is", "Bob"), match="any"),
+        {"bob", "dee"},
+    ),
 ]
 
 
@@ -183,7 +190,7 @@ def errors(response) -> dict:
         ({"#or": [{"city": "x"}, {"#gt": {"birthDate": "soon"}}]}, "filter.#or[1].#gt", "expected a date"),
         ({"#lt": {"createdAt": "yesterday"}}, "filter.#lt", "expected a date"),
         ({"#contains": {"city": None}}, "filter.#contains", "#contains takes a value"),
-        ({"city": ["London", "Paris"]}, "filter", "expected one value for city"),
+        ({"city": ["London", "Paris"]}, "filter", "expected one text or date value for city"),
         ({"#eq": {"nickname": "x"}}, "filter.#eq", "unknown field 'nickname'"),
         ({"#like": {"city": "x"}}, "filter", "unknown operator '#like'"),
         ({"#or": []}, "filter", "#or takes a non-empty list"),
@@ -209,3 +216,17 @@ def test_a_filter_the_rules_cannot_express_is_a_400_naming_it(api, people, flt, 
     found_errors = errors(api.get("/people/2/persons", filter=json.dumps(flt)))
     assert path in found_errors, found_errors
     assert any(words in message for message in found_errors[path]), found_errors
+
+
+def test_a_filter_nested_past_any_use_is_a_400_not_a_crash(api, people):
+    flt: dict = {"city": "London"}
+    for _ in range(40):
+        flt = {"#and": [flt]}
+    found_errors = errors(api.get("/people/2/persons", filter=json.dumps(flt)))
+    assert any("filters nest at most 32 levels" in m for ms in found_errors.values() for m in ms)
+    assert errors(api.get("/people/2/persons", filter="[" * 100_000))["filter"] == ["not valid JSON"]
+
+
+def test_a_nul_in_a_value_is_a_400(api, people):
+    flt = json.dumps({"#contains": {"city": "a\x00b"}})  # a JSON `\u0000`: no raw NUL in the query
+    assert errors(api.get("/people/2/persons", filter=flt))["filter.#contains"] == [NUL_REFUSED]
