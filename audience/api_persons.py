@@ -24,7 +24,7 @@ from audience.api_person import (
     person_write,
     persons_page,
 )
-from audience.api_person_filter import person_filter_q
+from audience.api_person_filter import person_filter_queryset
 from audience.api_schema import ApiIn, ApiOut, absent, limit_query, order_query, page_query
 from audience.models import Profile
 
@@ -123,9 +123,10 @@ def persons_get(
         raise ApiError(400, "Bad request", {"limit": [f"must be between 1 and {LIST_LIMIT}"]})
     if page < 1:
         raise ApiError(400, "Bad request", {"page": ["must be 1 or more"]})
-    queryset = Profile.objects.for_account(account)
     if filter:
-        queryset = queryset.filter(person_filter_q(filter, account=account))
+        queryset = person_filter_queryset(filter, account=account)
+    else:
+        queryset = Profile.objects.for_account(account)
     queryset = queryset.order_by(*_order(orderBy))
     body = {
         "limit": limit,
