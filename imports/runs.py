@@ -101,14 +101,19 @@ def _parse_chunk(target, chunk, seen: dict[str, int]) -> tuple[list[Record], lis
     return records, rejected
 
 
+def file_reading(job: ImportJob) -> dict[str, Any]:
+    """How the job's file is read now: the arguments of `files.rows_open` and `files.preview_rows`."""
+    return {
+        "path": job.file_path,
+        "file_format": job.file_format,
+        "encoding": job.encoding,
+        "delimiter": job.delimiter,
+        "skip_rows": job.skip_rows,
+    }
+
+
 def _open(job: ImportJob):
-    return files.rows_open(
-        path=job.file_path,
-        file_format=job.file_format,
-        encoding=job.encoding,
-        delimiter=job.delimiter,
-        skip_rows=job.skip_rows,
-    )
+    return files.rows_open(**file_reading(job))
 
 
 # What the file can be found to be in the middle of a job: the job fails with a message, not a traceback.

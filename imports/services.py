@@ -1,8 +1,9 @@
 """The import pipeline: upload → preview → map → analyze → options → import → report, the same for
 the screens, the Celery tasks and `manage.py import_file`. This module creates a job from the
-upload, reads its options and mapping and queues its runs; `imports.runs` does the runs' work (reads
-the file, de-duplicates, chunks and counts). Targets (people, Do Not Contact) parse, classify and
-write rows.
+upload, reads its options and mapping and queues its runs; `imports.runs` does the runs' work
+(reads the file, de-duplicates, chunks and counts), and this module names its
+`import_job_analyze`, `import_job_run` and `import_report_line` for the tasks and
+`manage.py import_file`. Targets (people, Do Not Contact) parse, classify and write rows.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from audience.jobs import JobStatus, job_cancel, job_enqueue
 from audience.models import Account, Membership, ProfileType, Role
 from imports import files, mapping
 from imports.models import ImportJob, ImportKind, ImportStage
-
-# The runs, queued by the tasks and called by `manage.py import_file`, are part of this API.
+from imports.runs import file_reading
 from imports.runs import import_job_analyze as import_job_analyze
 from imports.runs import import_job_run as import_job_run
 from imports.runs import import_report_line as import_report_line
@@ -55,18 +55,7 @@ def import_job_create(
 def _read_start(job: ImportJob, *, has_header: bool | None) -> None:
     """Read the first rows once (kept on the job for the mapping screen), decide whether the
     first is a header (`has_header` None: detected), and the columns and suggested mapping."""
-    try:
-        rows = files.preview_rows(
-            path=job.file_path,
-            file_format=job.file_format,
-            encoding=job.encoding,
-            delimiter=job.delimiter,
-            skip_rows=job.skip_rows,
-        )
-    except (UnicodeDecodeError, LookupError) as error:
-        raise files.FileRefused(
-            f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
-        ) from None
+    rows = _preview_rows(job)
     if not rows:
         raise files.FileRefused(f"{job.file_name} has no rows after the {job.skip_rows} skipped.")
     job.has_header = files.header_detect(rows[0]) if has_header is None else has_header
@@ -79,24 +68,23 @@ def _read_start(job: ImportJob, *, has_header: bool | None) -> None:
         job.mapping = mapping.mapping_suggest_by_values(kind=job.kind, rows=rows)
 
 
+def _preview_rows(job: ImportJob, *, limit: int = 10) -> list[list[str]]:
+    """`files.preview_rows` of the job's file as it is read now; an encoding that can't read it
+    (or is unknown) is refused with a message."""
+    try:
+        return files.preview_rows(**file_reading(job), limit=limit)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise files.FileRefused(
+            f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
+        ) from None
+
+
 def import_job_preview(*, job: ImportJob, limit: int = 10) -> list[list[str]]:
     """The data rows of the mapping screen, from what the upload read (the file is not read
     again); a job uploaded before the preview was kept reads it."""
     rows = job.preview
     if not rows:
-        try:
-            rows = files.preview_rows(
-                path=job.file_path,
-                file_format=job.file_format,
-                encoding=job.encoding,
-                delimiter=job.delimiter,
-                skip_rows=job.skip_rows,
-                limit=limit,
-            )
-        except (UnicodeDecodeError, LookupError) as error:
-            raise files.FileRefused(
-                f"The file can't be read as {job.encoding}: {error}. Choose another encoding."
-            ) from None
+        rows = _preview_rows(job, limit=limit)
     width = len(job.headers)
     data = rows[1:] if job.has_header else rows
     return [(row + [""] * width)[:width] for row in data[:limit]]
