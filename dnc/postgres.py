@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from audience.models import Account
 from dnc.models import DncAudit, DncEntry, DncEntryAccount
 
 if TYPE_CHECKING:
-    from dnc.services import DncAddReport, _Key
+    from dnc.services import DncAdd, DncAddReport, _Key
 
 
 def blocked_values(account_id: int, channel: str, sender: str, values: list[str]) -> list[str]:
@@ -100,15 +99,7 @@ FROM entries e LEFT JOIN (SELECT entry_id, count(*) AS added FROM added GROUP BY
 
 
 @transaction.atomic
-def add_batch(
-    keys: list[_Key],
-    accounts: list[Account],
-    source: str,
-    added_by: AbstractBaseUser | None,
-    campaign: str,
-    how: str,
-    report: DncAddReport,
-) -> bool:
+def add_batch(keys: list[_Key], add: DncAdd, report: DncAddReport) -> bool:
     """The whole batch in one statement (insert entries, merge accounts, audit). False, with
     nothing written, when an entry added concurrently was not seen: the generic path then runs."""
     sql = ADD_SQL.format(
@@ -117,18 +108,18 @@ def add_batch(
         audit=DncAudit._meta.db_table,
         account=Account._meta.db_table,
     )
-    params = {
+    params: dict[str, Any] = {
         "kinds": [k.kind for k in keys],
         "values": [k.value for k in keys],
         "senders": [k.sender for k in keys],
         "channels": [k.channel for k in keys],
         "now": timezone.now(),
-        "source": source,
-        "campaign": campaign,
-        "how": how,
-        "accounts": [a.pk for a in accounts],
-        "user": added_by.pk if added_by is not None else None,
-        "username": added_by.get_username() if added_by is not None else "",
+        "source": add.source,
+        "campaign": add.campaign,
+        "how": add.how,
+        "accounts": [a.pk for a in add.accounts],
+        "user": add.added_by.pk if add.added_by is not None else None,
+        "username": add.added_by.get_username() if add.added_by is not None else "",
     }
     sid = transaction.savepoint()
     with connection.cursor() as cursor:

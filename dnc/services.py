@@ -1,123 +1,29 @@
-"""Writes of Do Not Contact, and the enforcement check that every sender of messages asks.
-
-Enforcement: `dnc_is_blocked` (one destination) and `dnc_blocked_destinations` (a batch of any
-size). An entry blocks a destination in an account when it applies to that account, its contact
-is the destination (or the destination's email domain), its channel is blank or the channel sent
-on, and its sender is blank or the sender sent from. A check with a blank sender is matched only
-by entries without a sender.
+"""Writes of Do Not Contact: entries added (validated, merged into existing entries, in batches
+that each commit) and removed, each account's change audited. The enforcement check lives in
+`dnc.blocking`; this module names it too, for the senders of messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audience import counting
 from audience.models import Account, Contact, ContactKind
 from dnc import postgres
-from dnc.destinations import (
-    contact_parse,
-    destination_normalize,
-    destinations_normalize_fast,
-    sender_normalize,
-)
+from dnc.blocking import CHANNELS
+from dnc.blocking import dnc_blocked_destinations as dnc_blocked_destinations
+from dnc.blocking import dnc_is_blocked as dnc_is_blocked
+from dnc.destinations import contact_parse, sender_normalize
 from dnc.models import AuditAction, Channel, DncAudit, DncEntry, DncEntryAccount, How, Kind, Source
 
-SMALL_CHECK = 2_000  # up to this many destinations, one indexed query
-_CHANNELS = frozenset(Channel.values)  # `Channel.values` builds its list again on every use
 ADD_BATCH = 5_000
-
-
-# --- Enforcement ---------------------------------------------------------------------------------
-
-
-def _channel_check(channel: str) -> str:
-    value = str(channel or "").strip().upper()
-    if value not in _CHANNELS:
-        raise ValueError(f"{channel!r} is not a channel: use one of {', '.join(Channel.values)}.")
-    return value
-
-
-def dnc_is_blocked(*, account: Account, channel: str, sender: str, destination: str) -> bool:
-    """Is `destination` on the Do Not Contact list of `account` for this channel and sender?"""
-    channel = _channel_check(channel)
-    value = destination_normalize(destination)
-    if value is None:
-        return False
-    match = Q(value=value)
-    if "@" in value:
-        match |= Q(kind=Kind.DOMAIN, value=value.rsplit("@", 1)[1])
-    return (
-        DncEntryAccount.objects.filter(match, account=account)
-        .filter(channel__in=("", channel), sender__in=("", sender_normalize(sender)))
-        .exists()
-    )
-
-
-def dnc_blocked_destinations(
-    *, account: Account, channel: str, sender: str, destinations: Iterable[str]
-) -> set[str]:
-    """The destinations (normalised) that are blocked. Destinations that are not valid are never
-    returned. Up to 2,000 destinations take one indexed query; more take, on PostgreSQL, one
-    COPY into a temporary table and one hash join (1,000,000 against 1,000,000 entries in
-    about 2 s, see docs/dnc.md), elsewhere one query per 900."""
-    channel = _channel_check(channel)
-    sender = sender_normalize(sender)
-    domains = set(
-        DncEntryAccount.objects.filter(
-            account=account, kind=Kind.DOMAIN, channel__in=("", channel), sender__in=("", sender)
-        ).values_list("value", flat=True)
-    )
-    blocked: set[str] = set()
-
-    def exact(values: Iterator[str]) -> Iterator[str]:
-        for value in values:
-            if "@" in value and value.rsplit("@", 1)[1] in domains:
-                blocked.add(value)
-            else:
-                yield value
-
-    values = destinations_normalize_fast(destinations)
-    if domains:
-        values = exact(values)
-    first = list(islice(values, SMALL_CHECK))
-    if len(first) < SMALL_CHECK:
-        blocked.update(_blocked_values(account.pk, channel, sender, first))
-    elif connection.vendor == "postgresql":
-        blocked.update(postgres.blocked_values_copy(account.pk, channel, sender, chain(first, values)))
-    else:
-        for batch in chain([first], iter(lambda: list(islice(values, SMALL_CHECK)), [])):
-            blocked.update(_blocked_values(account.pk, channel, sender, batch))
-    return blocked
-
-
-def _blocked_values(account_id: int, channel: str, sender: str, values: list[str]) -> list[str]:
-    if not values:
-        return []
-    if connection.vendor == "postgresql":
-        return postgres.blocked_values(account_id, channel, sender, values)
-    return _blocked_values_generic(account_id, channel, sender, values)
-
-
-def _blocked_values_generic(account_id: int, channel: str, sender: str, values: list[str]) -> list[str]:
-    found: list[str] = []
-    for start in range(0, len(values), 900):  # SQLite's limit of bound parameters
-        found.extend(
-            DncEntryAccount.objects.filter(
-                account_id=account_id,
-                value__in=values[start : start + 900],
-                channel__in=("", channel),
-                sender__in=("", sender),
-            ).values_list("value", flat=True)
-        )
-    return found
 
 
 # --- Adding --------------------------------------------------------------------------------------
@@ -157,7 +63,7 @@ def dnc_entry_parse(*, contact: str, sender: str = "", channel: str = "") -> _Ke
     except ValidationError as error:
         raise ValidationError({"contact": error.messages}) from None
     channel = str(channel or "").strip().upper()
-    if channel and channel not in _CHANNELS:
+    if channel and channel not in CHANNELS:
         raise ValidationError({"channel": f"{channel} is not a channel."})
     if kind in (Kind.EMAIL, Kind.DOMAIN):
         if channel not in ("", Channel.EMAIL):
@@ -171,6 +77,30 @@ def dnc_entry_parse(*, contact: str, sender: str = "", channel: str = "") -> _Ke
     if len(sender) > 100:
         raise ValidationError({"sender": "A sender has at most 100 characters."})
     return _Key(kind, value, sender, channel)
+
+
+@dataclass(frozen=True)
+class DncAdd:
+    """What every batch of one add shares: the accounts the entries are added to, where they come
+    from, who adds them, the campaign and how (the audit's `how`)."""
+
+    accounts: list[Account]
+    source: str
+    added_by: User | None = None
+    campaign: str = ""
+    how: str = How.IMPORT
+
+    @classmethod
+    def checked(
+        cls, *, accounts: Sequence[Account], source: str, added_by: User | None, campaign: str, how: str
+    ) -> DncAdd:
+        """ValidationError for no account or an unknown source; the campaign cut to its column."""
+        accounts = list(accounts)
+        if not accounts:
+            raise ValidationError("Choose at least one account.")
+        if source not in Source.values:
+            raise ValidationError(f"{source!r} is not a source.")
+        return cls(accounts=accounts, source=source, added_by=added_by, campaign=campaign[:255], how=how)
 
 
 def dnc_entries_add(
@@ -187,14 +117,14 @@ def dnc_entries_add(
     Each is validated and normalised; an existing contact/sender/channel gets the missing accounts
     merged in. Works in batches of 5,000 that each commit, so a retry repeats nothing: a second
     run reports everything as unchanged. Every account added to an entry is audited."""
-    accounts = list(accounts)
-    if not accounts:
-        raise ValidationError("Choose at least one account.")
-    if source not in Source.values:
-        raise ValidationError(f"{source!r} is not a source.")
+    add = DncAdd.checked(accounts=accounts, source=source, added_by=added_by, campaign=campaign, how=how)
     report = DncAddReport()
-    seen: set[_Key] = set()
-    keys: list[_Key] = []
+    _keys_add(_entries_parsed(entries, report), add, report)
+    return report
+
+
+def _entries_parsed(entries: Iterable[dict], report: DncAddReport) -> Iterator[_Key]:
+    """The keys of the valid entries; the others are added to the report's rejected."""
     for line, item in enumerate(entries, start=1):
         try:
             key = dnc_entry_parse(
@@ -206,17 +136,7 @@ def dnc_entries_add(
             reason = " ".join(message for messages in error.message_dict.values() for message in messages)
             report.rejected.append(DncRejection(line, str(item.get("contact", "")), reason))
             continue
-        if key in seen:
-            report.unchanged += 1
-            continue
-        seen.add(key)
-        keys.append(key)
-        if len(keys) == ADD_BATCH:
-            _add_batch(keys, accounts, source, added_by, campaign[:255], how, report)
-            keys = []
-    if keys:
-        _add_batch(keys, accounts, source, added_by, campaign[:255], how, report)
-    return report
+        yield key
 
 
 def dnc_entries_add_normalized(
@@ -231,27 +151,27 @@ def dnc_entries_add_normalized(
     """`dnc_entries_add` for entries validated already: `keys` are (kind, value, sender,
     channel) tuples exactly as `dnc_entry_parse` returns them (the imports' analysis did that).
     Nothing is validated again; repeats count as unchanged; the same batch writer and audit."""
-    accounts = list(accounts)
-    if not accounts:
-        raise ValidationError("Choose at least one account.")
-    if source not in Source.values:
-        raise ValidationError(f"{source!r} is not a source.")
+    add = DncAdd.checked(accounts=accounts, source=source, added_by=added_by, campaign=campaign, how=how)
     report = DncAddReport()
+    _keys_add((_Key(kind, value, sender, channel) for kind, value, sender, channel in keys), add, report)
+    return report
+
+
+def _keys_add(keys: Iterable[_Key], add: DncAdd, report: DncAddReport) -> None:
+    """Write the keys in batches of ADD_BATCH; a key repeated in the input counts as unchanged."""
     seen: set[_Key] = set()
     batch: list[_Key] = []
-    for kind, value, sender, channel in keys:
-        key = _Key(kind, value, sender, channel)
+    for key in keys:
         if key in seen:
             report.unchanged += 1
             continue
         seen.add(key)
         batch.append(key)
         if len(batch) == ADD_BATCH:
-            _add_batch(batch, accounts, source, added_by, campaign[:255], how, report)
+            _add_batch(batch, add, report)
             batch = []
     if batch:
-        _add_batch(batch, accounts, source, added_by, campaign[:255], how, report)
-    return report
+        _add_batch(batch, add, report)
 
 
 def _entries_by_key(keys: list[_Key]) -> dict[_Key, DncEntry]:
@@ -266,33 +186,15 @@ def _entries_by_key(keys: list[_Key]) -> dict[_Key, DncEntry]:
     return found
 
 
-def _add_batch(
-    keys: list[_Key],
-    accounts: list[Account],
-    source: str,
-    added_by: User | None,
-    campaign: str,
-    how: str,
-    report: DncAddReport,
-) -> None:
-    if not (
-        connection.vendor == "postgresql"
-        and postgres.add_batch(keys, accounts, source, added_by, campaign, how, report)
-    ):
-        _add_batch_generic(keys, accounts, source, added_by, campaign, how, report)
-    counting.data_changed(account_ids=[account.pk for account in accounts])
+def _add_batch(keys: list[_Key], add: DncAdd, report: DncAddReport) -> None:
+    if not (connection.vendor == "postgresql" and postgres.add_batch(keys, add, report)):
+        _add_batch_generic(keys, add, report)
+    counting.data_changed(account_ids=[account.pk for account in add.accounts])
 
 
 @transaction.atomic
-def _add_batch_generic(
-    keys: list[_Key],
-    accounts: list[Account],
-    source: str,
-    added_by: User | None,
-    campaign: str,
-    how: str,
-    report: DncAddReport,
-) -> None:
+def _add_batch_generic(keys: list[_Key], add: DncAdd, report: DncAddReport) -> None:
+    accounts, added_by = add.accounts, add.added_by
     now = timezone.now()
     existing = _entries_by_key(keys)
     new_keys = [key for key in keys if key not in existing]
@@ -333,13 +235,13 @@ def _add_batch_generic(
                     value=key.value,
                     sender=key.sender,
                     channel=key.channel,
-                    source=source,
-                    campaign=campaign,
+                    source=add.source,
+                    campaign=add.campaign,
                     added_at=now,
                     added_by=added_by,
                 )
             )
-            audits.append(_audit(AuditAction.ADD, rows[-1], account, added_by, how, now))
+            audits.append(_audit(AuditAction.ADD, rows[-1], account, added_by, add.how, now))
     DncEntryAccount.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     DncAudit.objects.bulk_create(audits, batch_size=2000)
 

@@ -529,9 +529,10 @@ def test_an_import_written_over_several_connections(account, owner, monkeypatch,
     generation on its connection, at the write and at its commit."""
     if connection.vendor != "postgresql":
         pytest.skip("import streams are PostgreSQL's")
+    from imports import runs as import_runs
     from imports import services as import_services
 
-    monkeypatch.setattr(import_services, "CHUNK", 20)
+    monkeypatch.setattr(import_runs, "CHUNK", 20)
     settings.IMPORT_STREAMS = 2
     counts = Counts(account, _client(owner), owner)
     data = "First name,City,External id\n" + "".join(f"P{n},London,S{n}\n" for n in range(100))

@@ -30,7 +30,7 @@ from dnc import exports as dnc_exports
 from dnc import services as dnc_services
 from dnc.models import DncEntry, Source
 from imports import exports
-from imports import services as import_services
+from imports import runs as import_runs
 from imports.models import ExportJob, ImportJob
 from imports.targets.dnc import DncTarget
 from imports.targets.people import PeopleTarget
@@ -123,7 +123,7 @@ def upload_and_analyze(client, account, kind: str, data: bytes) -> ImportJob:
 def test_it_fails_an_import_whose_chunk_raises_keeping_the_committed_prefix(
     owner_client, teammate_client, outsider_client, account, owner, monkeypatch, kind, target
 ):
-    monkeypatch.setattr(import_services, "CHUNK", CHUNK)
+    monkeypatch.setattr(import_runs, "CHUNK", CHUNK)
     job = upload_and_analyze(owner_client, account, kind, people_csv() if kind == "people" else dnc_csv())
     assert job.is_analyzed, job.message
     # The second chunk's rows are written, then the write fails: its transaction rolls back.
@@ -154,7 +154,7 @@ def test_it_fails_an_import_whose_chunk_raises_keeping_the_committed_prefix(
 def test_it_fails_an_analysis_that_raises_and_keeps_no_file_of_it(
     owner_client, teammate_client, outsider_client, account, owner, monkeypatch, settings, temp_dir
 ):
-    monkeypatch.setattr(import_services, "CHUNK", CHUNK)
+    monkeypatch.setattr(import_runs, "CHUNK", CHUNK)
     monkeypatch.setattr(
         PeopleTarget, "classify", failing_on_call(PeopleTarget.classify, 2, ValueError("bad state"))
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from dnc import postgres, services
+from dnc import blocking, postgres, services
 from dnc.models import DncAudit, DncEntry, DncEntryAccount, How, Source
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the fast paths are PostgreSQL's")
@@ -58,7 +58,7 @@ def _scenario(add, account, other_account, owner) -> list:
         (_keys(ENTRIES[1:2]), [account, other_account]),
     ):
         report = services.DncAddReport()
-        add(keys, accounts, Source.CUSTOM, owner, "spring", How.UI, report)
+        add(keys, services.DncAdd(accounts, Source.CUSTOM, owner, "spring", How.UI), report)
         seen.append((report.created, report.merged, report.unchanged))
     return [seen, _stored()]
 
@@ -91,6 +91,6 @@ def test_the_blocked_checks_agree(account, other_account, owner, channel, sender
         "x@y.example",
     ]
     sender = services.sender_normalize(sender)
-    generic = sorted(services._blocked_values_generic(account.pk, channel, sender, values))
+    generic = sorted(blocking._blocked_values_generic(account.pk, channel, sender, values))
     assert sorted(postgres.blocked_values(account.pk, channel, sender, values)) == generic
     assert sorted(postgres.blocked_values_copy(account.pk, channel, sender, iter(values))) == generic

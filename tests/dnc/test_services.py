@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from dnc import services
+from dnc import blocking, services
 from dnc.models import AuditAction, DncAudit, DncEntry, DncEntryAccount, How, Source
 
 
@@ -191,7 +191,7 @@ def test_it_keeps_the_audit_when_the_account_is_deleted(account, owner):
 
 
 def test_it_checks_a_batch_larger_than_one_query(account, monkeypatch):
-    monkeypatch.setattr(services, "SMALL_CHECK", 3)
+    monkeypatch.setattr(blocking, "SMALL_CHECK", 3)
     services.dnc_entries_add(
         accounts=[account],
         entries=[{"contact": f"+38591234{n:04d}"} for n in range(0, 20, 2)],

@@ -20,7 +20,7 @@ import django  # noqa: E402
 django.setup()
 
 from communications import services as sending  # noqa: E402
-from imports import exports, services  # noqa: E402
+from imports import exports, runs  # noqa: E402
 from tags import bulk  # noqa: E402
 
 CHUNK = int(os.environ.get("FAULTS_CHUNK", "0"))
@@ -53,9 +53,9 @@ def _slow_between_items(module, name: str) -> None:
 
 
 if CHUNK:
-    services.CHUNK = exports.BATCH = bulk.CHUNK = sending.SEND_CHUNK = CHUNK
+    runs.CHUNK = exports.BATCH = bulk.CHUNK = sending.SEND_CHUNK = CHUNK
 if DELAY:
-    _slow_between_items(services, "_import_chunks")
+    _slow_between_items(runs, "_import_chunks")
     _slow_between_items(exports, "_keyset")
     _slow_after_each(bulk, "_chunk_apply")
     _slow_after_each(sending, "_broadcast_chunk")

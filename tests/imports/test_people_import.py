@@ -188,9 +188,9 @@ def test_it_matches_rows_again_when_the_account_changed_since_the_analysis(accou
 
 
 def test_it_resumes_after_an_interruption_without_duplicates(account, owner, monkeypatch):
-    from imports import services
+    from imports import runs, services
 
-    monkeypatch.setattr(services, "CHUNK", 2)
+    monkeypatch.setattr(runs, "CHUNK", 2)
     rows = "".join(f"p{i}@example.com,Name{i}\n" for i in range(7))
     job = job_from(account, owner, "a.csv", ("Email,First name\n" + rows).encode())
     services.import_job_map(job=job, fields=job.mapping, analyze=False)

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from audience.models import Contact, Profile
-from imports import locks, services
+from imports import locks, runs, services
 from imports.models import ImportJob
 from imports.targets.people import PeopleTarget
 from tags.models import ProfileTag
@@ -81,7 +81,7 @@ def counts(job: ImportJob) -> tuple:
 
 @pytest.fixture
 def small_chunks(monkeypatch, settings):
-    monkeypatch.setattr(services, "CHUNK", CHUNK)
+    monkeypatch.setattr(runs, "CHUNK", CHUNK)
     settings.IMPORT_STREAMS = 2
 
 
@@ -89,13 +89,13 @@ def small_chunks(monkeypatch, settings):
 def threads_seen(monkeypatch):
     """The threads that wrote chunks."""
     seen: set[int] = set()
-    write = services._chunk_write
+    write = runs._chunk_write
 
     def spy(*args, **kwargs):
         seen.add(threading.get_ident())
         return write(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_chunk_write", spy)
+    monkeypatch.setattr(runs, "_chunk_write", spy)
     return seen
 
 
@@ -179,14 +179,14 @@ def test_a_deadlock_between_chunks_is_written_again_one_at_a_time(
 def test_a_cancelled_import_keeps_a_committed_prefix(account, owner, small_chunks, monkeypatch):
     """Cancelled while chunk 3 is written: no chunk is handed out after that, the ones already
     out finish, and the counters, the resume point and the database agree."""
-    write = services._chunk_write
+    write = runs._chunk_write
 
     def cancelling(job, target, tags, item):
         if item[0] == 4 * CHUNK:
             services.import_job_cancel(job=job)
         return write(job, target, tags, item)
 
-    monkeypatch.setattr(services, "_chunk_write", cancelling)
+    monkeypatch.setattr(runs, "_chunk_write", cancelling)
     job = import_file(account, owner, people_csv())
     job.refresh_from_db()
     assert job.status == "cancelled"

@@ -129,7 +129,7 @@ class Parsing:
         return raw
 
     # The analysis keeps each valid row's parsed values (one JSON line per chunk, see
-    # imports.services), so the import writes without validating again.
+    # imports.runs), so the import writes without validating again.
     @staticmethod
     def dump(record: Record) -> list:
         fields = record.fields
