@@ -726,14 +726,20 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     channel = config["channel"]
     ids = [r.profile_id for r in runs]
     keys = {r.profile_id: flow_message_key(flow.pk, step.pk, r.profile_id, r.entries) for r in runs}
-    existing = {m.profile_id: m for m in FlowMessage.objects.filter(key__in=keys.values())}
-    todo = [pk for pk in ids if pk not in existing]
+    # (status, destination) of each person's message: the rows a redone step wrote, then the new.
+    known = {
+        pk: (status, destination)
+        for pk, status, destination in FlowMessage.objects.filter(key__in=keys.values()).values_list(
+            "profile_id", "status", "destination"
+        )
+    }
+    todo = [pk for pk in ids if pk not in known]
     resolved = delivery.recipients_resolve(
         account=flow.account, channel=channel, sender=config["sender"], profile_ids=todo
     )
     rows = []
     for pk in todo:
-        status, destination = resolved[pk]
+        status, destination = known[pk] = resolved[pk]
         rows.append(
             FlowMessage(
                 account=flow.account,
@@ -749,22 +755,25 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
             )
         )
     FlowMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    # The hand-off commits its own rows: a crash after it leaves `queued` rows the redo hands over again.
-    queued = list(
-        FlowMessage.objects.filter(key__in=keys.values(), status=MessageStatus.QUEUED).values_list(
-            "profile_id", "destination"
-        )
-    )
+    # The hand-off commits its own rows: a crash after it leaves `queued` rows the redo hands over
+    # again. The runs are this worker's (claimed): should the claim expire meanwhile, the other
+    # worker's hand-off is deduplicated by key and `_runs_move` skips these runs.
+    queued = [
+        (pk, destination) for pk, (status, destination) in known.items() if status == MessageStatus.QUEUED
+    ]
+    statuses = {pk: status for pk, (status, _) in known.items()}
     if queued:
         failures = _hand_over(flow, step, queued, keys)
         for pk, error in failures.items():
             FlowMessage.objects.filter(key=keys[pk], status=MessageStatus.QUEUED).update(
                 status=MessageStatus.FAILED, error=error[:500]
             )
-        FlowMessage.objects.filter(key__in=keys.values(), status=MessageStatus.QUEUED).update(
+            statuses[pk] = MessageStatus.FAILED
+        sent = [keys[pk] for pk, _ in queued if pk not in failures]
+        FlowMessage.objects.filter(key__in=sent, status=MessageStatus.QUEUED).update(
             status=MessageStatus.SENT
         )
-    statuses = dict(FlowMessage.objects.filter(key__in=keys.values()).values_list("profile_id", "status"))
+        statuses.update((pk, MessageStatus.SENT) for pk, _ in queued if pk not in failures)
     outcomes = {}
     for run in runs:
         status = statuses.get(run.profile_id)
