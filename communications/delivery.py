@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.utils.html import escape, linebreaks
 
 from audience.models import Contact, Profile
@@ -37,44 +40,90 @@ def merge_contexts(*, account_id: int, profile_ids: list[int], contacts: bool) -
     }
 
 
-def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> list[Outgoing]:
-    """`Outgoing` messages for (profile id, destination) pairs of `broadcast`, rendered."""
-    email = broadcast.channel == "EMAIL"
-    sources = [broadcast.text, broadcast.subject, broadcast.html] if email else [broadcast.text]
-    text = content.template_compile(broadcast.text)
-    subject = content.template_compile(broadcast.subject) if email else None
-    html = content.template_compile(broadcast.html, html=True) if email and broadcast.html else None
+@dataclass(frozen=True)
+class Source:
+    """What a batch of messages is made from: a broadcast, or a flow's send step."""
+
+    account_id: int
+    channel: str
+    sender: str
+    sender_label: str
+    text: str
+    subject: str = ""
+    html: str = ""
+
+
+def outgoing_render(
+    *,
+    source: Source,
+    queued: list[tuple[int, str]],
+    message: Callable[..., Outgoing],
+    unsubscribe: Callable[[int], str] | None,
+) -> list[Outgoing]:
+    """The one place a batch is rendered, for broadcasts and flows alike: the templates compiled
+    once, the merge contexts in two or three queries, and per message its body (an email also its
+    subject, its HTML and `unsubscribe(profile_id)`, the signed link, also its `{{ unsubscribe_url }}`).
+    `message(profile_id, destination, text, **email)` makes each `Outgoing` (its key)."""
+    email = source.channel == "EMAIL"
+    sources = [source.text, source.subject, source.html] if email else [source.text]
+    text = content.template_compile(source.text)
+    subject = content.template_compile(source.subject) if email else None
+    html = content.template_compile(source.html, html=True) if email and source.html else None
     contexts = merge_contexts(
-        account_id=broadcast.account_id,
+        account_id=source.account_id,
         profile_ids=[pk for pk, _ in queued],
         contacts=any("email" in s or "phone" in s for s in sources),
     )
-    unsubscribe_url = optout.unsubscribe_url_maker() if email else None
     messages = []
     for pk, destination in queued:
         context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
-        body = content.render(text, context)
         extra = {}
-        if subject is not None and unsubscribe_url is not None:  # an email
+        if subject is not None and unsubscribe is not None:  # an email
+            context["unsubscribe_url"] = link = unsubscribe(pk)
+            body = content.render(text, context)
             extra = {
                 "subject": " ".join(content.render(subject, context).split()),
                 "html": content.render(html, context) if html else linebreaks(escape(body)),
-                "unsubscribe_url": unsubscribe_url(broadcast.pk, pk),
+                "unsubscribe_url": link,
             }
-        messages.append(
-            Outgoing(
-                broadcast.pk,
-                pk,
-                broadcast.channel,
-                broadcast.sender,
-                destination,
-                body,
-                sender_label=broadcast.sender_label,
-                account_id=broadcast.account_id,
-                **extra,
-            )
-        )
+        else:
+            body = content.render(text, context)
+        messages.append(message(pk, destination, body, **extra))
     return messages
+
+
+def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> list[Outgoing]:
+    """`Outgoing` messages for (profile id, destination) pairs of `broadcast`, rendered."""
+    source = Source(
+        broadcast.account_id,
+        broadcast.channel,
+        broadcast.sender,
+        broadcast.sender_label,
+        broadcast.text,
+        broadcast.subject,
+        broadcast.html,
+    )
+    url = optout.unsubscribe_url_maker() if broadcast.channel == "EMAIL" else None
+
+    def message(pk: int, destination: str, body: str, **email) -> Outgoing:
+        return Outgoing(
+            broadcast.pk,
+            pk,
+            broadcast.channel,
+            broadcast.sender,
+            destination,
+            body,
+            sender_label=broadcast.sender_label,
+            account_id=broadcast.account_id,
+            **email,
+        )
+
+    return outgoing_render(
+        source=source,
+        queued=queued,
+        message=message,
+        unsubscribe=(lambda pk: url(broadcast.pk, pk)) if url else None,
+    )
 
 
 def recipients_resolve(

@@ -7,14 +7,15 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from audience import access
 from audience.htmx import invalid_status, render_page, wants_partial
 from communications import flows
-from communications.models import Flow, FlowStep, StepKind
+from communications.models import Flow, FlowRun, FlowStep, StepKind
 
 FIELDS = (
     "channel",
@@ -229,3 +230,76 @@ def flow_options(request: HttpRequest, pk: int) -> HttpResponse:
         "Entry options saved.",
         anchor="#entry-options",
     )
+
+
+PEOPLE_PAGE = 50
+PEOPLE_PAGES = 20  # the lists show the first 1,000 people; the step's count says how many in all
+PEOPLE_LISTS = {"waiting": "waiting at", "passed": "who passed", "failed": "who failed at"}
+
+
+def step_people(*, flow: Flow, step: FlowStep, which: str):
+    """The runs (or, for a send step's `passed`, the messages) behind one of a step's counts, in
+    an order an index gives, so a page reads its rows and stops:
+    - waiting: the step's waiting runs by due time (the `flowrun_due` range of the flow's waiting
+      runs, ties in index order);
+    - failed: the runs that failed at the step (a failed run stays at its step), by id;
+    - passed: for a send step its messages that did not fail (exact: the message rows are per
+      step), by id; for another step the runs now further on (at a later step, or done) — runs
+      keep no history of each step, so with branches this is close to, not exactly, the count."""
+    from communications.models import FlowMessage, MessageStatus, RunState
+
+    # The profiles come by a second query (prefetch) for the page's rows only: a join would let
+    # the planner join every run of the step before it sorts and stops.
+    runs = FlowRun.objects.filter(flow=flow).prefetch_related("profile")
+    if which == "waiting":
+        return runs.filter(state=RunState.WAITING, step=step).order_by("due_at")
+    if which == "failed":
+        return runs.filter(state=RunState.FAILED, step=step).order_by("pk")
+    if step.kind == StepKind.SEND:
+        return (
+            FlowMessage.objects.filter(flow=flow, step=step)
+            .exclude(status=MessageStatus.FAILED)
+            .prefetch_related("profile")
+            .order_by("pk")
+        )
+    later = [s.pk for s in flow.steps.all() if s.position > step.position]
+    return runs.filter(
+        Q(state=RunState.DONE) | Q(state__in=[RunState.WAITING, RunState.FAILED], step_id__in=later)
+    ).order_by("pk")
+
+
+@require_GET
+@access.member_required
+def flow_step_people(request: HttpRequest, pk: int, step_pk: int, which: str) -> HttpResponse:
+    """The people behind a step's count (waiting, passed, failed): a page of 50 with links to
+    their profile cards, up to the first 1,000 (OFFSET over an index order, at most 1,050 rows)."""
+    if which not in PEOPLE_LISTS:
+        raise Http404("Not a list of this step.")
+    step = _step(request, pk, step_pk)
+    flow = step.flow
+    try:
+        page = min(max(int(request.GET.get("page", 1)), 1), PEOPLE_PAGES)
+    except ValueError:
+        page = 1
+    start = (page - 1) * PEOPLE_PAGE
+    rows = list(step_people(flow=flow, step=step, which=which)[start : start + PEOPLE_PAGE + 1])
+    more = len(rows) > PEOPLE_PAGE
+    count = {"waiting": None, "passed": step.passed, "failed": step.failed}[which]
+    if count is None:
+        count = flows.flow_step_counts(flow=flow).get(step.pk, 0)
+    context = {
+        "flow": flow,
+        "step": step,
+        "which": which,
+        "title": PEOPLE_LISTS[which],
+        "rows": rows[:PEOPLE_PAGE],
+        "count": count,
+        "page": page,
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if more and page < PEOPLE_PAGES else None,
+        "capped": more and page >= PEOPLE_PAGES,
+        "first": start + 1,
+        "last": start + len(rows[:PEOPLE_PAGE]),
+        "nav": "communications",
+    }
+    return render_page(request, "communications/flow_step_people.html", context)

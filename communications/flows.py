@@ -755,14 +755,20 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     channel = config["channel"]
     ids = [r.profile_id for r in runs]
     keys = {r.profile_id: flow_message_key(flow.pk, step.pk, r.profile_id, r.entries) for r in runs}
-    existing = {m.profile_id: m for m in FlowMessage.objects.filter(key__in=keys.values())}
-    todo = [pk for pk in ids if pk not in existing]
+    # (status, destination) of each person's message: the rows a redone step wrote, then the new.
+    known = {
+        pk: (status, destination)
+        for pk, status, destination in FlowMessage.objects.filter(key__in=keys.values()).values_list(
+            "profile_id", "status", "destination"
+        )
+    }
+    todo = [pk for pk in ids if pk not in known]
     resolved = delivery.recipients_resolve(
         account=flow.account, channel=channel, sender=config["sender"], profile_ids=todo
     )
     rows = []
     for pk in todo:
-        status, destination = resolved[pk]
+        status, destination = known[pk] = resolved[pk]
         rows.append(
             FlowMessage(
                 account=flow.account,
@@ -778,22 +784,25 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
             )
         )
     FlowMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    # The hand-off commits its own rows: a crash after it leaves `queued` rows the redo hands over again.
-    queued = list(
-        FlowMessage.objects.filter(key__in=keys.values(), status=MessageStatus.QUEUED).values_list(
-            "profile_id", "destination"
-        )
-    )
+    # The hand-off commits its own rows: a crash after it leaves `queued` rows the redo hands over
+    # again. The runs are this worker's (claimed): should the claim expire meanwhile, the other
+    # worker's hand-off is deduplicated by key and `_runs_move` skips these runs.
+    queued = [
+        (pk, destination) for pk, (status, destination) in known.items() if status == MessageStatus.QUEUED
+    ]
+    statuses = {pk: status for pk, (status, _) in known.items()}
     if queued:
         failures = _hand_over(flow, step, queued, keys)
         for pk, error in failures.items():
             FlowMessage.objects.filter(key=keys[pk], status=MessageStatus.QUEUED).update(
                 status=MessageStatus.FAILED, error=error[:500]
             )
-        FlowMessage.objects.filter(key__in=keys.values(), status=MessageStatus.QUEUED).update(
+            statuses[pk] = MessageStatus.FAILED
+        sent = [keys[pk] for pk, _ in queued if pk not in failures]
+        FlowMessage.objects.filter(key__in=sent, status=MessageStatus.QUEUED).update(
             status=MessageStatus.SENT
         )
-    statuses = dict(FlowMessage.objects.filter(key__in=keys.values()).values_list("profile_id", "status"))
+        statuses.update((pk, MessageStatus.SENT) for pk, _ in queued if pk not in failures)
     outcomes = {}
     for run in runs:
         status = statuses.get(run.profile_id)
@@ -809,49 +818,45 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
 def _hand_over(
     flow: Flow, step: FlowStep, queued: list[tuple[int, str]], keys: dict[int, str]
 ) -> dict[int, str]:
-    """Render and hand over as a broadcast does (communications.delivery): an email carries its
-    signed unsubscribe link (List-Unsubscribe and the `{{ unsubscribe_url }}` merge field)."""
+    """Render and hand over through the broadcasts' batch path (`delivery.outgoing_render`): an
+    email carries its signed unsubscribe link (List-Unsubscribe and the `{{ unsubscribe_url }}`
+    merge field), one HMAC over the message key, the URL reversed once a batch."""
     from communications import optout
 
     config = step.config
-    email = config["channel"] == "EMAIL"
-    text = content.template_compile(config["text"])
-    subject = content.template_compile(config["subject"]) if email else None
-    html = content.template_compile(config["html"], html=True) if email and config["html"] else None
-    contexts = delivery.merge_contexts(
-        account_id=flow.account_id, profile_ids=[pk for pk, _ in queued], contacts=True
+    channel, sender, label = config["channel"], config["sender"], config.get("sender_label", "")
+    source = delivery.Source(
+        flow.account_id,
+        channel,
+        sender,
+        label,
+        config["text"],
+        config.get("subject", ""),
+        config.get("html", ""),
     )
-    outgoing = []
-    for pk, destination in queued:
-        context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
-        extra = {}
-        if email:
-            from django.utils.html import escape, linebreaks
+    url = optout.flow_unsubscribe_url_maker() if channel == "EMAIL" else None
 
-            context["unsubscribe_url"] = optout.flow_unsubscribe_url(keys[pk])
-            body = content.render(text, context)
-            extra = {
-                "subject": " ".join(content.render(subject, context).split()),
-                "html": content.render(html, context) if html else linebreaks(escape(body)),
-                "unsubscribe_url": context["unsubscribe_url"],
-            }
-        else:
-            body = content.render(text, context)
-        outgoing.append(
-            FlowOutgoing(
-                0,
-                pk,
-                config["channel"],
-                config["sender"],
-                destination,
-                body,
-                sender_label=config.get("sender_label", ""),
-                account_id=flow.account_id,
-                flow_key=keys[pk],
-                **extra,
-            )
+    def message(pk: int, destination: str, body: str, **email) -> FlowOutgoing:
+        return FlowOutgoing(
+            0,
+            pk,
+            channel,
+            sender,
+            destination,
+            body,
+            sender_label=label,
+            account_id=flow.account_id,
+            flow_key=keys[pk],
+            **email,
         )
-    backend = backends.backend_get(config["channel"])
+
+    outgoing = delivery.outgoing_render(
+        source=source,
+        queued=queued,
+        message=message,
+        unsubscribe=(lambda pk: url(keys[pk])) if url else None,
+    )
+    backend = backends.backend_get(channel)
     try:
         return backend.send(outgoing)
     except Exception as error:  # the provider is down: these people failed, the flow goes on

@@ -6,8 +6,10 @@ salt): it names one message and can't be made or changed without SECRET_KEY, so 
 ids. One HMAC a message, no JSON, no compression: an email send signs one for every recipient.
 Tokens of the earlier format (`django.core.signing` of `[broadcast id, profile id]`) are still
 read, and SECRET_KEY_FALLBACKS are honoured for both. A flow's email signs its message key
-instead (`django.core.signing`, same salt) and opts out with the flow's name as campaign. It does
-not expire: an old email's link still works. Opting out adds the message's destination to Do
+(`f<flow>:<step>:<profile>[:entries]`, written `f<flow>.<step>.<profile>[.<entries>]` in the
+token, the HMAC over `flow:` and that payload so it can't pass for a broadcast's) the same way,
+one HMAC a message; the earlier flow tokens (`django.core.signing` of the key, same salt) are
+still read. A flow's opt-out has the flow's name as campaign. It does not expire: an old email's link still works. Opting out adds the message's destination to Do
 Not Contact for the Email channel in the broadcast's account, source "URL opt-out", campaign = the
 broadcast's name, through `dnc.services` (so with its audit row); a second click changes nothing.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,6 +64,8 @@ def unsubscribe_token(broadcast_id: int, profile_id: int) -> str:
 def token_read(token: str) -> tuple[int, int] | None:
     """(broadcast id, profile id) a token names, or None for one not signed with our key."""
     payload, _, signature = token.partition(":")
+    if _FLOW_PAYLOAD.fullmatch(payload):  # a flow's token
+        return None
     broadcast_part, dot, profile_part = payload.partition(".")
     if dot and signature and "." not in profile_part:
         for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
@@ -92,10 +97,41 @@ def unsubscribe_url(broadcast_id: int, profile_id: int) -> str:
     return unsubscribe_url_maker()(broadcast_id, profile_id)
 
 
+_FLOW_PAYLOAD = re.compile(r"f\d+(\.\d+){2,3}")
+
+
+def flow_unsubscribe_token(key: str) -> str:
+    """The token of a flow's message key `f<flow>:<step>:<profile>[:entries]`: one HMAC."""
+    payload = key.replace(":", ".")
+    return f"{payload}:{_signature('flow:' + payload, settings.SECRET_KEY)}"
+
+
+def flow_token_read(token: str) -> str | None:
+    """The message key a flow's token names (either format), or None."""
+    payload, _, signature = token.partition(":")
+    if signature and _FLOW_PAYLOAD.fullmatch(payload):
+        for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+            if hmac.compare_digest(signature, _signature("flow:" + payload, secret)):
+                return payload.replace(".", ":")
+        return None
+    try:  # the earlier format
+        key = _signer.unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return key if isinstance(key, str) else None
+
+
+def flow_unsubscribe_url_maker():
+    """`make(key) -> url` for a flow's messages, with the URL reversed once."""
+    marker = "TOKEN"
+    path = reverse("communications:unsubscribe", args=[marker])
+    head, _, tail = f"{settings.PUBLIC_BASE_URL}{path}".rpartition(marker)
+    return lambda key: f"{head}{flow_unsubscribe_token(key)}{tail}"
+
+
 def flow_unsubscribe_url(key: str) -> str:
     """The link of a flow's email: the token signs the message's key (`f<flow>:<step>:<profile>`)."""
-    path = reverse("communications:unsubscribe", args=[_signer.sign_object(key)])
-    return f"{settings.PUBLIC_BASE_URL}{path}"
+    return flow_unsubscribe_url_maker()(key)
 
 
 @dataclass(frozen=True)
@@ -105,11 +141,8 @@ class OptOut:
 
 
 def _flow_optout(token: str) -> OptOut | None:
-    try:
-        key = _signer.unsign_object(token)
-    except (signing.BadSignature, ValueError, TypeError):
-        return None
-    if not isinstance(key, str):
+    key = flow_token_read(token)
+    if key is None:
         return None
     message = (
         FlowMessage.objects.select_related("flow", "flow__account")

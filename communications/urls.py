@@ -26,6 +26,11 @@ urlpatterns = [
     path("flows/<int:pk>/steps/<int:step_pk>/edit/", flow_views.flow_step_edit, name="flow_step_edit"),
     path("flows/<int:pk>/steps/<int:step_pk>/remove/", flow_views.flow_step_remove, name="flow_step_remove"),
     path("flows/<int:pk>/steps/<int:step_pk>/move/", flow_views.flow_step_move, name="flow_step_move"),
+    path(
+        "flows/<int:pk>/steps/<int:step_pk>/people/<str:which>/",
+        flow_views.flow_step_people,
+        name="flow_step_people",
+    ),
     path("profile/<int:pk>/", views.profile_panel, name="profile_panel"),
     path("inbound-sms/", webhook_views.inbound_settings, name="inbound_settings"),
     path("inbound-sms/save/", webhook_views.inbound_settings_save, name="inbound_settings_save"),

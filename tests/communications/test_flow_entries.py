@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from audience import services as audience_services
 from audience.selection import Selection
-from communications import flows, services
+from communications import flows, optout, services
 from communications.models import FlowMessage, FlowRun, FlowStatus, RunState, StepKind
 from dnc.models import DncEntryAccount, Source
 from tags import services as tag_services
@@ -221,6 +221,42 @@ def test_a_flow_email_carries_the_unsubscribe_link_that_opts_the_address_out(acc
         "Spring welcome",
     )
     assert public.get(path[:-5] + "xxxx/").status_code == 404
+    # The token is one HMAC over the message key, and names that key only.
+    token = path.rstrip("/").rpartition("/")[2]
+    (message,) = FlowMessage.objects.filter(flow=flow)
+    assert token.partition(":")[0] == message.key.replace(":", ".")
+    assert optout.flow_token_read(token) == message.key
+    assert optout.token_read(token) is None  # not a broadcast's
+
+
+def test_a_flow_email_link_of_the_earlier_token_format_still_opts_out(account):
+    from django.core import signing
+
+    ana = make_profile(account, "Ana", emails=["ana@example.com"])
+    flow = services.flow_create(
+        account=account,
+        user=None,
+        name="Old links",
+        audience=services.AudienceSpec(selections=[Selection(ids=[ana.pk])]),
+    )
+    FlowMessage.objects.create(
+        account=account,
+        flow=flow,
+        profile=ana,
+        key=f"f{flow.pk}:7:{ana.pk}",
+        channel="EMAIL",
+        destination="ana@example.com",
+        status="sent",
+    )
+    old = signing.Signer(salt=optout.SALT).sign_object(f"f{flow.pk}:7:{ana.pk}")
+    public = Client()
+    url = reverse("communications:unsubscribe", args=[old])
+    assert "ana@example.com" in public.get(url).text
+    assert public.post(url).status_code == 200
+    assert DncEntryAccount.objects.get().campaign == "Old links"
+    # A forged token of the new format names nothing.
+    forged = f"f{flow.pk}.7.{ana.pk}:" + "A" * 22
+    assert public.get(reverse("communications:unsubscribe", args=[forged])).status_code == 404
 
 
 def test_a_tag_in_a_running_branch_rule_and_a_date_attribute_can_t_be_deleted(owner_client, account, vip):

@@ -130,3 +130,74 @@ def test_a_tag_or_sender_an_active_flows_step_uses_cannot_be_deleted(owner_clien
     services.flow_status_set(flow=flow, status=FlowStatus.FINISHED)
     owner_client.post(reverse("tags:delete"), {"one": tag.pk})
     assert not Tag.objects.filter(pk=tag.pk).exists()
+
+
+def test_each_step_count_links_to_the_people_behind_it(
+    owner_client, teammate_client, outsider_client, account
+):
+    from communications.backends import MemoryBackend
+
+    people = [make_profile(account, name, phones=[f"+49151000000{i}"]) for i, name in enumerate("ABC")]
+    a, b, c = people
+    MemoryBackend.failing = {"+491510000001"}  # b's message is refused
+    flow = services.flow_create(
+        account=account,
+        user=None,
+        name="Counts",
+        audience=services.AudienceSpec(selections=[Selection(ids=[p.pk for p in people])]),
+    )
+    send = flows.flow_step_add(flow=flow, kind=StepKind.SEND, config={"channel": "SMS", "text": "Hi"})
+    wait = flows.flow_step_add(flow=flow, kind=StepKind.WAIT, config={"amount": 1, "unit": "days"})
+    services.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=T0)
+    flows.flow_runs_due(now=T0)
+
+    def people_url(step, which):
+        return reverse("communications:flow_step_people", args=[flow.pk, step.pk, which])
+
+    page = owner_client.get(flow.get_absolute_url()).text
+    for step, which in [(send, "waiting"), (send, "passed"), (send, "failed"), (wait, "waiting")]:
+        assert f'href="{people_url(step, which)}"' in page
+
+    def names(client, step, which):
+        response = client.get(people_url(step, which))
+        assert response.status_code == 200
+        return {p.display_name for p in people if f'href="{p.get_absolute_url()}"' in response.text}
+
+    for client in (owner_client, teammate_client):
+        assert names(client, send, "passed") == {a.display_name, c.display_name}
+        assert names(client, send, "failed") == {b.display_name}
+        assert names(client, send, "waiting") == set()
+        assert names(client, wait, "waiting") == {a.display_name, c.display_name}
+        assert names(client, wait, "passed") == set()
+    assert "2 waiting" in owner_client.get(people_url(wait, "waiting")).text
+    assert owner_client.get(people_url(wait, "nobody")).status_code == 404
+    for which in ("waiting", "passed", "failed"):
+        assert outsider_client.get(people_url(send, which)).status_code == 404
+
+
+def test_a_step_people_list_pages_through_50_at_a_time(owner_client, account):
+    from audience.models import Profile
+    from communications.models import FlowRun, RunState
+
+    flow = services.flow_create(
+        account=account, user=None, name="Many", audience=services.AudienceSpec(selections=[Selection()])
+    )
+    wait = flows.flow_step_add(flow=flow, kind=StepKind.WAIT, config={"amount": 1, "unit": "days"})
+    profiles = Profile.objects.bulk_create(
+        [Profile(account=account, first_name=f"P{i:03}") for i in range(120)]
+    )
+    FlowRun.objects.bulk_create(
+        [
+            FlowRun(account=account, flow=flow, profile=p, step=wait, state=RunState.WAITING, due_at=T0)
+            for p in profiles
+        ]
+    )
+    url = reverse("communications:flow_step_people", args=[flow.pk, wait.pk, "waiting"])
+    seen = []
+    for number, expected in ((1, 50), (2, 50), (3, 20)):
+        text = owner_client.get(url, {"page": number}).text
+        shown = [p.pk for p in profiles if f'href="{p.get_absolute_url()}"' in text]
+        assert len(shown) == expected
+        assert ('href="?page=' + str(number + 1) + '"' in text) == (number < 3)
+        seen += shown
+    assert sorted(seen) == sorted(p.pk for p in profiles)  # each person on one page only
