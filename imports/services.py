@@ -32,6 +32,7 @@ from django.db.models import F
 
 from audience.jobs import JobDone, JobFailed, JobRun, JobStatus, job_cancel, job_enqueue, job_run
 from audience.models import Account, Membership, ProfileType, Role
+from audience.templatetags.dates import when
 from imports import files, locks, mapping
 from imports import streams as streams_
 from imports.exports import cell_safe
@@ -183,7 +184,9 @@ def import_job_map(
 
 
 def default_tag_name(job: ImportJob) -> str:
-    return f"Import {job.created_at.astimezone(job.account.tz):%Y-%m-%d %H:%M}"
+    """ "Import 3 Dec 2026, 13:26": when the import was made, in the people date format and the
+    account's time zone. Set on the job when its options are saved; a stored name is kept as is."""
+    return f"Import {when(job.created_at, job.account.tz)}"
 
 
 def options_clean(*, job: ImportJob, user: User | None, options: dict[str, Any]) -> dict[str, Any]:
