@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from audience.models import AttributeType
+from audience.templatetags.dates import when
 
 TRUE_WORDS = {"true", "yes", "1", "y", "t"}
 FALSE_WORDS = {"false", "no", "0", "n", "f"}
@@ -115,6 +116,9 @@ def attribute_value_display(type_: str, value: Any) -> str:
     if type_ == AttributeType.BOOLEAN:
         return "Yes" if value else "No"
     if type_ == AttributeType.DATETIME:
+        # Stored in UTC; shown like every other moment, in the current (the account's) time zone.
         parsed = parse_datetime(str(value).replace("Z", "+00:00"))
-        return parsed.strftime("%Y-%m-%d %H:%M UTC") if parsed else str(value)
+        if parsed is None:
+            return str(value)
+        return when(parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC))
     return str(value)

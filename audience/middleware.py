@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import zoneinfo
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils import timezone
 
 from audience import access
 
 
 class CurrentAccountMiddleware:
-    """Sets `request.membership` and `request.account` for a signed-in user (None otherwise)."""
+    """Sets `request.membership` and `request.account` for a signed-in user (None otherwise), and
+    makes the account's time zone the current one while the request is answered, so dates on the
+    screens (`day`, `when`, custom date-time attributes) are shown in it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -18,7 +23,17 @@ class CurrentAccountMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.membership = access.current_membership(request)
         request.account = request.membership.account if request.membership else None
-        return self.get_response(request)
+        if request.account is None:
+            return self.get_response(request)
+        try:
+            zone = request.account.tz
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):  # a name this system no longer knows
+            zone = dt.UTC
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 NUL_REFUSED = "contains a NUL character (\\u0000), which can't be stored: remove it"

@@ -295,15 +295,24 @@ SKIPPED_PAGE = 20
 
 
 def broadcast_skipped(
-    *, broadcast: Broadcast, status: str, after: int | None = None
-) -> tuple[list, int | None]:
+    *, broadcast: Broadcast, status: str, after: int | None = None, before: int | None = None
+) -> tuple[list, int | None, int | None]:
     """One page of the recipients a broadcast did not send to for `status` (blocked by Do Not
-    Contact, or without a destination), oldest first, with their profiles; and the cursor of the
-    next page (None on the last). Served by the (broadcast, profile) unique index."""
-    rows = Message.objects.filter(broadcast=broadcast, status=status).select_related("profile").order_by("id")
+    Contact, or without a destination), oldest first, with their profiles: the first page, the
+    one after the cursor `after`, or the one before the cursor `before`. Returns the page, the
+    cursor of the next page (`after`; None on the last) and of the previous one (`before`; None
+    on the first). Served by the (broadcast, profile) unique index."""
+    rows = Message.objects.filter(broadcast=broadcast, status=status).select_related("profile")
+    if before:
+        page = list(rows.filter(id__lt=before).order_by("-id")[: SKIPPED_PAGE + 1])
+        earlier = len(page) > SKIPPED_PAGE
+        page = page[:SKIPPED_PAGE][::-1]
+        # Reached from a later page, so one follows: that page starts at the cursor.
+        return page, (page[-1].pk if page else None), (page[0].pk if earlier else None)
     if after:
         rows = rows.filter(id__gt=after)
-    page = list(rows[: SKIPPED_PAGE + 1])
+    page = list(rows.order_by("id")[: SKIPPED_PAGE + 1])
     more = len(page) > SKIPPED_PAGE
     page = page[:SKIPPED_PAGE]
-    return page, (page[-1].pk if more else None)
+    # A page after a cursor has one before it: the page that ends at the cursor.
+    return page, (page[-1].pk if more else None), (page[0].pk if after and page else None)

@@ -172,9 +172,12 @@ def _skipped(request: HttpRequest, broadcast: Broadcast) -> list[dict]:
     for key, (status, title) in SKIPPED_LISTS.items():
         if broadcast.is_draft or not counts[key]:
             continue
-        after = request.GET.get(f"{key}_after", "")
-        rows, next_after = selectors.broadcast_skipped(
-            broadcast=broadcast, status=status, after=int(after) if after.isdigit() else None
+        after, before = request.GET.get(f"{key}_after", ""), request.GET.get(f"{key}_before", "")
+        rows, next_after, previous_before = selectors.broadcast_skipped(
+            broadcast=broadcast,
+            status=status,
+            after=int(after) if after.isdigit() else None,
+            before=int(before) if before.isdigit() else None,
         )
         lists.append(
             {
@@ -183,7 +186,7 @@ def _skipped(request: HttpRequest, broadcast: Broadcast) -> list[dict]:
                 "count": counts[key],
                 "rows": rows,
                 "next": next_after,
-                "paged": bool(after),
+                "previous": previous_before,
             }
         )
     return lists

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from audience.jobs import JobStatus, job_cancel, job_enqueue
 from audience.models import Account, Membership, ProfileType, Role
+from audience.templatetags.dates import when
 from imports import files, mapping
 from imports.models import ImportJob, ImportKind, ImportStage
 from imports.runs import file_reading
@@ -155,7 +156,10 @@ def import_job_map(
 
 
 def default_tag_name(job: ImportJob) -> str:
-    return f"Import {job.created_at.astimezone(job.account.tz):%Y-%m-%d %H:%M}"
+    """ "Import 3 Dec 2026 13:26": when the import was made, in the people date format and the
+    account's time zone, without the comma (the Tags field of the import form splits on commas, so
+    the name can be typed back). Set on the job when its options are saved; a stored name is kept."""
+    return f"Import {when(job.created_at, job.account.tz).replace(',', '')}"
 
 
 def options_clean(*, job: ImportJob, user: User | None, options: dict[str, Any]) -> dict[str, Any]:

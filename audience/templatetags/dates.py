@@ -5,6 +5,9 @@
   (imports, sends, events, keys);
 - `{{ value|ago }}`: how long ago, "just now", "5 minutes ago", "2 days ago", then the day.
 
+A moment is shown in the current time zone: the account's, which `CurrentAccountMiddleware`
+activates for each request (UTC outside one), or the `zone` given.
+
 Machine-readable values (`<time datetime>`, CSV, the API) keep ISO 8601 (`|date:'c'`)."""
 
 from __future__ import annotations
@@ -21,20 +24,27 @@ DAY_FORMAT = "j M Y"
 MOMENT_FORMAT = "j M Y, H:i"
 
 
+def _local(value, zone: dt.tzinfo | None = None):
+    """An aware moment in `zone` (the current time zone by default); a naive one or a date as is."""
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        return timezone.localtime(value, zone)
+    return value
+
+
 @register.filter
-def day(value) -> str:
+def day(value, zone: dt.tzinfo | None = None) -> str:
     if value in (None, ""):
         return ""
-    return date_filter(value, DAY_FORMAT)
+    return date_filter(_local(value, zone), DAY_FORMAT)
 
 
 @register.filter
-def when(value) -> str:
+def when(value, zone: dt.tzinfo | None = None) -> str:
     if value in (None, ""):
         return ""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return day(value)
-    return date_filter(value, MOMENT_FORMAT)
+    return date_filter(_local(value, zone), MOMENT_FORMAT)
 
 
 def _count(n: int, unit: str) -> str:

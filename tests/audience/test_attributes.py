@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from audience.attributes import attribute_value_display, attribute_value_parse
 from audience.models import AttributeType
@@ -59,5 +60,11 @@ def test_it_treats_blank_as_no_value(raw):
 
 def test_it_displays_values_for_people():
     assert attribute_value_display(AttributeType.BOOLEAN, False) == "No"
-    assert attribute_value_display(AttributeType.DATETIME, "2024-02-29T11:45:00Z") == "2024-02-29 11:45 UTC"
+    assert attribute_value_display(AttributeType.DATETIME, "2024-02-29T11:45:00Z") == "29 Feb 2024, 11:45"
     assert attribute_value_display(AttributeType.INTEGER, None) == ""
+
+
+def test_a_datetime_is_shown_in_the_current_time_zone():
+    with timezone.override("America/New_York"):
+        shown = attribute_value_display(AttributeType.DATETIME, "2024-03-01T03:15:00Z")
+    assert shown == "29 Feb 2024, 22:15"

@@ -36,7 +36,7 @@ def test_it_shows_attributes_contacts_and_company(request, who, profile):
     assert "+385911234567" in body and "ana@example.com" in body
     assert "Acme d.o.o." in body
     assert "Loyalty" in body and "Yes" in body
-    assert "2026-03-01 10:30 UTC" in body
+    assert "1 Mar 2026, 11:30" in body  # stored 10:30 UTC, shown in the account's Europe/Zagreb
 
 
 def test_it_answers_404_to_an_outsider(outsider_client, profile):
@@ -53,11 +53,11 @@ def test_it_shows_edit_and_delete_only_to_editors(owner_client, teammate_client,
 
 
 def _events(response) -> list[str]:
-    """The events' moments, from their <time datetime> (ISO 8601), as "YYYY-MM-DD HH:MM"."""
+    """The events' moments, from their <time datetime> (ISO 8601), as "YYYY-MM-DD HH:MM" in UTC."""
     found = re.findall(
         r'<time class="small text-body-secondary" datetime="([^"]+)">[^<]+</time>', response.content.decode()
     )
-    return [value[:16].replace("T", " ") for value in found]
+    return [f"{dt.datetime.fromisoformat(value).astimezone(dt.UTC):%Y-%m-%d %H:%M}" for value in found]
 
 
 def test_it_lists_events_newest_first_in_pages(owner_client, profile):

@@ -157,3 +157,31 @@ def test_it_finds_no_wcag_violation_on_forms_with_errors_and_on_a_job_page(page,
         found += violations(page)
     print("\n".join(found))
     assert found == []
+
+
+def test_it_finds_no_wcag_violation_on_a_sent_broadcasts_lists(page, marketer):
+    """A sent broadcast's page with who was blocked by Do Not Contact and who had no destination,
+    the latter long enough for its Next, Previous and First page links."""
+    from communications import selectors
+    from tests.communications.conftest import block, broadcast_for, make_profile, send
+
+    account, _ = marketer
+    blocked = make_profile(account, "Ben", phones=["+385912345679"])
+    block([account], "+385912345679")
+    missing = [make_profile(account, f"Person {i:02}") for i in range(selectors.SKIPPED_PAGE + 2)]
+    broadcast = send(broadcast_for(account, [blocked, *missing]))
+    assert (broadcast.blocked_dnc, broadcast.no_destination) == (1, len(missing))
+    found: list[str] = []
+    page.goto(broadcast.get_absolute_url())
+    page.locator("#skipped-missing").wait_for()
+    found += violations(page)
+    page.locator("#skipped-missing").get_by_role("link", name="Next page").click()
+    page.locator("#skipped-missing").get_by_role("link", name="Previous page").wait_for()
+    found += violations(page)
+    page.locator("#skipped-missing").get_by_role("link", name="Previous page").click()
+    page.locator("#skipped-missing").get_by_role("link", name="Next page").wait_for()
+    assert page.locator("#skipped-missing").get_by_role("link", name="Previous page").count() == 0
+    assert page.locator("#skipped-missing").get_by_role("link", name="Person 00").count() == 1
+    found += violations(page)
+    print("\n".join(found))
+    assert found == []
