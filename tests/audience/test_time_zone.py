@@ -89,7 +89,7 @@ def test_a_new_imports_default_tag_reads_the_local_moment(new_york):
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(reverse("imports:map", args=[job.pk]), {"field_0": "first_name", "field_1": "email"})
     detail = reverse("imports:detail", args=[job.pk])
-    assert "Tag every imported person with Import 28 Feb 2026, 22:30" in _text(client.get(detail))
+    assert "Tag every imported person with Import 28 Feb 2026 22:30" in _text(client.get(detail))
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(
             reverse("imports:start", args=[job.pk]),
