@@ -25,7 +25,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench_sections import SECTIONS  # noqa: E402
+from bench_sections import COUNTS_OPTIONS, SECTIONS  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -127,7 +127,12 @@ def main() -> None:
     parser.add_argument("--label", default="")
     parser.add_argument("--only", action="append", default=[], help="run only these sections")
     parser.add_argument("--account", default=BENCH_ACCOUNT, help="measure this account (seeded when short)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="counts: the rule generator's seed (default: new)"
+    )
+    parser.add_argument("--rules", type=int, default=200, help="counts: how many generated rules")
     args = parser.parse_args()
+    COUNTS_OPTIONS.update(seed=args.seed, rules=args.rules)
 
     account = ensure_data(args.profiles, args.events_per_profile, args.account)
     label = args.label or ("latest" if args.profiles >= 1_000_000 else f"small-{args.profiles}")

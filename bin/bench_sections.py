@@ -78,22 +78,57 @@ def _reference_count(account, repeat: int) -> dict:
     return sql_ms("SELECT count(*) FROM audience_profile WHERE account_id = %s", [account.pk], repeat)
 
 
+# Options of the counts section (bin/bench.py --seed / --rules): the generator's seed (None: a
+# new one each run) and how many rules it draws.
+COUNTS_OPTIONS: dict = {"seed": None, "rules": 200}
+
+
 @section("counts")
 def counts(*, account, repeat: int, profiles: int) -> list[dict]:
-    """The live count through the real count view (the editor's htmx endpoint), cold and cached."""
+    """Cold counts of rules drawn from the whole rule language (benchmarks/counts_bench.py: median,
+    p95 and max, a sample checked against a second evaluation), then the fixed suite through the
+    real count view (the editor's htmx endpoint), cold and cached."""
     import json
 
+    from benchmarks.counts_bench import generated_counts
     from benchmarks.segments_bench import SUITE
 
+    seed = COUNTS_OPTIONS["seed"]
+    if seed is None:
+        seed = random.SystemRandom().randrange(10**9)
+    print(f"    generator seed {seed}")
+    run = generated_counts(account, seed=seed, rules=COUNTS_OPTIONS["rules"])
+    figures = run["figures"]
+    for row in sorted(run["results"], key=lambda r: -r["ms"])[:5]:
+        print(f"    slow: {row['ms']} ms {json.dumps(row['rule'], default=str)}")
     client, _ = _client(account)
     reference = _reference_count(account, repeat)
+    ratio = f"{figures['median_ms'] / max(figures['reference_ms'], 0.01):.1f}×"
     rows = [
         {
             "name": "reference: SELECT count(*) of the account's profiles",
             "median": f"{reference['median_ms']:.1f} ms",
             "p95": f"{reference['p95_ms']:.1f} ms",
-        }
+        },
+        {
+            "name": (
+                f"generated rules, seed {seed}: {figures['rules']} rules once each, cold; max "
+                f"{figures['max_ms']:.1f} ms, {figures['timeouts']} timeouts; {figures['checked']} checked "
+                f"against a second evaluation, {len(figures['mismatches'])} mismatches"
+            ),
+            "median": f"{figures['median_ms']:.1f} ms",
+            "p95": f"{figures['p95_ms']:.1f} ms",
+            "reference": f"{figures['reference_ms']:.1f} ms",
+            "ratio": ratio,
+        },
     ]
+    if figures["mismatches"]:
+        rows.append(
+            {
+                "name": "error",
+                "median": f"mismatches: {json.dumps(figures['mismatches'], default=str)[:2000]}",
+            }
+        )
     for family, name, rule, _has_events in SUITE:
         body = {"rule": json.dumps(rule)}
 

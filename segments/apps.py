@@ -9,7 +9,7 @@ class SegmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from audience import selection, usage
         from audience.models import AttributeDefinition, EventDefinition
@@ -25,6 +25,9 @@ class SegmentsConfig(AppConfig):
         # … and each event property, per event definition.
         for signal, uid in ((post_save, "segments_evprop_index"), (post_delete, "segments_evprop_unindex")):
             signal.connect(indexes.on_event_definition_changed, sender=EventDefinition, dispatch_uid=uid)
+
+        # `migrate` ends with the indexes of every existing definition in place.
+        post_migrate.connect(indexes.on_migrated, sender=self, dispatch_uid="segments_rule_indexes")
 
         selection.register_rule_compiler(
             lambda account, rule: selectors.rule_queryset(account=account, rule=rule)

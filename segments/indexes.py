@@ -14,9 +14,13 @@ reads the whole table. One index per AttributeDefinition:
   names is in the index, and the rule names `attributes` (and `id` when it joins an event or tag
   clause); without them each match costs a heap visit (figures: docs/performance.md).
 
-They are created CONCURRENTLY (outside a transaction) by a Celery task after the definition is
-committed, dropped when it is deleted (`segments.apps` connects the signals), and
-`manage.py segments_indexes` (re)creates them for existing definitions.
+They are created CONCURRENTLY (outside a transaction) as soon as the definition is committed, by
+the process that committed it, so that speed never waits for a worker: `migrate`, `seed_demo` and
+an import that defines an attribute finish with the indexes in place. Only on a big table (more
+than INLINE_ROWS profiles or events, where a build takes tens of seconds) is the build left to a
+Celery task. They are dropped when the definition is deleted (`segments.apps` connects the
+signals); `manage.py segments_indexes`, and every `migrate` (post_migrate), create the missing
+ones for existing definitions.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from audience.models import AttributeDefinition, AttributeType, Event, EventDefi
 
 log = logging.getLogger(__name__)
 PREFIX = "segments_attr_"
+# Up to this many rows in the table (the planner's estimate), an index is built at commit by the
+# committing process (~1–3 s per million rows on this machine); past it, by a Celery task.
+INLINE_ROWS = 2_000_000
 
 
 def attribute_index_name(definition_pk: int) -> str:
@@ -137,15 +144,41 @@ def _send(task, definition_pk: int) -> None:
         log.warning("%s(%s) not queued (%s); run manage.py segments_indexes", task.name, definition_pk, error)
 
 
+def table_rows(model) -> int:
+    """The planner's estimate of the table's rows (pg_class.reltuples; -1 before any ANALYZE)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _build_or_send(model, build, task, definition_pk: int) -> None:
+    """Build now when the table is small enough (see INLINE_ROWS), else (or when building
+    failed) queue the task; counts stay exact either way, only slower until it is built."""
+    if table_rows(model) <= INLINE_ROWS:
+        try:
+            build()
+            return
+        except Exception as error:  # e.g. a lock wait: the task (or segments_indexes) retries
+            log.warning("index of definition %s not built at commit (%s); queued", definition_pk, error)
+    _send(task, definition_pk)
+
+
 def on_definition_saved(sender, instance: AttributeDefinition, created: bool = False, **kwargs) -> None:
     """post_save: index a new definition once it is committed (CREATE INDEX CONCURRENTLY can't run
-    in the creating transaction, and takes seconds on a big account, so a Celery task does it)."""
+    in the creating transaction)."""
     from django.db import transaction
 
     from segments.tasks import attribute_index_create_task
 
     if created and connection.vendor == "postgresql" and not kwargs.get("raw"):
-        transaction.on_commit(lambda: _send(attribute_index_create_task, instance.pk))
+        transaction.on_commit(
+            lambda: _build_or_send(
+                Profile, lambda: attribute_index_create(instance), attribute_index_create_task, instance.pk
+            )
+        )
 
 
 def on_definition_deleted(sender, instance: AttributeDefinition, **kwargs) -> None:
@@ -246,4 +279,20 @@ def on_event_definition_changed(sender, instance: EventDefinition, **kwargs) -> 
 
     if connection.vendor == "postgresql" and not kwargs.get("raw"):
         pk = instance.pk
-        transaction.on_commit(lambda: _send(property_indexes_sync_task, pk))
+        transaction.on_commit(
+            lambda: _build_or_send(
+                Event, lambda: property_indexes_sync_one(pk), property_indexes_sync_task, pk
+            )
+        )
+
+
+def on_migrated(sender, using: str = "default", **kwargs) -> None:
+    """post_migrate: the indexes of every existing definition, so a restored or upgraded database
+    is fast once `migrate` finishes (only missing ones are built)."""
+    from django.db import connections
+
+    if connections[using].vendor != "postgresql" or connections[using].in_atomic_block:
+        return
+    created = attribute_indexes_sync()[0] + property_indexes_sync()[0]
+    if created:
+        log.info("built %s missing rule indexes", created)

@@ -4,13 +4,16 @@ committed, dropped when it is deleted, and their expression is the one the compi
 
 from __future__ import annotations
 
+import io
+from unittest import mock
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from audience import services as audience_services
-from audience.models import AttributeDefinition, Event, Profile
+from audience.models import AttributeDefinition, Event, EventDefinition, Profile
 from segments import indexes, selectors
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="indexes exist on PostgreSQL only")
@@ -152,3 +155,55 @@ def test_an_event_property_filter_uses_its_index(account, type_, condition, valu
     finally:
         Profile.objects.filter(pk=profile.pk).delete()
         definition.delete()
+
+
+@pytest.fixture
+def no_worker():
+    """No Celery worker and no eager tasks: whatever a queued task would do does not happen."""
+    from audience.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False
+    with mock.patch.object(indexes, "_send") as send:
+        yield send
+
+
+@pytest.mark.django_db(transaction=True)
+def test_indexes_exist_at_commit_without_a_worker(account, no_worker):
+    spend = audience_services.attribute_definition_create(account=account, name="spend", type="decimal")
+    purchase = audience_services.event_definition_create(
+        account=account, name="Purchase", properties={"category": "text"}
+    )
+    assert indexes.attribute_index_name(spend.pk) in indexes.existing_attribute_indexes()
+    assert indexes.existing_property_indexes(purchase.pk)
+    no_worker.assert_not_called()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_finishes_with_its_indexes_without_a_worker(no_worker):
+    call_command(
+        "seed_demo", profiles=30, events_per_profile=2, seed=1, account="Indexed", stdout=io.StringIO()
+    )
+    definitions = AttributeDefinition.objects.filter(account__name="Indexed")
+    assert definitions.count() >= 6
+    assert {indexes.attribute_index_name(d.pk) for d in definitions} <= indexes.existing_attribute_indexes()
+    for definition in EventDefinition.objects.filter(account__name="Indexed"):
+        assert set(indexes.property_indexes_wanted(definition)) <= indexes.existing_property_indexes(
+            definition.pk
+        )
+    no_worker.assert_not_called()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_builds_missing_indexes(account, no_worker):
+    tier = audience_services.attribute_definition_create(account=account, name="tier", type="text")
+    purchase = audience_services.event_definition_create(
+        account=account, name="Purchase", properties={"amount": "decimal"}
+    )
+    indexes.attribute_index_drop(tier.pk)
+    with connection.cursor() as cursor:
+        for name in indexes.existing_property_indexes(purchase.pk):
+            cursor.execute(f'DROP INDEX "{name}"')
+    assert indexes.attribute_index_name(tier.pk) not in indexes.existing_attribute_indexes()
+    call_command("migrate", verbosity=0)
+    assert indexes.attribute_index_name(tier.pk) in indexes.existing_attribute_indexes()
+    assert indexes.existing_property_indexes(purchase.pk)

@@ -1,0 +1,234 @@
+"""Time live counts on rules drawn from the whole rule language (benchmarks/rule_generator.py),
+cold (`rule_count(cached=False)`), each rule counted once as a marketer's first edit would be;
+median, p95 and max next to the reference `SELECT count(*)` of the account's profiles measured in
+the same run. A sample of the rules is checked against a second evaluation: the fast count equals
+the plain queryset's count, and the queryset's members among a spread of profiles equal what
+plain Python computes from those profiles' rows (benchmarks/rule_oracle.py). Then the fixed
+suite (benchmarks/segments_bench.py), once per rule, as a second table.
+
+    DATABASE_URL=postgres://… SECRET_KEY=bench-only .venv/bin/python -m benchmarks counts \
+        [--seed N] [--rules 200] [--check 20] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.utils import timezone
+
+from audience.models import Account, Profile
+from benchmarks.rule_generator import RuleGenerator, Vocabulary
+from benchmarks.rule_oracle import Oracle
+from segments import selectors
+
+TIMEOUT_MS = 30_000
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def reference_ms(account: Account, repeat: int = 5) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        Profile.objects.filter(account=account).count()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def timed_count(account: Account, rule: dict) -> tuple[float, int | None]:
+    started = time.perf_counter()
+    count = selectors.rule_count(account=account, rule=rule, cached=False, timeout_ms=TIMEOUT_MS)
+    return (time.perf_counter() - started) * 1000, count
+
+
+def generated_counts(
+    account: Account, *, seed: int, rules: int = 200, check: int = 20, check_profiles: int = 2000, log=print
+) -> dict[str, Any]:
+    """Run the generated rules; returns the figures, each rule's time and count, and the check."""
+    now = timezone.now()
+    vocab = Vocabulary.from_account(account, now=now)
+    drawn = RuleGenerator(vocab, seed).rules(rules)
+    selectors.rule_count(account=account, rule=drawn[0], cached=False)  # catalog, connection
+    before = reference_ms(account)
+    results = []
+    for index, rule in enumerate(drawn):
+        ms, count = timed_count(account, rule)
+        results.append({"index": index, "ms": round(ms, 1), "count": count, "rule": rule})
+    reference = statistics.median([before, reference_ms(account)])
+    times = [r["ms"] for r in results]
+    figures = {
+        "seed": seed,
+        "rules": rules,
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(percentile(times, 0.95), 1),
+        "max_ms": round(max(times), 1),
+        "reference_ms": round(reference, 1),
+        "timeouts": sum(r["count"] is None for r in results),
+        "load_average": " / ".join(f"{v:.1f}" for v in _load()),
+    }
+    figures["checked"], figures["mismatches"] = check_sample(
+        account, drawn, results, seed=seed, now=now, rules=check, profiles=check_profiles
+    )
+    return {"figures": figures, "results": results}
+
+
+def check_sample(account, drawn, results, *, seed: int, now, rules: int, profiles: int) -> tuple[int, list]:
+    """Compare `rules` of the drawn rules with a second evaluation (see the module docstring)."""
+    rng = random.Random(seed)
+    ids = list(
+        Profile.objects.filter(account=account)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:: max(1, _step(account, profiles))]
+    )
+    oracle = Oracle(account, now=now, profile_ids=ids[:profiles])
+    mismatches = []
+    chosen = rng.sample(range(len(drawn)), min(rules, len(drawn)))
+    for index in chosen:
+        rule = drawn[index]
+        queryset = selectors.rule_queryset(account=account, rule=rule, now=now)
+        # Counted again next to the plain count: relative windows move with the clock, and the
+        # timed count ran minutes earlier (an event crossing "65 days ago" meanwhile is no error).
+        fast = selectors.rule_count(account=account, rule=rule, cached=False, timeout_ms=TIMEOUT_MS)
+        plain = queryset.count()
+        if fast is not None and fast != plain:
+            mismatches.append({"index": index, "rule": rule, "fast": fast, "queryset": plain})
+        members = set(queryset.filter(pk__in=[p["id"] for p in oracle.profiles]).values_list("pk", flat=True))
+        expected = oracle.matching(selectors.rule_clean(account=account, rule=rule))
+        if members != expected:
+            mismatches.append(
+                {"index": index, "rule": rule, "members": len(members), "oracle": len(expected)}
+            )
+    return len(chosen), mismatches
+
+
+def _step(account: Account, profiles: int) -> int:
+    return max(1, Profile.objects.filter(account=account).count() // profiles)
+
+
+def _load() -> tuple[float, ...]:
+    import os
+
+    try:
+        return os.getloadavg()
+    except OSError:
+        return ()
+
+
+def suite_counts(account: Account) -> list[dict]:
+    """The fixed suite once per rule, cold, after one warm-up run."""
+    from benchmarks.segments_bench import SUITE
+
+    rows = []
+    for family, name, rule, _ in SUITE:
+        selectors.rule_count(account=account, rule=rule, cached=False, timeout_ms=TIMEOUT_MS)
+        ms, count = timed_count(account, rule)
+        rows.append({"name": f"{family}: {name}", "ms": round(ms, 1), "count": count})
+    return rows
+
+
+def dnc_fill(account: Account, entries: int) -> int:
+    """Give the account a Do Not Contact list of about `entries` entries (once; kept between runs):
+    every 7th of its contacts' values, on a mix of channels ('' is every channel), plus two email
+    domains. Returns how many entries were added."""
+    from dnc.models import DncEntryAccount
+
+    have = DncEntryAccount.objects.filter(account=account).count()
+    if have >= entries:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH picked AS (
+                SELECT kind, value, (ARRAY['', 'SMS', 'EMAIL', 'WHATSAPP'])[1 + (id %% 4)::int] AS channel
+                FROM audience_contact WHERE account_id = %s AND id %% 7 = 0 ORDER BY id LIMIT %s
+            ), domains AS (
+                SELECT 'domain' AS kind, split_part(value, '@', 2) AS value, 'EMAIL' AS channel
+                FROM audience_contact WHERE account_id = %s AND kind = 'email' AND id %% 101 = 0
+                GROUP BY 2 ORDER BY count(*) LIMIT 2
+            ), added AS (
+                INSERT INTO dnc_dncentry (kind, value, sender, channel, created_at)
+                SELECT kind, value, '', channel, now() FROM (SELECT * FROM picked UNION ALL SELECT * FROM domains) p
+                ON CONFLICT DO NOTHING RETURNING id, kind, value, channel
+            )
+            INSERT INTO dnc_dncentryaccount
+                (kind, value, sender, channel, source, campaign, added_at, account_id, entry_id)
+            SELECT kind, value, '', channel, 'IMPORT', '', now(), %s, id FROM added
+            """,
+            [account.pk, entries - have, account.pk, account.pk],
+        )
+        added = cursor.rowcount
+        cursor.execute("ANALYZE dnc_dncentryaccount")
+    return added
+
+
+def rule_words(rule: dict) -> str:
+    return json.dumps(rule, separators=(",", ":"), default=str)
+
+
+class Command(BaseCommand):
+    help = "Time cold counts of generated rules (median, p95, max) against count(*), and check a sample."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--account", default="", help="account name (default: the one with most profiles)"
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="the generator's seed (default: a new one)"
+        )
+        parser.add_argument("--rules", type=int, default=200)
+        parser.add_argument("--check", type=int, default=20, help="how many rules to check")
+        parser.add_argument("--slowest", type=int, default=10, help="print this many slowest rules")
+        parser.add_argument("--no-suite", action="store_true", help="skip the fixed suite")
+        parser.add_argument("--json", default="", help="write every rule's time and count here")
+        parser.add_argument(
+            "--dnc-entries",
+            type=int,
+            default=0,
+            help="first fill the account's Do Not Contact list to this many",
+        )
+
+    def handle(self, *args, **options):
+        from benchmarks.segments_bench import Command as Suite
+
+        account = Suite()._account(options["account"])
+        if options["dnc_entries"]:
+            self.stdout.write(f"Do Not Contact entries added: {dnc_fill(account, options['dnc_entries']):,}")
+        seed = options["seed"] if options["seed"] is not None else random.SystemRandom().randrange(10**9)
+        self.stdout.write(
+            f"{connection.vendor}, account {account.name}, seed {seed}, {options['rules']} rules"
+        )
+        run = generated_counts(account, seed=seed, rules=options["rules"], check=options["check"])
+        f = run["figures"]
+        self.stdout.write(
+            f"generated rules (seed {seed}): median {f['median_ms']} ms, p95 {f['p95_ms']} ms, max {f['max_ms']} ms; "
+            f"reference count(*) {f['reference_ms']} ms (median ×{f['median_ms'] / max(f['reference_ms'], 0.01):.1f}); "
+            f"timeouts {f['timeouts']}; load {f['load_average']}"
+        )
+        self.stdout.write(
+            f"checked {f['checked']} rules against a second evaluation: {len(f['mismatches'])} mismatches"
+        )
+        for mismatch in f["mismatches"]:
+            self.stdout.write(f"  MISMATCH {rule_words(mismatch)}")
+        self.stdout.write("slowest:")
+        for row in sorted(run["results"], key=lambda r: -r["ms"])[: options["slowest"]]:
+            self.stdout.write(
+                f"  {row['ms']:>8.1f} ms {row['count']!s:>9}  #{row['index']} {rule_words(row['rule'])}"
+            )
+        if not options["no_suite"]:
+            self.stdout.write("fixed suite (cold, once each after a warm-up):")
+            for row in suite_counts(account):
+                self.stdout.write(f"  {row['name']:<60} {row['ms']:>8.1f} ms {row['count']!s:>9}")
+        if options["json"]:
+            with open(options["json"], "w") as out:
+                json.dump(run, out, indent=1, default=str)
+        if f["mismatches"]:
+            raise SystemExit(1)
