@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Reverse, Upper
-from django.db.models.lookups import In
+from django.db.models.functions import Coalesce, Reverse, Upper
+from django.db.models.lookups import Exact, GreaterThanOrEqual, In
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -116,11 +116,32 @@ class EventMatches:
 
 
 class Compiler:
-    def __init__(self, account: Account, catalog: Catalog | None = None, *, now: dt.datetime | None = None):
+    def __init__(
+        self,
+        account: Account,
+        catalog: Catalog | None = None,
+        *,
+        now: dt.datetime | None = None,
+        hashed_sets: bool = False,
+        correlated_counts: bool = False,
+    ):
         self.account = account
         self.catalog = catalog or Catalog(account)
         self.now = now or timezone.now()
         self.today = self.now.astimezone(account.tz).date()
+        # For a count under its own planner settings (segments.selectors.COUNT_SETTINGS, work_mem
+        # enough for a hash of every profile id): Do Not Contact as `id IN (set)`, one hash built
+        # once whatever the plan around it. Off for listings under the server's work_mem, where a
+        # NOT IN whose hash does not fit would re-scan the set for every profile.
+        self.hashed_sets = hashed_sets
+        # Set when a clause counts events inside a window (a grouped subquery over the events):
+        # the count then runs without parallel workers, which would each build the same hash.
+        self.grouped_events = False
+        # Counts of events inside a window as a count per profile (`COALESCE((SELECT count(*) …
+        # WHERE profile_id = profile.id), 0) >= n`, through the event_timeline index) instead of
+        # one grouped set of every profile's: faster when the other conditions leave few profiles
+        # (segments.selectors.CheaperCount lets the planner's price choose between the two).
+        self.correlated_counts = correlated_counts
 
     # -- the whole rule ---------------------------------------------------------------------
     def rule_q(self, rule: dict) -> Q:
@@ -313,7 +334,10 @@ class Compiler:
         # when the account has few entries) and the complement stays an exact NOT.
         q = NOTHING
         for part in dnc_selectors.profiles_blocked_parts(account=self.account, channel=channel):
-            q |= exists(part)
+            # `id IN (part)` under a count's work_mem: a hashed subplan built once (or a semi-join),
+            # where an EXISTS under OR next to a misestimated event clause became two index probes
+            # per profile (10 s at 1M profiles, docs/benchmarks/counts-generated.md).
+            q |= Q(pk__in=part.order_by()) if self.hashed_sets else exists(part)
         return q
 
     # -- events -----------------------------------------------------------------------------
@@ -367,6 +391,20 @@ class Compiler:
         if (lookup, n) == ("gte", 1):
             return EventMatches(exists(events), rows=events.values("profile_id").distinct())
         grouped = events.values("profile_id").annotate(n=Count("*")).filter(**{f"n__{lookup}": n})
+        self.grouped_events = True
+        if self.correlated_counts:
+            # Never NULL (no events = 0), so `~` of it is its exact complement.
+            per_profile = Coalesce(
+                Subquery(
+                    events.filter(profile_id=OuterRef("pk"))
+                    .values("profile_id")
+                    .annotate(n=Count("*"))
+                    .values("n")
+                ),
+                0,
+            )
+            test = GreaterThanOrEqual(per_profile, n) if lookup == "gte" else Exact(per_profile, n)
+            return EventMatches(Q(test), rows=grouped)
         return EventMatches(Q(pk__in=grouped.values("profile_id")), rows=grouped)
 
     def _events(self, clause: dict) -> QuerySet:

@@ -193,6 +193,10 @@ def test_an_any_group_is_counted_as_a_union_of_its_conditions(dee, account, cond
     assert selectors.rule_count(account=account, rule=the_rule, cached=False) == expected
     alone = [names(dee, selectors.rule_queryset(account=account, rule=rule(one))) for one in conditions]
     assert expected == len(set().union(*alone))
+    # Both forms the count chooses between (by the planner's price on PostgreSQL) are exact.
+    cheaper = selectors._countable(account, the_rule)
+    assert isinstance(cheaper, selectors.CheaperCount)
+    assert [form.count() for form in cheaper.countables] == [expected] * len(cheaper.countables)
 
 
 CONTACT_CONDITIONS = [

@@ -12,6 +12,7 @@ from dnc import selectors as dnc_selectors
 from dnc import services as dnc_services
 from dnc.models import DncEntry, DncEntryAccount, Kind, Source
 from segments import selectors
+from segments.rules.compile import Compiler
 
 
 def person(account, name, *contacts):
@@ -67,6 +68,9 @@ def rule(channel, operator="is"):
 def matching(account, people, the_rule) -> set[str]:
     ids = set(selectors.rule_queryset(account=account, rule=the_rule).values_list("pk", flat=True))
     assert selectors.rule_count(account=account, rule=the_rule, cached=False) == len(ids)
+    # The form a count compiles on PostgreSQL (`id IN (blocked set)`) selects the same profiles.
+    hashed = Compiler(account, hashed_sets=True).queryset(the_rule)
+    assert set(hashed.values_list("pk", flat=True)) == ids
     return {name for name, profile in people.items() if profile.pk in ids}
 
 

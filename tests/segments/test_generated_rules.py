@@ -17,6 +17,7 @@ from benchmarks.rule_generator import RuleGenerator, Vocabulary
 from benchmarks.rule_oracle import Oracle
 from segments import selectors
 from segments.rules import operators as ops
+from segments.rules.compile import Compiler
 
 NOW = dt.datetime(2024, 3, 30, 23, 30, tzinfo=dt.UTC)
 SEED = 20240330
@@ -108,5 +109,9 @@ def test_generated_rules_count_what_the_rows_say(dataset):
         count = selectors.rule_count(account=dataset, rule=rule, cached=False)
         assert members == expected, (index, rule, len(members), len(expected))
         assert count == len(expected), (index, rule, count, len(expected))
+        # The other forms a count may compile (Do Not Contact as `id IN (set)`, event counts in a
+        # window as a count per profile) select the same profiles.
+        other = Compiler(dataset, hashed_sets=True, correlated_counts=True).queryset(normalised)
+        assert set(other.values_list("pk", flat=True)) == expected, (index, rule, "per profile")
         nonempty += 0 < len(expected) < 300
     assert nonempty > RULES // 3  # rules that split the profiles, not only all-or-nothing
