@@ -236,12 +236,13 @@ def _per_profile_is_cheaper(account: Account, catalog: Catalog, compiler: Compil
     profiles the rest of the rule leaves, times the grouped clauses, times PROBE_ROWS, against the
     planner's estimate of the events those clauses read. (The planner's own prices can't choose:
     it costs a probe per profile at ~400 index rows read in order, 10x off.)"""
-    grouped, rest = [], []
+    grouped: list[dict] = []
+    rest: list[dict] = []
     for clause in rule.get("events") or []:
         probe = Compiler(account, catalog, now=compiler.now)
         probe.event_q(clause)
         (grouped if probe.grouped_events else rest).append(clause)
-    events = sum(_plan_rows(compiler._events(clause).values("profile_id")) for clause in grouped)
+    events = sum((_plan_rows(compiler._events(clause).values("profile_id")) for clause in grouped), 0.0)
     enough = int(events // (len(grouped) * PROBE_ROWS))
     if enough < 1:
         return False
