@@ -31,6 +31,7 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
 
     # Send: its fields only.
     add.get_by_label("Kind of step").select_option("send")
+    page.wait_for_load_state("networkidle")  # the kind's fields are swapped in before they are filled
     add.get_by_label("Channel", exact=True).select_option("SMS")
     add.get_by_label("Message", exact=True).fill("Welcome, {{ first_name }}! Reply YES for our VIP news.")
     assert add.get_by_label("Wait for", exact=True).count() == 0
@@ -39,6 +40,7 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
 
     # Wait: the kind's swap brings the mode, then a wrong amount is refused at its field.
     add.get_by_label("Kind of step").select_option("wait")
+    page.wait_for_load_state("networkidle")  # the kind's fields are swapped in before they are filled
     add.get_by_label("Wait", exact=True).wait_for()
     assert add.get_by_label("Channel", exact=True).count() == 0
     add.get_by_label("Wait for", exact=True).fill("soon")
@@ -53,6 +55,7 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
     page.get_by_text("Step “Wait” added.").wait_for()
 
     add.get_by_label("Kind of step").select_option("add_tag")
+    page.wait_for_load_state("networkidle")  # the kind's fields are swapped in before they are filled
     add.get_by_label("Tag", exact=True).select_option(label="Welcomed")
     shot(page, "22-flow-steps")
     add.get_by_role("button", name="Add step").click()
