@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from communications import selectors
 from communications.models import ItemKind
+from segments.selectors import rule_conditions
 
 
 def _active_steps(account_id: int, kinds: list[str]):
@@ -19,18 +20,6 @@ def _active_steps(account_id: int, kinds: list[str]):
     return FlowStep.objects.filter(
         flow__account_id=account_id, flow__status=FlowStatus.ACTIVE, kind__in=kinds
     ).select_related("flow")
-
-
-def _rule_conditions(rule):
-    """Every condition of a rule of the segment rule language, however nested."""
-    stack = [rule.get("attributes") or {}] if isinstance(rule, dict) else []
-    while stack:
-        node = stack.pop()
-        for child in node.get("conditions", []) if isinstance(node, dict) else []:
-            if isinstance(child, dict) and "conditions" in child:
-                stack.append(child)
-            elif isinstance(child, dict):
-                yield child
 
 
 def _named(steps) -> list[str]:
@@ -47,7 +36,7 @@ def flow_tag_users(tag) -> list[str]:
             if step.config.get("tag") == tag.pk:
                 using.append(step)
             continue
-        for condition in _rule_conditions(step.config.get("rule")):
+        for condition in rule_conditions(step.config.get("rule")):
             values = condition.get("value")
             values = values if isinstance(values, list) else [values]
             if condition.get("attribute") == "tags" and tag.name.lower() in [str(v).lower() for v in values]:
@@ -76,7 +65,7 @@ def flow_attribute_users(definition) -> list[str]:
             if step.config.get("mode") == "date_attribute" and attribute in (key, definition.name.lower()):
                 using.append(step)
         elif any(
-            str(c.get("attribute", "")).lower() == key for c in _rule_conditions(step.config.get("rule"))
+            str(c.get("attribute", "")).lower() == key for c in rule_conditions(step.config.get("rule"))
         ):
             using.append(step)
     return _named(using)

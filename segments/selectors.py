@@ -384,8 +384,10 @@ def _rules_mentioning(account_id: int, q: Q) -> list[Segment]:
     return list(Segment.objects.filter(q, account_id=account_id))
 
 
-def _conditions(rule: dict):
-    stack = [rule.get("attributes") or {}]
+def rule_conditions(rule):
+    """Every condition of a rule of the segment rule language, however nested (none for a rule
+    that is not a dict)."""
+    stack = [rule.get("attributes") or {}] if isinstance(rule, dict) else []
     while stack:
         node = stack.pop()
         for child in node.get("conditions", []) if isinstance(node, dict) else []:
@@ -400,7 +402,7 @@ def tag_usage(tag) -> list[str]:
     name = tag.name.lower()
     found = []
     for segment in Segment.objects.filter(account_id=tag.account_id, rule__icontains=tag.name):
-        for condition in _conditions(segment.rule):
+        for condition in rule_conditions(segment.rule):
             values = condition.get("value")
             values = values if isinstance(values, list) else [values]
             if condition.get("attribute") == "tags" and name in [str(v).lower() for v in values]:
@@ -414,7 +416,7 @@ def attribute_usage(definition: AttributeDefinition) -> list[str]:
     key = f"custom.{definition.name}".lower()
     found = []
     for segment in Segment.objects.filter(account_id=definition.account_id, rule__icontains=definition.name):
-        if any(str(c.get("attribute", "")).lower() == key for c in _conditions(segment.rule)):
+        if any(str(c.get("attribute", "")).lower() == key for c in rule_conditions(segment.rule)):
             found.append(f"Segment “{segment.name}”")
     return found
 
