@@ -169,6 +169,8 @@ def url_for(name: str, pattern, rows: dict) -> str:
             kwargs[key] = rows["item"].pk
         elif key == "step_pk":
             kwargs[key] = rows["step"].pk
+        elif key == "which":  # a flow step's people list: waiting, passed or failed
+            kwargs[key] = "waiting"
         elif key == "token":  # a signed unsubscribe token: one that is not ours names nothing
             kwargs[key] = "WzEsMV0:not-a-signature"
         else:
