@@ -7,7 +7,6 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
@@ -238,34 +237,27 @@ PEOPLE_LISTS = {"waiting": "waiting at", "passed": "who passed", "failed": "who 
 
 
 def step_people(*, flow: Flow, step: FlowStep, which: str):
-    """The runs (or, for a send step's `passed`, the messages) behind one of a step's counts, in
-    an order an index gives, so a page reads its rows and stops:
+    """The rows behind one of a step's counts, in an order an index gives, so a page reads its
+    rows and stops:
     - waiting: the step's waiting runs by due time (the `flowrun_due` range of the flow's waiting
       runs, ties in index order);
-    - failed: the runs that failed at the step (a failed run stays at its step), by id;
-    - passed: for a send step its messages that did not fail (exact: the message rows are per
-      step), by id; for another step the runs now further on (at a later step, or done) — runs
-      keep no history of each step, so with branches this is close to, not exactly, the count."""
-    from communications.models import FlowMessage, MessageStatus, RunState
+    - passed, failed: the step's `FlowPassage` rows of that outcome by person (a range of
+      `flowpassage_once`: step, failed, profile), the same rows the step's counts count.
+    The profiles come by a second query (prefetch) for the page's rows only: a join would let
+    the planner join every row of the step before it sorts and stops."""
+    from communications.models import FlowPassage, RunState
 
-    # The profiles come by a second query (prefetch) for the page's rows only: a join would let
-    # the planner join every run of the step before it sorts and stops.
-    runs = FlowRun.objects.filter(flow=flow).prefetch_related("profile")
     if which == "waiting":
-        return runs.filter(state=RunState.WAITING, step=step).order_by("due_at")
-    if which == "failed":
-        return runs.filter(state=RunState.FAILED, step=step).order_by("pk")
-    if step.kind == StepKind.SEND:
         return (
-            FlowMessage.objects.filter(flow=flow, step=step)
-            .exclude(status=MessageStatus.FAILED)
+            FlowRun.objects.filter(flow=flow, state=RunState.WAITING, step=step)
             .prefetch_related("profile")
-            .order_by("pk")
+            .order_by("due_at")
         )
-    later = [s.pk for s in flow.steps.all() if s.position > step.position]
-    return runs.filter(
-        Q(state=RunState.DONE) | Q(state__in=[RunState.WAITING, RunState.FAILED], step_id__in=later)
-    ).order_by("pk")
+    return (
+        FlowPassage.objects.filter(step=step, failed=which == "failed")
+        .prefetch_related("profile")
+        .order_by("profile_id")
+    )
 
 
 @require_GET

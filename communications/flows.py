@@ -36,6 +36,7 @@ from communications.models import (
     CHANNEL_CONTACT,
     Flow,
     FlowMessage,
+    FlowPassage,
     FlowRun,
     FlowStatus,
     FlowStep,
@@ -533,7 +534,8 @@ def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome]
             .values_list("pk", flat=True)
         )
         runs = [run for run in runs if run.pk in mine]
-    passed = failed = 0
+    passed: list[int] = []
+    failed: list[tuple[int, str]] = []
     for run in runs:
         outcome = outcomes[run.pk]
         if outcome.wait_started:  # still at this step, waiting
@@ -547,9 +549,9 @@ def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome]
             if outcome.state == RunState.WAITING:
                 run.step, run.due_at = outcome.step, now
             if outcome.passed:
-                passed += 1
+                passed.append(run.profile_id)
             else:
-                failed += 1
+                failed.append((run.profile_id, run.error))
     # One UPDATE per distinct outcome (a chunk at one step mostly shares one), not a CASE per row.
     groups: dict[tuple, list[int]] = {}
     for run in runs:
@@ -559,8 +561,51 @@ def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome]
         FlowRun.objects.filter(pk__in=pks).update(
             step_id=step_id, state=state, due_at=due_at, wait_started_at=wait_started_at, error=error
         )
-    if passed or failed:
-        FlowStep.objects.filter(pk=step.pk).update(passed=F("passed") + passed, failed=F("failed") + failed)
+    _passages_record(step, passed, failed, now)
+
+
+def _passages_record(
+    step: FlowStep, passed: list[int], failed: list[tuple[int, str]], now: dt.datetime
+) -> None:
+    """Record who left `step` each way (`FlowPassage`, once per step, outcome and person) and
+    raise the step's counts by the rows inserted, in the caller's transaction (the runs' move):
+    a chunk redone after a crash, a branch loop or a re-entry inserts no second row, so it
+    counts nobody twice, and the counts equal the lists."""
+    account_id = step.flow.account_id
+    counts = {}
+    for is_failed, rows in ((False, [(pk, "") for pk in passed]), (True, failed)):
+        counts[is_failed] = _passages_insert(account_id, step.pk, is_failed, rows, now) if rows else 0
+    if counts[False] or counts[True]:
+        FlowStep.objects.filter(pk=step.pk).update(
+            passed=F("passed") + counts[False], failed=F("failed") + counts[True]
+        )
+
+
+def _passages_insert(
+    account_id: int, step_id: int, failed: bool, rows: list[tuple[int, str]], now: dt.datetime
+) -> int:
+    """INSERT the rows (profile id, error) skipping those already there: how many it inserted.
+    PostgreSQL takes the chunk as two arrays; SQLite as VALUES lists of 200 rows."""
+    table = FlowPassage._meta.db_table
+    columns = f"INSERT INTO {table} (account_id, step_id, profile_id, failed, error, at) "
+    conflict = " ON CONFLICT (step_id, failed, profile_id) DO NOTHING"
+    at = connection.ops.adapt_datetimefield_value(now)
+    inserted = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                columns + "SELECT %s, %s, p.id, %s, p.error, %s "
+                "FROM unnest(%s::bigint[], %s::text[]) AS p(id, error)" + conflict,
+                [account_id, step_id, failed, at, [pk for pk, _ in rows], [error for _, error in rows]],
+            )
+            return cursor.rowcount
+        for start in range(0, len(rows), 200):
+            batch = rows[start : start + 200]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
+            params = [v for pk, error in batch for v in (account_id, step_id, pk, failed, error, at)]
+            cursor.execute(columns + "VALUES " + values + conflict, params)
+            inserted += cursor.rowcount
+    return inserted
 
 
 # --- Step kinds ----------------------------------------------------------------------------------

@@ -462,7 +462,8 @@ class StepKind(models.TextChoices):
 class FlowStep(models.Model):
     """One step of a flow, run in `position` order. `config` holds what the kind needs, checked
     by `communications.flows.step_config_clean` (a branch names its targets by step id, so moving
-    steps keeps them). `passed` and `failed` count the runs that left the step each way."""
+    steps keeps them). `passed` and `failed` count the people who left the step each way: the
+    rows of `FlowPassage` for the step, kept equal to them in the same transaction."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()
@@ -553,6 +554,40 @@ class FlowRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} in flow {self.flow_id} ({self.state})"
+
+
+class FlowPassage(models.Model):
+    """A person who left a step, passed (went on, was done or exited) or failed: once per
+    (step, outcome, person), however often they went through it (a branch loop, re-entry).
+    Written by the scheduler with the runs' move, in its transaction, with the step's
+    `passed`/`failed` raised by the rows it inserted (`flows._passages_record`), so the counts
+    are exact and a redone chunk counts nobody twice. The step's *passed* and *failed* lists
+    read a range of `flowpassage_once` (step, failed, profile)."""
+
+    # No database constraints, as on FlowRun (the scheduler writes a row per person a step);
+    # deletions cascade through Django: a step's or a flow's by `flowpassage_once`, a person's
+    # by `flowpassage_profile`.
+    account = models.ForeignKey(
+        "audience.Account", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    step = models.ForeignKey(
+        FlowStep, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    profile = models.ForeignKey(
+        "audience.Profile", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    failed = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True, default="")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "failed", "profile"], name="flowpassage_once"),
+        ]
+        indexes = [models.Index(fields=["profile"], name="flowpassage_profile")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} {'failed at' if self.failed else 'passed'} step {self.step_id}"
 
 
 class FlowMessage(models.Model):
