@@ -433,23 +433,26 @@ def dnc(*, account, repeat: int, profiles: int) -> list[dict]:
 SENDS_ACCOUNT = "Bench sends"
 
 
-def _sends_account(size: int):
-    """An account of `size` people, each with an email and a phone (created once, reused)."""
+def _sends_account(name: str, size: int, kinds: tuple[str, ...] = ("email", "phone")):
+    """The account `name` of `size` people, each with a contact of each of `kinds` (created once,
+    reused; people already there are kept, so one account per size and kinds)."""
     from audience.models import Account, Contact, Profile
 
-    # A send goes to everyone in the account: BENCH_SENDS_ACCOUNT keeps accounts of other sizes apart.
-    name = os.environ.get("BENCH_SENDS_ACCOUNT", SENDS_ACCOUNT)
     account = Account.objects.filter(name=name).first() or audience_services.account_create(
         name=name, time_zone="UTC"
     )
+    values = {"email": lambda pk: f"p{pk}@example.com", "phone": lambda pk: f"+38591{pk:07d}"}
     have = Profile.objects.filter(account=account).count()
     for start in range(have, size, 10_000):
         batch = Profile.objects.bulk_create(
             [Profile(account=account, first_name=f"P{i}") for i in range(start, min(size, start + 10_000))]
         )
         Contact.objects.bulk_create(
-            [Contact(account=account, profile=p, kind="email", value=f"p{p.pk}@example.com") for p in batch]
-            + [Contact(account=account, profile=p, kind="phone", value=f"+38591{p.pk:07d}") for p in batch]
+            [
+                Contact(account=account, profile=p, kind=kind, value=values[kind](p.pk))
+                for kind in kinds
+                for p in batch
+            ]
         )
     return account
 
@@ -606,7 +609,8 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
 
     size = int(os.environ.get("BENCH_SENDS", 100_000 if profiles >= 1_000_000 else 5_000))
     channels = os.environ.get("BENCH_SENDS_CHANNELS", "EMAIL,SMS").split(",")
-    target = _sends_account(size)
+    # A send goes to everyone in the account: BENCH_SENDS_ACCOUNT keeps accounts of other sizes apart.
+    target = _sends_account(os.environ.get("BENCH_SENDS_ACCOUNT", SENDS_ACCOUNT), size)
     rows = []
     settings.COMMUNICATIONS_BACKEND = ""
     if "EMAIL" in channels:
@@ -674,25 +678,6 @@ def _flow_of_everyone(account, name: str, steps: list[tuple[str, dict]]):
     return flow
 
 
-def _flow_sends_account(size: int):
-    """An account of exactly `size` people, each with an email (created once, reused)."""
-    from audience.models import Account, Contact, Profile
-
-    name = f"Bench flow sends {size}"
-    account = Account.objects.filter(name=name).first() or audience_services.account_create(
-        name=name, time_zone="UTC"
-    )
-    have = Profile.objects.filter(account=account).count()
-    for start in range(have, size, 10_000):
-        batch = Profile.objects.bulk_create(
-            [Profile(account=account, first_name=f"P{i}") for i in range(start, min(size, start + 10_000))]
-        )
-        Contact.objects.bulk_create(
-            [Contact(account=account, profile=p, kind="email", value=f"f{p.pk}@example.com") for p in batch]
-        )
-    return account
-
-
 def _flow_drop(flow) -> None:
     """Delete a bench flow and its runs and messages (set-based: the run table has no dependents)."""
     from communications.models import FlowMessage, FlowRun
@@ -740,7 +725,7 @@ def flow_runs(*, account, repeat: int, profiles: int) -> list[dict]:
     rows.append(row)
 
     size = int(os.environ.get("BENCH_FLOW_SENDS", min(100_000, max(1_000, profiles // 10))))
-    target = _flow_sends_account(size)
+    target = _sends_account(f"Bench flow sends {size}", size, kinds=("email",))
     flow = _flow_of_everyone(
         target,
         "bench flow send",
