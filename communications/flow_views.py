@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -112,15 +112,40 @@ def flow_step_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @access.editor_required(row=_step)
 def flow_step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
+    """Save a step's fields; a wait's mode may change with them. "Show its fields" (the form's
+    button without JavaScript) only answers the form again with the chosen mode's fields."""
     step = _step(request, pk, step_pk)
+    posted = dict(request.POST.items())
+    editing = {"step": step.pk, "config": posted, "mode": _mode(posted.get("mode", "")), "errors": {}}
+    if "fields" in request.POST:  # a <noscript> button: never an htmx request
+        context = {"flow": step.flow} | steps_context(request, step.flow, editing=editing)
+        context |= _page_context(request, step.flow)
+        return render_page(request, "communications/flow_detail.html", context)
     try:
         flows.flow_step_update(step=step, config=_config(request))
     except ValidationError as error:
-        fields, general = _errors(error)
-        editing = {"step": step.pk, "config": dict(request.POST.items()), "errors": fields, "error": general}
+        editing["errors"], editing["error"] = _errors(error)
         return _invalid(request, step.flow, "communications/_flow_steps.html", editing=editing)
     messages.success(request, f"Step {step.position} saved.")
     return _redirect(request, step.flow, step)
+
+
+@require_GET
+@access.editor_required(row=_step)
+def flow_step_edit_fields(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
+    """A wait step's edit form, the fields of the mode chosen (`?mode=`): htmx swaps them in when
+    the mode changes, filled from the fields shown before where they share a name (the time)."""
+    step = _step(request, pk, step_pk)
+    if step.kind != StepKind.WAIT:
+        return HttpResponseBadRequest("Only a wait step has a mode.")
+    context = {
+        "flow": step.flow,
+        "prefix": step.pk,
+        "mode": _mode(request.GET.get("mode", "")),
+        "config": request.GET,
+        "errors": None,
+    }
+    return render_page(request, "communications/_step_fields.html#wait-fields", context)
 
 
 def _redirect(request: HttpRequest, flow: Flow, step: FlowStep | None = None) -> HttpResponse:
@@ -215,6 +240,16 @@ def steps_context(
 
 @require_POST
 @access.editor_required(row=Flow)
+def flow_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Edit a copy": a draft with the flow's audience, options and steps, opened to edit."""
+    flow = access.get_scoped(request, Flow, pk)
+    copy = flows.flow_copy(flow=flow, user=request.user)
+    messages.success(request, f"“{copy.name}” is a draft copy of “{flow.name}”: edit it, then activate it.")
+    return redirect(copy.get_absolute_url() + "#steps")
+
+
+@require_POST
+@access.editor_required(row=Flow)
 def flow_options(request: HttpRequest, pk: int) -> HttpResponse:
     """The entry point's options: leave when unmatched, allow re-entry after exit."""
     flow = access.get_scoped(request, Flow, pk)
@@ -239,8 +274,8 @@ PEOPLE_LISTS = {"waiting": "waiting at", "passed": "who passed", "failed": "who 
 def step_people(*, flow: Flow, step: FlowStep, which: str):
     """The rows behind one of a step's counts, in an order an index gives, so a page reads its
     rows and stops:
-    - waiting: the step's waiting runs by due time (the `flowrun_due` range of the flow's waiting
-      runs, ties in index order);
+    - waiting: the step's waiting runs by due time (a range of `flowrun_due`: flow, step,
+      due_at of waiting runs; ties in index order);
     - passed, failed: the step's `FlowPassage` rows of that outcome by person (a range of
       `flowpassage_once`: step, failed, profile), the same rows the step's counts count.
     The profiles come by a second query (prefetch) for the page's rows only: a join would let

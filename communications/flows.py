@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audience import replicas
@@ -236,7 +236,7 @@ def flow_step_update(*, step: FlowStep, config: dict) -> FlowStep:
 def flow_step_remove(*, step: FlowStep) -> None:
     flow = step.flow
     _editable(flow)
-    waiting = FlowRun.objects.filter(step=step, state=RunState.WAITING).count()
+    waiting = FlowRun.objects.filter(flow=flow, step=step, state=RunState.WAITING).count()
     if waiting:
         raise ValidationError(f"{waiting:,} people are at this step: it can't be removed while they are.")
     for other in flow.steps.filter(kind=StepKind.BRANCH):
@@ -270,6 +270,43 @@ def flow_options_set(*, flow: Flow, leave_when_unmatched: bool, allow_reentry: b
     flow.modified_at = timezone.now()
     flow.save(update_fields=["leave_when_unmatched", "allow_reentry", "modified_at"])
     return flow
+
+
+@transaction.atomic
+def flow_copy(*, flow: Flow, user) -> Flow:
+    """A draft copy of `flow` to edit while the flow runs (its steps are locked): the same entry
+    audience, options and steps, a branch's targets pointed at the copy's own steps. Nobody is
+    in it: activating it enrols its audience, as any draft."""
+    from communications.models import AudienceItem
+
+    copy = Flow.objects.create(
+        account=flow.account,
+        created_by=user,
+        name=f"Copy of {flow.name}"[:255],
+        leave_when_unmatched=flow.leave_when_unmatched,
+        allow_reentry=flow.allow_reentry,
+    )
+    AudienceItem.objects.bulk_create(
+        AudienceItem(
+            account=flow.account,
+            flow=copy,
+            kind=item.kind,
+            object_id=item.object_id,
+            selection=item.selection,
+        )
+        for item in flow.items.all()
+    )
+    steps = list(flow.steps.order_by("position", "id"))
+    copies = FlowStep.objects.bulk_create(
+        FlowStep(flow=copy, position=step.position, kind=step.kind, config=dict(step.config))
+        for step in steps
+    )
+    ids = {step.pk: new.pk for step, new in zip(steps, copies, strict=True)}
+    for new in copies:
+        if new.kind == StepKind.BRANCH:
+            new.config.update({key: ids.get(new.config.get(key)) for key in ("then", "else")})
+            new.save(update_fields=["config"])
+    return copy
 
 
 # --- Enrolment and status ------------------------------------------------------------------------
@@ -432,24 +469,46 @@ def flow_runs_exit(*, flow: Flow) -> int:
 # --- The scheduler -------------------------------------------------------------------------------
 
 
+CLAIM_TRIES = 3  # reads of due runs one claim makes when another worker took all it read
+
+
 def _claim(now: dt.datetime, limit: int) -> list[FlowRun]:
     """Claim up to `limit` due runs of active flows: a conditional UPDATE that repeats the
-    conditions, so of two workers racing for a run only one UPDATE changes it. One flow at a time:
-    each read is a range of the (flow, due_at) index of waiting runs that stops after `limit`."""
+    conditions, so of two workers racing for a run only one UPDATE changes it (the other reads
+    again, so it does not stop while due runs remain). One step of one active flow at a time:
+    each read is a range of `flowrun_due` (flow, step, due_at, waiting runs) that stops after
+    `limit`. The claimed runs are read back by id, each given its flow (and account) from one
+    query, not a join a row."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    ids: list[int] = []
-    for flow_id in Flow.objects.filter(status=FlowStatus.ACTIVE).order_by("pk").values_list("pk", flat=True):
-        due = FlowRun.objects.filter(free, flow_id=flow_id, state=RunState.WAITING, due_at__lte=now)
-        ids += list(due.order_by("due_at").values_list("pk", flat=True)[: limit - len(ids)])
-        if len(ids) >= limit:
-            break
-    if not ids:
-        return []
-    token = uuid.uuid4().hex
-    FlowRun.objects.filter(free, pk__in=ids, state=RunState.WAITING, due_at__lte=now).update(
-        claim=token, claimed_until=now + dt.timedelta(seconds=FLOW_CLAIM_SECONDS)
+    steps = list(
+        FlowStep.objects.filter(flow__status=FlowStatus.ACTIVE)
+        .order_by("flow_id", "position", "id")
+        .values_list("flow_id", "pk")
     )
-    return list(FlowRun.objects.filter(claim=token).select_related("flow__account", "step"))
+    for _ in range(CLAIM_TRIES):
+        ids: list[int] = []
+        for flow_id, step_id in steps:
+            due = FlowRun.objects.filter(
+                free, flow_id=flow_id, step_id=step_id, state=RunState.WAITING, due_at__lte=now
+            )
+            ids += list(due.order_by("due_at").values_list("pk", flat=True)[: limit - len(ids)])
+            if len(ids) >= limit:
+                break
+        if not ids:
+            return []
+        token = uuid.uuid4().hex
+        claimed = FlowRun.objects.filter(free, pk__in=ids, state=RunState.WAITING, due_at__lte=now).update(
+            claim=token, claimed_until=now + dt.timedelta(seconds=FLOW_CLAIM_SECONDS)
+        )
+        if claimed:
+            break
+    else:
+        return []
+    runs = list(FlowRun.objects.filter(pk__in=ids, claim=token))
+    flows = Flow.objects.select_related("account").in_bulk({run.flow_id for run in runs})
+    for run in runs:
+        run.flow = flows[run.flow_id]
+    return runs
 
 
 def flow_runs_due(*, now: dt.datetime | None = None, chunk: int = CHUNK, chunks: int | None = None) -> int:
@@ -489,10 +548,13 @@ def flow_runs_execute(*, runs: list[FlowRun], now: dt.datetime) -> None:
                 if step is None:
                     continue
                 _step_execute(flow, steps, step, group, now)
-        # Release the claims still ours (an expired one may be another worker's by now).
-        FlowRun.objects.filter(
-            pk__in=[r.pk for r in flow_runs], claim__in={r.claim for r in flow_runs}
-        ).update(claim="", claimed_until=None)
+        # Release the claims still ours (an expired one may be another worker's by now): the
+        # runs a step left waiting or ended released theirs in the same UPDATE that moved them.
+        held = [r for r in flow_runs if r.claim]
+        if held:
+            FlowRun.objects.filter(pk__in=[r.pk for r in held], claim__in={r.claim for r in held}).update(
+                claim="", claimed_until=None
+            )
 
 
 @dataclass
@@ -552,14 +614,25 @@ def _runs_move(step: FlowStep, runs: list[FlowRun], outcomes: dict[int, Outcome]
                 passed.append(run.profile_id)
             else:
                 failed.append((run.profile_id, run.error))
+    # A run that goes on this pass (at its next step, due now) keeps its claim; one that waits
+    # or ended releases it here, so no second UPDATE of the same rows releases it afterwards.
+    for run in runs:
+        if not (run.state == RunState.WAITING and run.due_at <= now):
+            run.claim = ""
     # One UPDATE per distinct outcome (a chunk at one step mostly shares one), not a CASE per row.
     groups: dict[tuple, list[int]] = {}
     for run in runs:
-        key = (run.step_id, run.state, run.due_at, run.wait_started_at, run.error)
+        key = (run.step_id, run.state, run.due_at, run.wait_started_at, run.error, bool(run.claim))
         groups.setdefault(key, []).append(run.pk)
-    for (step_id, state, due_at, wait_started_at, error), pks in groups.items():
+    for (step_id, state, due_at, wait_started_at, error, held), pks in groups.items():
+        release = {} if held else {"claim": "", "claimed_until": None}
         FlowRun.objects.filter(pk__in=pks).update(
-            step_id=step_id, state=state, due_at=due_at, wait_started_at=wait_started_at, error=error
+            step_id=step_id,
+            state=state,
+            due_at=due_at,
+            wait_started_at=wait_started_at,
+            error=error,
+            **release,
         )
     _passages_record(step, passed, failed, now)
 
@@ -838,11 +911,16 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
     statuses = {pk: status for pk, (status, _) in known.items()}
     if queued:
         failures = _hand_over(flow, step, queued, keys)
+        # One UPDATE per distinct error (a provider that is down fails a chunk with one), as a
+        # broadcast commits its answer, not one a failed message.
+        by_error: dict[str, list[str]] = {}
         for pk, error in failures.items():
-            FlowMessage.objects.filter(key=keys[pk], status=MessageStatus.QUEUED).update(
-                status=MessageStatus.FAILED, error=error[:500]
-            )
+            by_error.setdefault(error[:500], []).append(keys[pk])
             statuses[pk] = MessageStatus.FAILED
+        for error, failed_keys in by_error.items():
+            FlowMessage.objects.filter(key__in=failed_keys, status=MessageStatus.QUEUED).update(
+                status=MessageStatus.FAILED, error=error
+            )
         sent = [keys[pk] for pk, _ in queued if pk not in failures]
         FlowMessage.objects.filter(key__in=sent, status=MessageStatus.QUEUED).update(
             status=MessageStatus.SENT
@@ -944,14 +1022,18 @@ def flow_reply_received(*, account: Account, phone: str, text: str, now: dt.date
 
 
 def flow_step_counts(*, flow: Flow) -> dict[int, int]:
-    """Per step id, how many people wait there."""
-    rows = (
-        FlowRun.objects.filter(flow=flow, state=RunState.WAITING)
-        .values("step_id")
-        .annotate(n=Count("id"))
-        .values_list("step_id", "n")
+    """Per step id, how many people wait there: a count of each step's range of `flowrun_due`
+    (an index-only scan), where one GROUP BY over the flow's waiting runs was planned as a scan
+    of the whole run table once most of it waits."""
+    waiting = (
+        FlowRun.objects.filter(flow=flow, step=OuterRef("pk"), state=RunState.WAITING)
+        .order_by()
+        .values("step")
+        .annotate(n=Count("*"))  # not count(id): the index holds no id
+        .values("n")
     )
-    return dict(rows)
+    rows = FlowStep.objects.filter(flow=flow).annotate(n=Subquery(waiting)).values_list("pk", "n")
+    return {pk: n for pk, n in rows if n}
 
 
 @dataclass

@@ -542,13 +542,13 @@ class FlowRun(models.Model):
             models.UniqueConstraint(fields=["profile", "flow"], name="flowrun_once_per_person"),
         ]
         indexes = [
-            # The scheduler: a flow's waiting runs by due time, only waiting runs in it; the step
-            # is included so the flow page counts who waits at each step from the index alone.
-            models.Index(
-                fields=["flow", "due_at"], include=["step"], condition=Q(state="waiting"), name="flowrun_due"
-            ),
-            # Empty but while a worker holds a claim, or a run waits to re-enter.
-            models.Index(fields=["claim"], condition=~Q(claim=""), name="flowrun_claim"),
+            # Waiting runs only, by flow and step, in due order: the scheduler claims a range of
+            # each step's due runs, the step's waiting list is a range of it in due order, and
+            # the flow page counts who waits at each step from it.
+            models.Index(fields=["flow", "step", "due_at"], condition=Q(state="waiting"), name="flowrun_due"),
+            # No index on `claim`: the scheduler reads its claimed runs back by id, and an
+            # unindexed claim lets PostgreSQL write the claim and its release as HOT updates
+            # (no index entries) where the page has room.
             models.Index(fields=["flow"], condition=Q(unmatched_at__isnull=False), name="flowrun_unmatched"),
         ]
 

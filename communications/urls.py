@@ -21,9 +21,15 @@ urlpatterns = [
     path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
     path("flows/<int:pk>/items/<int:item_pk>/remove/", views.flow_item_remove, name="flow_item_remove"),
     path("flows/<int:pk>/options/", flow_views.flow_options, name="flow_options"),
+    path("flows/<int:pk>/copy/", flow_views.flow_copy, name="flow_copy"),
     path("flows/<int:pk>/steps/fields/", flow_views.flow_step_fields, name="flow_step_fields"),
     path("flows/<int:pk>/steps/add/", flow_views.flow_step_add, name="flow_step_add"),
     path("flows/<int:pk>/steps/<int:step_pk>/edit/", flow_views.flow_step_edit, name="flow_step_edit"),
+    path(
+        "flows/<int:pk>/steps/<int:step_pk>/edit/fields/",
+        flow_views.flow_step_edit_fields,
+        name="flow_step_edit_fields",
+    ),
     path("flows/<int:pk>/steps/<int:step_pk>/remove/", flow_views.flow_step_remove, name="flow_step_remove"),
     path("flows/<int:pk>/steps/<int:step_pk>/move/", flow_views.flow_step_move, name="flow_step_move"),
     path(

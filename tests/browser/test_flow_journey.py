@@ -1,7 +1,7 @@
 """A flow built in the browser: steps added one kind at a time (only that kind's fields show), a
-refused step shows its error at the field, the flow is activated, and the page shows per step how
-many people wait there and have passed once the scheduler ran; no WCAG 2.1 A/AA violation on the
-way (axe-core, as tests/browser/test_accessibility.py)."""
+refused step shows its error at the field, a wait step's mode is changed by keyboard, the flow is
+activated, and the page shows per step how many people wait there and have passed once the
+scheduler ran; no WCAG 2.1 A/AA violation on the way (axe-core, as test_accessibility.py)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,23 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
     shot(page, "22-flow-steps")
     add.get_by_role("button", name="Add step").click()
     page.get_by_text("Step “Add tag” added.").wait_for()
+
+    # The wait changes how it waits, by keyboard alone: the mode's fields are swapped in.
+    wait = flow.steps.get(kind="wait")
+    page.locator(f"#step-{wait.pk} summary").focus()
+    page.keyboard.press("Enter")  # opens "Edit step 2"
+    mode = page.locator(f"#{wait.pk}-mode")
+    mode.focus()
+    page.keyboard.press("ArrowDown")  # "Until a time of day": the change swaps its fields in
+    page.locator(f"#{wait.pk}-time").wait_for()
+    assert page.locator(f"#{wait.pk}-amount").count() == 0
+    assert page.evaluate("document.activeElement.id") == f"{wait.pk}-mode"  # focus stays on the choice
+    page.keyboard.press("Tab")
+    page.keyboard.type("09:30")
+    page.keyboard.press("Enter")
+    page.get_by_text("Step 2 saved.").wait_for()
+    assert "until 09:30" in page.locator(f"#step-{wait.pk}").inner_text()
+    assert violations(page) == []
 
     page.get_by_role("button", name="Activate").click()
     page.get_by_text("“VIP welcome” is now active.").wait_for()

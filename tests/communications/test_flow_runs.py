@@ -123,6 +123,38 @@ def test_a_date_attribute_wait_with_an_offset_crosses_month_ends(account):
     assert run_of(flow, soon).state == RunState.EXITED
 
 
+@pytest.mark.parametrize(
+    ("zone", "expiry", "offset", "expected"),
+    [
+        # 1 March minus a day is 28 February, 09:00 in Auckland (UTC+13): still 27 February in UTC.
+        ("Pacific/Auckland", "2026-03-01", -1, dt.datetime(2026, 2, 27, 20, 0, tzinfo=dt.UTC)),
+        # 28 February plus a day is 1 March, 09:00 in Los Angeles (UTC-8): 17:00 UTC.
+        ("America/Los_Angeles", "2026-02-28", 1, dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_date_attribute_wait_is_at_the_time_of_day_of_the_accounts_zone(
+    account, zone, expiry, offset, expected
+):
+    account.time_zone = zone
+    account.save(update_fields=["time_zone"])
+    ana = make_profile(account, "Ana", attributes={"renewal": expiry})
+    flow = flow_with(
+        account,
+        [ana],
+        [
+            (StepKind.WAIT, {"mode": "date_attribute", "attribute": "renewal", "offset_days": offset}),
+            (StepKind.EXIT, {}),
+        ],
+    )
+    activate(flow)
+    flows.flow_runs_due(now=T0)
+    assert (run_of(flow, ana).state, run_of(flow, ana).due_at) == (RunState.WAITING, expected)
+    flows.flow_runs_due(now=expected - dt.timedelta(seconds=1))
+    assert run_of(flow, ana).state == RunState.WAITING
+    flows.flow_runs_due(now=expected)
+    assert run_of(flow, ana).state == RunState.EXITED
+
+
 def test_a_branch_on_a_rule_sends_each_person_to_its_target(account):
     berlin = make_profile(account, "B", city="Berlin")
     paris = make_profile(account, "P", city="Paris")
@@ -423,3 +455,29 @@ def test_a_worker_killed_between_the_hand_off_and_its_commit_delivers_once(accou
     )
     assert set(FlowMessage.objects.filter(flow=flow).values_list("status", flat=True)) == {MessageStatus.SENT}
     assert set(FlowRun.objects.filter(flow=flow).values_list("state", flat=True)) == {RunState.DONE}
+
+
+def test_a_send_steps_queries_do_not_grow_with_its_messages(account, memory_backend):
+    """A chunk at a send step is read, written, handed over and answered set-based: as many
+    queries for 8 people as for 2, whether their messages are sent or refused."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(size: int, refused: bool) -> int:
+        people = [
+            make_profile(account, f"P{size}{i}", phones=[f"+49151{size:02d}{int(refused)}{i:05d}"])
+            for i in range(size)
+        ]
+        if refused:
+            memory_backend.failing = {f"+49151{size:02d}1{i:05d}" for i in range(size)}
+        flow = flow_with(
+            account, people, [(StepKind.SEND, {"channel": "SMS", "text": "Hi"})], name=f"Q{size}{refused}"
+        )
+        activate(flow)
+        with CaptureQueriesContext(connection) as captured:
+            assert flows.flow_runs_due(now=T0) == size
+        services.flow_status_set(flow=flow, status=FlowStatus.FINISHED)
+        return len(captured.captured_queries)
+
+    assert queries(2, refused=False) == queries(8, refused=False)
+    assert queries(2, refused=True) == queries(8, refused=True)

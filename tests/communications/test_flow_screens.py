@@ -201,3 +201,37 @@ def test_a_step_people_list_pages_through_50_at_a_time(owner_client, account):
         assert ('href="?page=' + str(number + 1) + '"' in text) == (number < 3)
         seen += shown
     assert sorted(seen) == sorted(p.pk for p in profiles)  # each person on one page only
+
+
+def test_an_editor_edits_a_copy_of_an_active_flow(
+    owner_client, viewer_client, outsider_client, account, flow, ana
+):
+    """The steps of an active flow are locked: "Edit a copy" makes a draft with its audience,
+    options and steps (a branch pointed at the copy's own steps), with nobody in it."""
+    from communications.models import FlowRun
+
+    leave = flows.flow_step_add(flow=flow, kind=StepKind.EXIT, config={})
+    branch = flows.flow_step_add(
+        flow=flow, kind=StepKind.BRANCH, config={"reply_contains": "yes", "then": leave.pk}
+    )
+    flows.flow_options_set(flow=flow, leave_when_unmatched=True, allow_reentry=False)
+    services.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=T0)
+    url = reverse("communications:flow_copy", args=[flow.pk])
+    assert 'action="' + url + '"' in owner_client.get(flow.get_absolute_url()).text
+    assert viewer_client.post(url).status_code == 403
+    assert outsider_client.post(url).status_code == 404
+    response = owner_client.post(url, follow=True)
+    copy = flow.__class__.objects.exclude(pk=flow.pk).get()
+    assert response.redirect_chain[-1][0] == copy.get_absolute_url() + "#steps"
+    assert "“Copy of Welcome” is a draft copy of “Welcome”" in response.text
+    assert (copy.status, copy.name, copy.leave_when_unmatched) == (FlowStatus.DRAFT, "Copy of Welcome", True)
+    assert [(i.kind, i.selection) for i in copy.items.all()] == [
+        (i.kind, i.selection) for i in flow.items.all()
+    ]
+    exit_copy, branch_copy = copy.steps.order_by("position")
+    assert (exit_copy.kind, branch_copy.kind) == (StepKind.EXIT, StepKind.BRANCH)
+    assert branch_copy.config == {"reply_contains": "yes", "then": exit_copy.pk, "else": None}
+    assert branch.config["then"] == leave.pk  # the original is untouched
+    assert not FlowRun.objects.filter(flow=copy).exists()
+    owner_client.post(reverse("communications:flow_step_remove", args=[copy.pk, branch_copy.pk]))
+    assert copy.steps.count() == 1 and flow.steps.count() == 2  # the copy is editable
