@@ -240,6 +240,20 @@ def steps_context(
 
 @require_POST
 @access.editor_required(row=Flow)
+def flow_step_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """A send step's message as the first person of the flow's entry audience will get it (htmx,
+    from the step's form as it is typed), with the same checks as a broadcast's preview."""
+    from communications import selectors, sending_views
+
+    flow = access.get_scoped(request, Flow, pk)
+    profile = selectors.audience_first(account=request.account, items=list(flow.items.all()))
+    context = sending_views.preview_context(account=request.account, profile=profile, data=request.POST)
+    context["preview_id"] = f"{request.POST.get('prefix', 'new')}-preview"
+    return render_page(request, "communications/_preview.html", context)
+
+
+@require_POST
+@access.editor_required(row=Flow)
 def flow_copy(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Edit a copy": a draft with the flow's audience, options and steps, opened to edit."""
     flow = access.get_scoped(request, Flow, pk)

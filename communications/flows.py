@@ -505,9 +505,9 @@ def _claim(now: dt.datetime, limit: int) -> list[FlowRun]:
     else:
         return []
     runs = list(FlowRun.objects.filter(pk__in=ids, claim=token))
-    flows = Flow.objects.select_related("account").in_bulk({run.flow_id for run in runs})
+    by_id = Flow.objects.select_related("account").in_bulk({run.flow_id for run in runs})
     for run in runs:
-        run.flow = flows[run.flow_id]
+        run.flow = by_id[run.flow_id]
     return runs
 
 

@@ -65,32 +65,39 @@ def broadcast_preview(request: HttpRequest) -> HttpResponse:
     """The message of the broadcast form rendered for a real profile of its audience (htmx)."""
     data = request.POST if request.method == "POST" else request.GET
     spec = forms.audience_from_data(request.account, data)
-    channel = data.get("channel", "SMS")
+    profile = selectors.audience_first(
+        account=request.account, items=services.audience_items(request.account, spec, flow=None)
+    )
+    context = preview_context(account=request.account, profile=profile, data=data)
+    return render_page(request, "communications/_preview.html", context)
+
+
+def preview_context(*, account, profile, data) -> dict:
+    """What `_preview.html` shows: the message of `data` (channel, subject, text, html) rendered
+    for `profile`, or the templates' errors; an SMS's length. A broadcast's form and a flow's
+    send step (`flow_views.flow_step_preview`) show the same."""
+    channel = data.get("channel") or "SMS"
     fields = {name: data.get(name, "") for name in ("subject", "text", "html")}
     errors = {
         name: content.template_error(value, html=name == "html")
         for name, value in fields.items()
         if value and (channel == "EMAIL" or name == "text")
     }
-    profile = selectors.audience_first(
-        account=request.account, items=services.audience_items(request.account, spec, flow=None)
-    )
     rendered = {}
     if profile is not None and not any(errors.values()):
-        context = delivery.merge_contexts(
-            account_id=request.account.pk, profile_ids=[profile.pk], contacts=True
-        )[profile.pk]
+        merge = delivery.merge_contexts(account_id=account.pk, profile_ids=[profile.pk], contacts=True)[
+            profile.pk
+        ]
         for name, value in fields.items():
-            rendered[name] = content.render(content.template_compile(value, html=name == "html"), context)
+            rendered[name] = content.render(content.template_compile(value, html=name == "html"), merge)
     length = content.sms_length(rendered.get("text", fields["text"])) if channel != "EMAIL" else None
-    context = {
+    return {
         "profile": profile,
         "rendered": rendered,
         "errors": {k: v for k, v in errors.items() if v},
         "channel": channel,
         "length": length,
     }
-    return render_page(request, "communications/_preview.html", context)
 
 
 @csrf_exempt  # RFC 8058: mail clients POST without cookies; the signed token is the authority

@@ -22,6 +22,7 @@ urlpatterns = [
     path("flows/<int:pk>/items/<int:item_pk>/remove/", views.flow_item_remove, name="flow_item_remove"),
     path("flows/<int:pk>/options/", flow_views.flow_options, name="flow_options"),
     path("flows/<int:pk>/copy/", flow_views.flow_copy, name="flow_copy"),
+    path("flows/<int:pk>/steps/preview/", flow_views.flow_step_preview, name="flow_step_preview"),
     path("flows/<int:pk>/steps/fields/", flow_views.flow_step_fields, name="flow_step_fields"),
     path("flows/<int:pk>/steps/add/", flow_views.flow_step_add, name="flow_step_add"),
     path("flows/<int:pk>/steps/<int:step_pk>/edit/", flow_views.flow_step_edit, name="flow_step_edit"),

@@ -208,3 +208,20 @@ def test_only_a_wait_step_has_mode_fields(owner_client, flow):
     exit_step = flows.flow_step_add(flow=flow, kind=StepKind.EXIT, config={})
     _, fields = edit_urls(flow, exit_step)
     assert owner_client.get(fields, {"mode": "time_of_day"}).status_code == 400
+
+
+def test_a_send_step_previews_its_message_for_the_first_person_of_the_audience(
+    owner_client, viewer_client, outsider_client, flow
+):
+    url = reverse("communications:flow_step_preview", args=[flow.pk])
+    form = owner_client.get(fields_url(flow), {"kind": "send"}, HTTP_HX_REQUEST="true").text
+    assert f'hx-post="{url}" hx-include="closest form"' in form
+    data = {"channel": "SMS", "text": "Hi {{ first_name }}!", "prefix": "new"}
+    response = owner_client.post(url, data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "<html" not in response.text
+    assert 'id="new-preview"' in response.text and "For <strong>Ana" in response.text
+    assert "Hi Ana!" in response.text and 'data-testid="sms-length"' in response.text
+    refused = owner_client.post(url, {"channel": "SMS", "text": "Hi {% load static %}", "prefix": "7"})
+    assert 'data-testid="preview-error"' in refused.text and 'id="7-preview"' in refused.text
+    assert viewer_client.post(url, data).status_code == 403
+    assert outsider_client.post(url, data).status_code == 404
