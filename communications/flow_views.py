@@ -327,7 +327,7 @@ def flow_step_people(request: HttpRequest, pk: int, step_pk: int, which: str) ->
     more = len(rows) > PEOPLE_PAGE
     count = {"waiting": None, "passed": step.passed, "failed": step.failed}[which]
     if count is None:
-        count = flows.flow_step_counts(flow=flow).get(step.pk, 0)
+        count = flows.flow_step_counts(flow=flow, step=step).get(step.pk, 0)
     context = {
         "flow": flow,
         "step": step,

@@ -1021,10 +1021,10 @@ def flow_reply_received(*, account: Account, phone: str, text: str, now: dt.date
 # --- Reads for the flow page ---------------------------------------------------------------------
 
 
-def flow_step_counts(*, flow: Flow) -> dict[int, int]:
-    """Per step id, how many people wait there: a count of each step's range of `flowrun_due`
-    (an index-only scan), where one GROUP BY over the flow's waiting runs was planned as a scan
-    of the whole run table once most of it waits."""
+def flow_step_counts(*, flow: Flow, step: FlowStep | None = None) -> dict[int, int]:
+    """Per step id (or for `step` alone), how many people wait there: a count of each step's
+    range of `flowrun_due` (an index-only scan), where one GROUP BY over the flow's waiting runs
+    was planned as a scan of the whole run table once most of it waits."""
     waiting = (
         FlowRun.objects.filter(flow=flow, step=OuterRef("pk"), state=RunState.WAITING)
         .order_by()
@@ -1032,7 +1032,8 @@ def flow_step_counts(*, flow: Flow) -> dict[int, int]:
         .annotate(n=Count("*"))  # not count(id): the index holds no id
         .values("n")
     )
-    rows = FlowStep.objects.filter(flow=flow).annotate(n=Subquery(waiting)).values_list("pk", "n")
+    steps = FlowStep.objects.filter(flow=flow, **({"pk": step.pk} if step else {}))
+    rows = steps.annotate(n=Subquery(waiting)).values_list("pk", "n")
     return {pk: n for pk, n in rows if n}
 
 

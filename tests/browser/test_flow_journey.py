@@ -65,11 +65,11 @@ def test_it_builds_a_flow_activates_it_and_shows_the_counts(page, marketer):
     wait = flow.steps.get(kind="wait")
     page.locator(f"#step-{wait.pk} summary").focus()
     page.keyboard.press("Enter")  # opens "Edit step 2"
-    mode = page.locator(f"#{wait.pk}-mode")
+    mode = page.locator(f"[id='{wait.pk}-mode']")  # (an id that starts with a digit)
     mode.focus()
     page.keyboard.press("ArrowDown")  # "Until a time of day": the change swaps its fields in
-    page.locator(f"#{wait.pk}-time").wait_for()
-    assert page.locator(f"#{wait.pk}-amount").count() == 0
+    page.locator(f"[id='{wait.pk}-time']").wait_for()
+    assert page.locator(f"[id='{wait.pk}-amount']").count() == 0
     assert page.evaluate("document.activeElement.id") == f"{wait.pk}-mode"  # focus stays on the choice
     page.keyboard.press("Tab")
     page.keyboard.type("09:30")

@@ -123,7 +123,7 @@ def test_it_offers_a_wait_steps_mode_in_its_edit_form(owner_client, flow, wait):
     form = page[page.index(f'action="{edit}"') :]
     form = form[: form.index("</form>")]
     assert f'<label class="form-label small" for="{wait.pk}-mode">Wait</label>' in form
-    assert f'hx-get="{fields}" hx-trigger="change" hx-target="#{wait.pk}-wait-fields"' in form
+    assert f'hx-get="{fields}" hx-trigger="change" hx-target="[id=\'{wait.pk}-wait-fields\']"' in form
     assert '<option value="duration" selected>A duration</option>' in form
     assert 'type="hidden" name="mode"' not in form
     assert 'name="fields" value="1">Show its fields</button>' in form  # without JavaScript
