@@ -16,10 +16,14 @@ Every write, and every read inside a transaction on the primary, stays on the pr
 there may be part of the write, and a replica cannot see the transaction's own rows). A job's own
 row (any `audience.jobs.Job`: its status, cancel and progress) is always read on the primary.
 
+A flow's activation reads its entry audience's ids with `replica_only` (as counts, caught up with
+the account's last write; else the primary, inside its transaction, with one INSERT … SELECT).
+
 Background jobs read a replica too (`job_reads`, `job_read`, `job_id_chunks`: an export, the
-recipients of a broadcast, the people a flow enrols): one that has replayed everything committed
-before the job began, its own row and what it names (a segment, a broadcast's audience) included,
-which is at or past the account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
+recipients of a broadcast, the people the flows' entries task enrols): one that has replayed
+everything committed before the job began, its own row and what it names (a segment, a
+broadcast's audience) included, which is at or past the account's last write. It waits
+JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
 """
 
 from __future__ import annotations

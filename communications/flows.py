@@ -1,7 +1,8 @@
 """Flows that run: the steps (checked per kind), enrolment, the scheduler and each step kind.
 
 Each person in a flow has a `FlowRun` (flow, profile, step, due_at, state). Activation enrols the
-whole entry audience with one INSERT … SELECT. The beat task `flow_runs_task` calls
+whole entry audience set-based: one INSERT … SELECT on the primary, or, with a replica caught up
+with the account, the audience's ids read there and inserted in chunks. The beat task `flow_runs_task` calls
 `flow_runs_due`, which claims due runs of active flows in chunks with a conditional UPDATE
 (`claim`, `claimed_until`: a claim whose worker died expires after FLOW_CLAIM_SECONDS and is
 taken again) and executes them: runs at the same step go through it together (set-based), then
