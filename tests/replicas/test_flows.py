@@ -73,6 +73,16 @@ def _draft(account, vip) -> Flow:
     return flow
 
 
+def _activate(flow: Flow, standby: str) -> tuple[CaptureQueriesContext, CaptureQueriesContext]:
+    """Activate `flow` at T0; the statements it ran on the standby and on the primary."""
+    with (
+        CaptureQueriesContext(connections[standby]) as on_standby,
+        CaptureQueriesContext(connections["default"]) as on_primary,
+    ):
+        services.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=T0)
+    return on_standby, on_primary
+
+
 @pytest.fixture
 def flow(account, vip, standby, observe, monkeypatch):
     """An active flow entered by the VIP tag (activated: its audience read on the standby, its
@@ -80,11 +90,7 @@ def flow(account, vip, standby, observe, monkeypatch):
     monkeypatch.setattr(flows, "ENROL_CHUNK", 2)
     flow = _draft(account, vip)
     replayed(observe)
-    with (
-        CaptureQueriesContext(connections[standby]) as on_standby,
-        CaptureQueriesContext(connections["default"]) as on_primary,
-    ):
-        services.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=T0)
+    on_standby, on_primary = _activate(flow, standby)
     assert len(_profile_reads(on_standby)) == 1 and not _profile_reads(on_primary)
     assert FlowRun.objects.filter(flow=flow).count() == 3
     return flow
@@ -96,11 +102,7 @@ def test_activation_reads_the_audience_on_the_standby_and_writes_the_runs_in_chu
     monkeypatch.setattr(flows, "ENROL_INSERT_CHUNK", 2)
     flow = _draft(account, vip)
     replayed(observe)
-    with (
-        CaptureQueriesContext(connections[standby]) as on_standby,
-        CaptureQueriesContext(connections["default"]) as on_primary,
-    ):
-        services.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=T0)
+    on_standby, on_primary = _activate(flow, standby)
     assert not [q for q in on_standby.captured_queries if q["sql"].split()[0] in WRITES]
     assert not _profile_reads(on_primary)
     inserts = [q["sql"] for q in on_primary.captured_queries if "INSERT INTO" in q["sql"]]
@@ -121,11 +123,7 @@ def test_activation_reads_the_primary_when_the_standby_has_not_replayed_the_acco
     observe["standby"].execute("SELECT pg_wal_replay_pause()")
     fresh = make_profile(account, "Freshly")
     tag_services.tags_add(account=account, tags=[vip], profile_ids=[fresh.pk])  # moves the generation
-    with (
-        CaptureQueriesContext(connections[standby]) as on_standby,
-        CaptureQueriesContext(connections["default"]) as on_primary,
-    ):
-        services.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=T0)
+    on_standby, on_primary = _activate(flow, standby)
     assert not _profile_reads(on_standby)
     inserts = [q["sql"] for q in on_primary.captured_queries if q["sql"].startswith("INSERT INTO")]
     assert len(inserts) == 1 and "unnest" not in inserts[0]  # one INSERT … SELECT on the primary
