@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Router
 
-from audience import api_auth, services
+from audience import services
 from audience.api_errors import ApiError
+from audience.api_named import list_page, named_row, refused_as_conflict
 from audience.api_person import iso_time
 from audience.api_schema import ApiIn, ApiOut, ApiTime, absent, limit_query, page_query
 from audience.models import AttributeDefinition, AttributeType
@@ -64,11 +64,9 @@ def _attribute_out(definition: AttributeDefinition) -> dict:
 
 
 def _attribute(request: HttpRequest, name: str) -> AttributeDefinition:
-    found = AttributeDefinition.objects.for_account(request.auth.account).filter(name__iexact=name).first()
-    if found is None:
-        raise ApiError(404, f"There is no custom attribute named {name!r}.")
-    api_auth.row_found(request)
-    return found
+    return named_row(
+        request, AttributeDefinition, name, missing=f"There is no custom attribute named {name!r}."
+    )
 
 
 @custom_attributes.get("", summary="List custom attributes", response=AttributesPage, exclude_unset=True)
@@ -80,16 +78,15 @@ def attributes_list(
 ):
     if not 1 <= limit <= LIST_LIMIT or page < 1:
         raise ApiError(400, "Bad request", {"limit": [f"limit is 1 to {LIST_LIMIT}, page 1 or more"]})
-    queryset = AttributeDefinition.objects.for_account(request.auth.account).order_by("name")
-    body = {
-        "limit": limit,
-        "page": page,
-        "orderBy": "name:asc",
-        "customAttributes": [_attribute_out(d) for d in queryset[(page - 1) * limit : page * limit]],
-    }
-    if includeTotalCount:
-        body["totalCount"] = queryset.count()
-    return body
+    return list_page(
+        AttributeDefinition.objects.for_account(request.auth.account).order_by("name"),
+        key="customAttributes",
+        out=_attribute_out,
+        limit=limit,
+        page=page,
+        order_by="name:asc",
+        total=includeTotalCount,
+    )
 
 
 @custom_attributes.post("", summary="Create a custom attribute", response=AttributeOut)
@@ -116,8 +113,6 @@ def attribute_get(request: HttpRequest, name: str):
 )
 def attribute_delete(request: HttpRequest, name: str):
     definition = _attribute(request, name)
-    try:
+    with refused_as_conflict():
         services.attribute_definition_delete(definition=definition)
-    except ValidationError as error:
-        raise ApiError(409, " ".join(error.messages)) from None
     return {"name": name, "deleted": True}

@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from ninja import Field, Query, Router
 
-from audience import api_auth, counting, services
+from audience import counting, services
 from audience.api_errors import ApiError
+from audience.api_named import named_row, refused_as_conflict
 from audience.api_person import person_find
 from audience.api_schema import ApiIn, ApiOut, limit_query
 from audience.attributes import attribute_value_parse
@@ -304,13 +305,9 @@ def _definition_out(definition: EventDefinition) -> dict:
 
 
 def _definition(request: HttpRequest, definition_id: str) -> EventDefinition:
-    found = (
-        EventDefinition.objects.for_account(request.auth.account).filter(name__iexact=definition_id).first()
+    return named_row(
+        request, EventDefinition, definition_id, missing=f"There is no event definition {definition_id!r}."
     )
-    if found is None:
-        raise ApiError(404, f"There is no event definition {definition_id!r}.")
-    api_auth.row_found(request)
-    return found
 
 
 @definitions.get("", summary="List event definitions", response=list[DefinitionOut])
@@ -359,8 +356,6 @@ def definition_update(request: HttpRequest, definition_id: str, payload: Definit
 @definitions.delete("/{path:definition_id}", summary="Delete an event definition", response=DefinitionDeleted)
 def definition_delete(request: HttpRequest, definition_id: str):
     definition = _definition(request, definition_id)
-    try:
+    with refused_as_conflict():
         services.event_definition_delete(definition=definition)
-    except ValidationError as error:
-        raise ApiError(409, " ".join(error.messages)) from None
     return {"definitionId": definition_id, "deleted": True}

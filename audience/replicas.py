@@ -16,10 +16,14 @@ Every write, and every read inside a transaction on the primary, stays on the pr
 there may be part of the write, and a replica cannot see the transaction's own rows). A job's own
 row (any `audience.jobs.Job`: its status, cancel and progress) is always read on the primary.
 
+A flow's activation reads its entry audience's ids with `replica_only` (as counts, caught up with
+the account's last write; else the primary, inside its transaction, with one INSERT … SELECT).
+
 Background jobs read a replica too (`job_reads`, `job_read`, `job_id_chunks`: an export, the
-recipients of a broadcast, the people a flow enrols): one that has replayed everything committed
-before the job began, its own row and what it names (a segment, a broadcast's audience) included,
-which is at or past the account's last write. It waits JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
+recipients of a broadcast, the people the flows' entries task enrols): one that has replayed
+everything committed before the job began, its own row and what it names (a segment, a
+broadcast's audience) included, which is at or past the account's last write. It waits
+JOB_WAIT_SECONDS at most for that, and reads the primary otherwise.
 """
 
 from __future__ import annotations
@@ -201,11 +205,17 @@ def replica_reads(
 
 
 def _read(
-    account_id: int | None, read: Callable[[], Any], *, primary: bool, after: int = 0, wait: float = 0
+    account_id: int | None,
+    read: Callable[[], Any],
+    *,
+    primary: bool,
+    after: int = 0,
+    wait: float = 0,
+    fallback: bool = True,
 ) -> tuple[Any, str | None]:
     with replica_reads(account_id=account_id, primary=primary, after=after, wait=wait) as alias:
         if alias is None:
-            return read(), None
+            return (read() if fallback else None), None
         try:
             return read(), alias
         except DatabaseError:
@@ -217,6 +227,8 @@ def _read(
                 logger.warning(
                     "replicas: a read failed on %s; read again on the primary", alias, exc_info=True
                 )
+    if not fallback:
+        return None, None
     with replica_reads(account_id=account_id, primary=True):
         return read(), None
 
@@ -225,6 +237,14 @@ def on_replica(account_id: int | None, read: Callable[[], Any], *, primary: bool
     """`read()` on a replica when one may serve it, and on the primary again if the replica fails
     under it (the read must be one that can run twice: it writes nothing)."""
     return _read(account_id, read, primary=primary)[0]
+
+
+def replica_only(account_id: int | None, read: Callable[[], Any]) -> tuple[Any, str | None]:
+    """`read()` on a replica, chosen as for `on_replica` (caught up with the account's last
+    write), and the alias it was read on; `(None, None)` when no replica may serve it or the one
+    chosen failed under it. For a caller whose primary read is another statement: a flow's
+    activation, which reads the primary inside its transaction with one INSERT … SELECT."""
+    return _read(account_id, read, primary=False, fallback=False)
 
 
 # -- background jobs -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Flows that run: the steps (checked per kind), enrolment, the scheduler and each step kind.
 
 Each person in a flow has a `FlowRun` (flow, profile, step, due_at, state). Activation enrols the
-whole entry audience with one INSERT … SELECT. The beat task `flow_runs_task` calls
+whole entry audience set-based: one INSERT … SELECT on the primary, or, with a replica caught up
+with the account, the audience's ids read there and inserted in chunks. The beat task `flow_runs_task` calls
 `flow_runs_due`, which claims due runs of active flows in chunks with a conditional UPDATE
 (`claim`, `claimed_until`: a claim whose worker died expires after FLOW_CLAIM_SECONDS and is
 taken again) and executes them: runs at the same step go through it together (set-based), then
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, router, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -312,21 +313,30 @@ def flow_copy(*, flow: Flow, user) -> Flow:
 # --- Enrolment and status ------------------------------------------------------------------------
 
 
-def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None = None) -> int:
+def flow_enrol(
+    *,
+    flow: Flow,
+    now: dt.datetime | None = None,
+    items: list | None = None,
+    profile_ids: list[int] | None = None,
+) -> int:
     """Enrol the flow's whole entry audience (or the people of `items`) at its first step, due
     now: one INSERT … SELECT over the same audience query a broadcast sends to (its rows are
     profiles, so each person once); people already in the flow are skipped by the unique key.
-    With replicas, and outside a transaction, the audience is read on a replica instead
-    (`_enrol_from_replica`)."""
+    `profile_ids`: the whole entry audience's ids, read already (on a replica, by
+    `flow_audience_ids`), inserted in chunks instead. With replicas, and outside a transaction
+    (the entries task), the audience is read on a replica too (`_enrol_from_replica`)."""
     now = now or timezone.now()
     first = flow.steps.order_by("position", "id").first()
     if first is None:
         raise ValidationError("Add a step to the flow before you activate it.")
     fresh = items is None  # activation: the whole entry audience, of a flow nobody entered yet
+    at = connection.ops.adapt_datetimefield_value(now)
+    if profile_ids is not None:
+        return _runs_insert(flow=flow, step=first, at=at, chunks=_chunked(profile_ids), fresh=fresh)
     if items is None:
         items = list(flow.items.all())
     audience = selectors.audience_queryset(account=flow.account, items=items).order_by()
-    at = connection.ops.adapt_datetimefield_value(now)
     if replicas.aliases() and not connection.in_atomic_block:
         return _enrol_from_replica(flow=flow, step=first, audience=audience, at=at)
     sql, params = audience.values(person_id=F("pk")).query.sql_with_params()
@@ -353,27 +363,76 @@ def flow_enrol(*, flow: Flow, now: dt.datetime | None = None, items: list | None
 
 
 ENROL_CHUNK = 10_000  # profile ids a chunk of the enrolment from a replica: one read, one insert
+ENROL_INSERT_CHUNK = 50_000  # profile ids an INSERT of activation's ids read on a replica
 
 
-def _enrol_from_replica(*, flow: Flow, step: FlowStep, audience, at) -> int:
-    """`flow_enrol` with replicas (PostgreSQL): the audience's profile ids read in keyset chunks
-    on a replica that holds everything committed before the enrolment began, else on the primary
-    (`replicas.job_id_chunks`), and each chunk's runs inserted on the primary, skipping people
-    already in. The insert takes only ids the primary still has as profiles (one deleted since
-    the replica's read gets no run). Inside a transaction (activation's) reads stay on the
-    primary, and `flow_enrol`'s single INSERT … SELECT runs instead."""
+def flow_audience_ids(*, flow: Flow) -> list[int] | None:
+    """The profile ids of the flow's whole entry audience, in id order, read on a replica caught
+    up with the account's last write (the rule of counts); None when there is none (or it failed
+    under the read, or the connection is in a transaction): the enrolment then reads the primary
+    with its INSERT … SELECT. Activation calls it before its transaction, so that the primary
+    only writes. The query is built here, on the primary (the flow's items, its segments'
+    rules); only the ids are read on the replica."""
+    if not replicas.aliases() or connection.in_atomic_block:
+        return None
+    audience = selectors.audience_queryset(account=flow.account, items=list(flow.items.all())).order_by()
+    sql, params = audience.values(person_id=F("pk")).query.sql_with_params()
+
+    def read() -> list[int]:
+        # One array rather than a row an id: a million ids come over in a fraction of the time.
+        with connections[router.db_for_read(Profile)].cursor() as cursor:
+            cursor.execute(f"SELECT array_agg(person.person_id) FROM ({sql}) AS person", params)
+            return cursor.fetchone()[0] or []
+
+    ids, alias = replicas.replica_only(flow.account_id, read)
+    if alias is None:
+        return None
+    ids.sort()
+    return ids
+
+
+def _chunked(ids: list[int]):
+    for start in range(0, len(ids), ENROL_INSERT_CHUNK):
+        yield ids[start : start + ENROL_INSERT_CHUNK]
+
+
+def _runs_insert(*, flow: Flow, step: FlowStep, at, chunks, fresh: bool = False) -> int:
+    """Insert a run at `step` for each chunk of profile ids (PostgreSQL: one INSERT … SELECT
+    FROM unnest a chunk), for the ids the primary still has as profiles of the account (one
+    deleted since a replica's read gets no run), skipping people already in. `fresh`: nobody is
+    in the flow yet (a draft's activation, under the flow's lock), so the inserts leave out the
+    per-row conflict check until the unique key refuses one (then it is redone with it)."""
     insert = (
         f"INSERT INTO {FlowRun._meta.db_table} (account_id, flow_id, profile_id, step_id, state, "
         "due_at, reply, error, claim, entered_at, entries) "
-        f"SELECT %s, %s, p.id, %s, %s, %s, '', '', '', %s, 1 FROM {Profile._meta.db_table} p "
-        "WHERE p.id = ANY(%s::bigint[]) ORDER BY p.id ON CONFLICT (profile_id, flow_id) DO NOTHING"
+        f"SELECT %s, %s, p.id, %s, %s, %s, '', '', '', %s, 1 FROM unnest(%s::bigint[]) AS person(id) "
+        f"JOIN {Profile._meta.db_table} p ON p.id = person.id AND p.account_id = %s"
     )
+    conflict = " ON CONFLICT (profile_id, flow_id) DO NOTHING"
     entered = 0
     with connection.cursor() as cursor:
-        for ids in replicas.job_id_chunks(None, audience, after=0, size=ENROL_CHUNK):
-            cursor.execute(insert, [flow.account_id, flow.pk, step.pk, str(RunState.WAITING), at, at, ids])
+        for ids in chunks:
+            params = [flow.account_id, flow.pk, step.pk, str(RunState.WAITING), at, at, ids, flow.account_id]
+            if fresh:
+                try:
+                    with transaction.atomic():
+                        cursor.execute(insert, params)
+                    entered += cursor.rowcount
+                    continue
+                except IntegrityError:
+                    fresh = False
+            cursor.execute(insert + conflict, params)
             entered += cursor.rowcount
     return entered
+
+
+def _enrol_from_replica(*, flow: Flow, step: FlowStep, audience, at) -> int:
+    """`flow_enrol` with replicas (PostgreSQL) outside a transaction (the entries task): the
+    audience's profile ids read in keyset chunks on a replica that holds everything committed
+    before the enrolment began, else on the primary (`replicas.job_id_chunks`), and each chunk's
+    runs inserted on the primary (`_runs_insert`), skipping people already in."""
+    chunks = replicas.job_id_chunks(None, audience, after=0, size=ENROL_CHUNK)
+    return _runs_insert(flow=flow, step=step, at=at, chunks=chunks)
 
 
 def flow_entries_refresh(*, now: dt.datetime | None = None) -> int:

@@ -414,16 +414,34 @@ def flow_status_set(*, flow: Flow, status: str, now=None) -> Flow:
         raise ValidationError("Add an audience to the flow's entry point before you activate it.")
     from communications import flows
 
+    # Activating a draft enrols its entry audience at the first step (a flow without steps has
+    # nothing to run: nobody is enrolled). Its people are read first, outside the transaction,
+    # on a replica caught up with the account's data when there is one (else None: the
+    # enrolment reads the primary in the transaction), then written on the primary under the
+    # flow's lock, unless the flow changed since (its audience may have: read it there again).
+    enrols = status == FlowStatus.ACTIVE and flow.status == FlowStatus.DRAFT and flow.steps.exists()
+    profile_ids = flows.flow_audience_ids(flow=flow) if enrols else None
     with transaction.atomic():
-        was = flow.status
+        locked = Flow.objects.select_for_update().values_list("status", "modified_at").get(pk=flow.pk)
+        was, modified_at = locked
+        if was != flow.status:  # another request changed it since the caller read it
+            if was == status:
+                flow.status = status  # activating (or pausing) twice is doing it once
+                return flow
+            if status not in FLOW_TRANSITIONS.get(was, set()):
+                raise ValidationError(
+                    f"The flow is {FlowStatus(was).label.lower()} now: it can't become "
+                    f"{FlowStatus(status).label.lower()}."
+                )
+        if modified_at != flow.modified_at:
+            profile_ids = None
         flow.status = status
         flow.modified_at = timezone.now()
         flow.save(update_fields=["status", "modified_at"])
-        # Activating a draft enrols its entry audience at the first step (a flow without steps
-        # has nothing to run: nobody is enrolled). Resuming a paused flow goes on where the runs
-        # are; the scheduler ignores the runs of a paused flow. Finishing ends the runs.
+        # Resuming a paused flow goes on where the runs are; the scheduler ignores the runs of a
+        # paused flow. Finishing ends the runs.
         if status == FlowStatus.ACTIVE and was == FlowStatus.DRAFT and flow.steps.exists():
-            flows.flow_enrol(flow=flow, now=now)
+            flows.flow_enrol(flow=flow, now=now, profile_ids=profile_ids)
         elif status == FlowStatus.FINISHED:
             flows.flow_runs_exit(flow=flow)
     return flow

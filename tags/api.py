@@ -10,8 +10,8 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from ninja import Field, Router
 
-from audience import api_auth
 from audience.api_errors import ApiError
+from audience.api_named import list_page, named_row, refused_as_conflict
 from audience.api_person import BATCH_LIMIT, MessageOut, QueryOut, person_find
 from audience.api_schema import ApiIn, ApiOut, ApiTime, absent, limit_query, order_query, page_query
 from tags import services
@@ -88,11 +88,7 @@ def _out(tag: Tag) -> dict:
 
 
 def _tag(request: HttpRequest, name: str) -> Tag:
-    found = Tag.objects.for_account(request.auth.account).filter(name__iexact=name).first()
-    if found is None:
-        raise ApiError(404, f"There is no tag named {name!r}.")
-    api_auth.row_found(request)
-    return found
+    return named_row(request, Tag, name, missing=f"There is no tag named {name!r}.")
 
 
 @router.get("", summary="List tags", response=TagsPage, exclude_unset=True)
@@ -110,15 +106,9 @@ def tags_list(
     queryset = Tag.objects.for_account(request.auth.account).order_by(
         key.desc() if descending else key.asc(), "-id" if descending else "id"
     )
-    body = {
-        "limit": limit,
-        "page": page,
-        "orderBy": orderBy,
-        "tags": [_out(t) for t in queryset[(page - 1) * limit : page * limit]],
-    }
-    if includeTotalCount:
-        body["totalCount"] = queryset.count()
-    return body
+    return list_page(
+        queryset, key="tags", out=_out, limit=limit, page=page, order_by=orderBy, total=includeTotalCount
+    )
 
 
 @router.post("", summary="Create a tag", response=TagOut)
@@ -179,8 +169,6 @@ def tag_get(request: HttpRequest, name: str):
 @router.delete("/{path:name}", summary="Delete a tag (refused while in use)", response=TagDeleted)
 def tag_delete(request: HttpRequest, name: str):
     tag = _tag(request, name)
-    try:
+    with refused_as_conflict():
         services.tags_delete(account=request.auth.account, tags=[tag])
-    except ValidationError as error:
-        raise ApiError(409, " ".join(error.messages)) from None
     return {"name": tag.name, "deleted": True}
