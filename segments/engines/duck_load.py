@@ -73,7 +73,11 @@ def _tables() -> tuple[Table, ...]:
         ),
         Table(
             "contacts",
-            (("profile_id", "BIGINT", "profile_id"), ("kind", "VARCHAR", "kind"), ("value", "VARCHAR", "value")),
+            (
+                ("profile_id", "BIGINT", "profile_id"),
+                ("kind", "VARCHAR", "kind"),
+                ("value", "VARCHAR", "value"),
+            ),
             f"FROM {Contact._meta.db_table} WHERE account_id = %s",
             order="kind, value",
         ),
@@ -140,11 +144,15 @@ def _csv_value(value: Any) -> Any:
 def _write_csv(table: Table, account_id: int, using: str, path: str) -> None:
     connection = connections[using]
     if connection.vendor == "postgresql":
-        with open(path, "wb") as out, connection.cursor() as cursor:
-            # psycopg binds the account id on the client side (COPY takes no server parameters).
-            with cursor.cursor.copy(f"COPY ({table.select()}) TO STDOUT (FORMAT csv)", (account_id,)) as copy:
-                for data in copy:
-                    out.write(data)
+        # psycopg binds the account id on the client side (COPY takes no server parameters).
+        copy_sql = f"COPY ({table.select()}) TO STDOUT (FORMAT csv)"
+        with (
+            open(path, "wb") as out,
+            connection.cursor() as cursor,
+            cursor.cursor.copy(copy_sql, (account_id,)) as copy,
+        ):
+            for data in copy:
+                out.write(data)
         return
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
