@@ -192,8 +192,8 @@ def _attach_contacts(rows: list[Profile]) -> None:
 
 def profile_count(*, account: Account, query: QueryDict) -> int | None:
     """The number of profiles matching `query`, or None while the database is still counting."""
-    found = selection.people_count_elsewhere(account=account, query=query)
-    if found is not None:
+    counted, found = selection.people_count_elsewhere(account=account, query=query)
+    if counted:
         return found
     filters = people_filters(query)
     rule = people_rule(query)

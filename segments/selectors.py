@@ -297,13 +297,13 @@ def rule_with_people_filters(*, account: Account, query: Any, rule: dict) -> Peo
     return people_rule(account=account, query=query, rule=rule)
 
 
-def people_count(account: Account, query: Any) -> int | None:
+def people_count(account: Account, query: Any) -> tuple[bool, int | None]:
     """The People summary card's count through `rule_count` when a second count engine is on
     and every filter of `query` is said in the rule language (the translation "Save as segment"
-    uses, exact: tests/segments/test_save_from_people.py); None otherwise (the FilterSet's
-    count, audience.selectors.profile_count)."""
+    uses, exact: tests/segments/test_save_from_people.py): (True, the count, or None while still
+    counting). (False, None) otherwise: the FilterSet's count (audience.selectors.profile_count)."""
     if not store.enabled():
-        return None
+        return False, None
     from audience import selectors as people
 
     try:
@@ -311,10 +311,10 @@ def people_count(account: Account, query: Any) -> int | None:
             account=account, query=query, rule=people.people_rule(query) or {"version": 1}
         )
         if translated.left_out:
-            return None
-        return rule_count(account=account, rule=translated.rule)
+            return False, None
+        return True, rule_count(account=account, rule=translated.rule)
     except ValidationError:  # a rule that isn't JSON or is invalid: the FilterSet's path says so
-        return None
+        return False, None
 
 
 def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:

@@ -148,7 +148,7 @@ def test_a_rebuild_swaps_the_file_under_an_open_reader(engine, account, people, 
     audience_services.profile_create(account=account, fields={"external_id": "L1", "city": "London"})
     store.build(account.pk)
 
-    assert other.execute("SELECT count(*) FROM profiles").fetchone()[0] == 4  # still the old file
+    assert other.execute("SELECT count(*) FROM rule_profiles").fetchone()[0] == 4  # still the old file
     assert selectors.rule_count(account=account, rule=LONDON, cached=False) == 2  # this one re-opened
     assert served() == {"duckdb": 2}
     assert sorted(p.name for p in store.directory().iterdir()) == [
