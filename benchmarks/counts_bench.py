@@ -61,18 +61,19 @@ def timed_count(account: Account, rule: dict) -> tuple[float, int | None]:
 
 
 def timed_duckdb_count(account: Account, rule: dict, *, now) -> tuple[float, int | None]:
-    """A cold count by the DuckDB engine: a new connection to the account's file (nothing of an
-    earlier rule's kept), the rule normalised as `rule_count` does (the catalog's definitions read
-    from the database), then counted."""
+    """A cold count by the DuckDB engine: the account's file attached anew (nothing of an earlier
+    rule's read kept), the rule normalised as `rule_count` does (the catalog's definitions read
+    from the database), then counted. The process's in-memory DuckDB database, which the file is
+    attached to, is made once per process (store._database), as it is when serving."""
     from segments.engines import duck_sql, store
 
     started = time.perf_counter()
     normalised = selectors.rule_clean(account=account, rule=rule)
-    con = store.connect(store.path_for(account.pk))
+    file = store.connect(store.path_for(account.pk))
     try:
-        count = duck_sql.rule_count(con, normalised, account=account, now=now)
+        count = duck_sql.rule_count(file.cursor(), normalised, account=account, now=now)
     finally:
-        con.close()
+        file.close()
     return (time.perf_counter() - started) * 1000, int(count)
 
 
