@@ -13,6 +13,8 @@ Tables (DuckDB):
   contacts(profile_id, kind, value)          companies(id, name)
   profile_tags(profile_id, tag)              dnc_entries(kind, value, channel)
   events(profile_id, name, occurred_at, properties)
+  json_keys(source, key, type)   the custom attributes ("attributes") and event properties
+                                 ("properties") the account defines, with their types
 """
 
 from __future__ import annotations
@@ -69,7 +71,6 @@ def _tables() -> tuple[Table, ...]:
                 ("modified_at", "TIMESTAMP", utc("modified_at")),
             ),
             f"FROM {Profile._meta.db_table} WHERE account_id = %s",
-            order="id",
         ),
         Table(
             "contacts",
@@ -106,7 +107,6 @@ def _tables() -> tuple[Table, ...]:
                 ("properties", "VARCHAR", "properties::text"),
             ),
             f"FROM {Event._meta.db_table} WHERE account_id = %s",
-            order="name, occurred_at",
         ),
     )
 
@@ -183,6 +183,29 @@ def _read_csv(con, table: Table, path: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
 
 
+def _definitions(con, account_id: int, using: str) -> int:
+    """The account's attribute and event property definitions, so that `duck_sql.prepare` makes
+    typed columns of exactly the keys a rule can name, without reading every JSON document."""
+    from audience.models import AttributeDefinition, EventDefinition
+
+    rows = {
+        ("attributes", name, type_)
+        for name, type_ in AttributeDefinition.objects.using(using)
+        .filter(account_id=account_id)
+        .values_list("name", "type")
+    }
+    for properties in (
+        EventDefinition.objects.using(using)
+        .filter(account_id=account_id)
+        .values_list("properties", flat=True)
+    ):
+        rows |= {("properties", name, str(type_)) for name, type_ in (properties or {}).items()}
+    con.execute("CREATE OR REPLACE TABLE json_keys (source VARCHAR, key VARCHAR, type VARCHAR)")
+    if rows:
+        con.executemany("INSERT INTO json_keys VALUES (?, ?, ?)", sorted(rows))
+    return len(rows)
+
+
 def load_account(con, account_id: int, *, using: str = "default") -> dict[str, int]:
     """Create (or replace) in the DuckDB connection `con` the tables the DuckDB compiler reads,
     holding one account's rows read from the Django database `using`; return row counts per table.
@@ -199,11 +222,13 @@ def load_account(con, account_id: int, *, using: str = "default") -> dict[str, i
         for table in _tables():
             paths[table.name] = os.path.join(folder, f"{table.name}.csv")
             _write_csv(table, account_id, using, paths[table.name])
+        con.execute("SET enable_progress_bar = false")  # a worker's log is no terminal
         con.execute("BEGIN TRANSACTION")
         try:
             for table in _tables():
                 counts[table.name] = _read_csv(con, table, paths[table.name])
                 os.unlink(paths[table.name])
+            counts["json_keys"] = _definitions(con, account_id, using)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -2,22 +2,24 @@
 `segments.rules.compile` gives it on PostgreSQL and SQLite (docs/rules.md, "DuckDB engine").
 
 `prepare(con)` derives, once per load, what the statements read:
-  rule_profiles   the profiles with their company's name and every custom attribute as typed
-                  columns (`a<i>_t` its text, `a<i>_n` its number, `a<i>_b` its boolean: each NULL
-                  when the JSON holds another type; `_t` is NULL exactly when the key is missing or
-                  JSON null, the compiler's "empty");
+  rule_profiles   the profiles with their company's name and every defined custom attribute as
+                  typed columns (`a<i>_t` its text, `a<i>_n` its number, `a<i>_b` its boolean, each
+                  NULL when the JSON holds another type; `_t` is NULL exactly when the key is missing
+                  or JSON null, the compiler's "empty");
   rule_events     the events, sorted by (name, occurred_at) so that DuckDB's zone maps skip the
-                  other names and times, with every property as typed columns (`e<i>_…`);
+                  other names and times, with every defined property as typed columns (`e<i>_…`);
+  rule_summary    per profile and event name: how many, the first and the last (what
+                  audience.models.EventSummary is to PostgreSQL);
   rule_keys       which JSON key went to which columns;
-  dnc_profiles    (profile, channel) for every contact an account's Do Not Contact entry blocks.
+  dnc_profiles    (profile, channel) for every contact the account's Do Not Contact entries block.
 
-A rule becomes `SELECT count(*) FROM rule_profiles p [LEFT JOIN (one GROUP BY profile_id over the
-events, a `count(*) FILTER (WHERE …)` per event clause) ev] WHERE …`: attribute conditions are
-column tests on one scan of the profiles, phones/emails/tags/Do Not Contact `p.id IN (…)` (hash
-semi-joins), and each event clause a test of its count, `coalesce(ev.n<i>, 0)`, so the clauses
-that admit zero (`lt 3`, `equals 0`, `performed: false`) include profiles with no event at all.
+A rule becomes `SELECT count(*) FROM rule_profiles p WHERE …`: attribute conditions are column
+tests on one scan of the profiles; phones, emails, tags, Do Not Contact and event clauses are
+`[NOT] p.id IN (SELECT profile_id …)`, hash semi-joins (the event ones over rule_summary where it
+holds the answer, else over the window's events, grouped when a count of 2 or more is asked).
 Every positive test is false, never NULL, on an empty value, so `NOT` of it is its complement, as
-in the ORM compiler. Values are always bound parameters (`$p<n>`).
+in the ORM compiler; clauses that admit zero events are such complements. Values are always bound
+parameters (`$p<n>`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ _COMPARE = {
     "after": ">",
 }
 _LOOKUP = {"gte": ">=", "gt": ">", "lt": "<", "lte": "<="}  # event_time bounds
-_OCCURRENCE = {"equals": "=", "lt": "<", "lte": "<=", "gte": ">=", "gt": ">"}
 FALSE, TRUE = "false", "true"
 
 
@@ -59,30 +60,30 @@ def _pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def _typed_columns(con, table: str, column: str, prefix: str) -> tuple[list[str], list[tuple]]:
-    """The SELECT expressions of typed columns for every key of a JSON column, and rule_keys' rows."""
+def _typed_columns(con, source: str, prefix: str) -> tuple[list[str], list[tuple]]:
+    """The SELECT expressions of typed columns for every defined key of a JSON column (its text,
+    and its number or boolean when a definition gives it that type), and rule_keys' rows."""
     found = con.execute(
-        f"SELECT e.key, list(DISTINCT e.type) FROM {table}, json_each({table}.{column}) e GROUP BY e.key"
-        " ORDER BY e.key"
+        "SELECT key, list(DISTINCT type) FROM json_keys WHERE source = ? GROUP BY key ORDER BY key", [source]
     ).fetchall()
     expressions, keys = [], []
     for index, (key, types) in enumerate(found, start=1):
         value = f"v[{index}]"
         text, number, boolean = f"{prefix}{index}_t", f"{prefix}{index}_n", f"{prefix}{index}_b"
         expressions.append(f"json_extract_string({value}, '$') AS {text}")
-        if set(types) & set(_NUMBER_TYPES):
+        if {ops.INTEGER, ops.DECIMAL} & set(types):
             expressions.append(
                 f"CASE WHEN json_type({value}) IN {_NUMBER_TYPES} THEN CAST({value} AS DOUBLE) END AS {number}"
             )
         else:
             number = None
-        if "BOOLEAN" in types:
+        if ops.BOOLEAN in types:
             expressions.append(
                 f"CASE WHEN json_type({value}) = 'BOOLEAN' THEN CAST({value} AS BOOLEAN) END AS {boolean}"
             )
         else:
             boolean = None
-        keys.append((column, key, text, number, boolean))
+        keys.append((source, key, text, number, boolean))
     return expressions, keys
 
 
@@ -90,10 +91,11 @@ def prepare(con) -> None:
     """Derive rule_profiles, rule_events, rule_keys and dnc_profiles from the loaded tables."""
     from audience.fields import FIELD_NAMES
 
+    con.execute("SET enable_progress_bar = false")
     con.execute("BEGIN TRANSACTION")
     try:
-        attributes, attribute_keys = _typed_columns(con, "profiles", "attributes", "a")
-        properties, property_keys = _typed_columns(con, "events", "properties", "e")
+        attributes, attribute_keys = _typed_columns(con, "attributes", "a")
+        properties, property_keys = _typed_columns(con, "properties", "e")
         standard = ", ".join(f'p."{name}"' for name in FIELD_NAMES)
         con.execute(
             f"CREATE OR REPLACE TABLE rule_profiles AS SELECT p.id, {standard}, p.company_id,"
@@ -108,6 +110,11 @@ def prepare(con) -> None:
             + "".join(f", {e}" for e in properties)
             + " FROM (SELECT *, json_extract(properties, $paths) AS v FROM events) ORDER BY name, occurred_at",
             {"paths": [_pointer(key) for _, key, *_ in property_keys] or ["/"]},
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE rule_summary AS SELECT name, profile_id, count(*) AS n,"
+            " min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM events GROUP BY name, profile_id"
+            " ORDER BY name, n"
         )
         con.execute(
             "CREATE OR REPLACE TABLE rule_keys (source VARCHAR, key VARCHAR, text VARCHAR,"
@@ -147,7 +154,6 @@ class DuckCompiler:
             (source, key): (text, number, boolean)
             for source, key, text, number, boolean in con.execute("SELECT * FROM rule_keys").fetchall()
         }
-        self.clauses: list[str] = []  # each event clause's FILTER condition
 
     def bind(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -157,18 +163,8 @@ class DuckCompiler:
     # -- the whole rule -----------------------------------------------------------------------
     def statement(self, rule: dict, select: str) -> tuple[str, dict[str, Any]]:
         where = [self.group(rule["attributes"])] if rule.get("attributes") else []
-        names = []
-        for clause in rule.get("events") or []:
-            where.append(self.event(clause))
-            names.append(clause["event"])
+        where += [self.event(clause) for clause in rule.get("events") or []]
         sql = f"SELECT {select} FROM rule_profiles p"
-        if self.clauses:
-            counts = ", ".join(f"count(*) FILTER (WHERE {c}) AS n{i}" for i, c in enumerate(self.clauses))
-            name_list = ", ".join(self.bind(name) for name in dict.fromkeys(names))
-            sql += (
-                f" LEFT JOIN (SELECT profile_id, {counts} FROM rule_events WHERE name IN ({name_list})"
-                " GROUP BY profile_id) ev ON ev.profile_id = p.id"
-            )
         if where:
             sql += " WHERE " + " AND ".join(f"({w})" for w in where)
         return sql, self.params
@@ -343,12 +339,51 @@ class DuckCompiler:
 
     # -- events -------------------------------------------------------------------------------
     def event(self, clause: dict) -> str:
+        """`[NOT] p.id IN (the profiles with >= n or exactly n matching events)`, as
+        segments.rules.compile.event_matches: the comparisons that admit zero (`lt 3`, `equals 0`)
+        and `performed: false` are complements, so profiles without events are counted."""
         occurrence = clause.get("occurrence") or {"operator": "gte", "count": 1}
-        compare = pick(_OCCURRENCE, occurrence["operator"], "an occurrence")
+        count = int(occurrence["count"])
+        occurrences = {
+            "gte": ("gte", count, False),
+            "gt": ("gte", count + 1, False),
+            "lt": ("gte", count, True),
+            "lte": ("gte", count + 1, True),
+            "equals": ("exact", count, False) if count else ("gte", 1, True),
+        }
+        lookup, n, negated = pick(occurrences, occurrence["operator"], "an occurrence")
+        negated = negated != (not clause.get("performed", True))
+        if lookup == "gte" and n <= 0:
+            positive = TRUE
+        else:
+            positive = (
+                f"p.id IN ({self.summary_rows(clause, lookup, n) or self.event_rows(clause, lookup, n)})"
+            )
+        return f"NOT ({positive})" if negated else positive
+
+    def _bounds(self, clause: dict) -> tuple[event_time.Bound, event_time.Bound]:
+        return event_time.window(clause["time"]["operator"]).bounds(clause["time"], self.now)
+
+    def summary_rows(self, clause: dict, lookup: str, n: int) -> str | None:
+        """From rule_summary (per profile and name: count, first and last time) where it holds the
+        answer: any time, every count; a window open at one end, "at least once" (events after T
+        exist exactly when the last one is after T). None when the events themselves are needed."""
+        if clause.get("properties"):
+            return None
+        (lower_lookup, lower), (upper_lookup, upper) = self._bounds(clause)
+        open_ended = lower is None or upper is None
+        if (lower is not None or upper is not None) and ((lookup, n) != ("gte", 1) or not open_ended):
+            return None
+        rows = f"SELECT profile_id FROM rule_summary WHERE name = {self.bind(clause['event'])}"
+        if lower is not None:
+            return f"{rows} AND last_at {_LOOKUP[lower_lookup]} {self.bind(_moment(lower))}"
+        if upper is not None:
+            return f"{rows} AND first_at {_LOOKUP[upper_lookup]} {self.bind(_moment(upper))}"
+        return f"{rows} AND n {'>=' if lookup == 'gte' else '='} {self.bind(n)}"
+
+    def event_rows(self, clause: dict, lookup: str, n: int) -> str:
         tests = [f"name = {self.bind(clause['event'])}"]
-        (lower_lookup, lower), (upper_lookup, upper) = event_time.window(clause["time"]["operator"]).bounds(
-            clause["time"], self.now
-        )
+        (lower_lookup, lower), (upper_lookup, upper) = self._bounds(clause)
         if lower is not None:
             tests.append(f"occurred_at {_LOOKUP[lower_lookup]} {self.bind(_moment(lower))}")
         if upper is not None:
@@ -361,10 +396,10 @@ class DuckCompiler:
             positive = ops.NEGATIONS.get(operator, operator)
             test = self.json_test("properties", name, spec, positive, prop.get("value"), "rule_events")
             tests.append(f"NOT ({test})" if operator in ops.NEGATIONS else f"({test})")
-        index = len(self.clauses)
-        self.clauses.append(" AND ".join(tests))
-        test = f"coalesce(ev.n{index}, 0) {compare} {self.bind(int(occurrence['count']))}"
-        return test if clause.get("performed", True) else f"NOT ({test})"
+        rows = "SELECT profile_id FROM rule_events WHERE " + " AND ".join(tests)
+        if (lookup, n) == ("gte", 1):
+            return rows
+        return f"{rows} GROUP BY profile_id HAVING count(*) {'>=' if lookup == 'gte' else '='} {self.bind(n)}"
 
 
 def _compile(con, rule: dict, account: Account, now: dt.datetime, select: str) -> tuple[str, dict]:
