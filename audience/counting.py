@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, router, transaction
 from django.db.models import QuerySet
+from django.dispatch import Signal
 
 from audience import replicas
 
@@ -91,6 +92,15 @@ def _bump(account_ids: list[int]) -> None:
     replicas.writes_recorded(account_ids)
 
 
+# Sent once a write that moved these accounts' generation is committed (`account_ids`, a sorted
+# list): a second count engine (segments/engines/store.py) refreshes its copy of the data then.
+data_committed = Signal()
+
+
+def _committed(account_ids: list[int]) -> None:
+    data_committed.send_robust(sender=None, account_ids=account_ids)
+
+
 class _CommitBump:
     """The bump a transaction owes at its commit: one per transaction, gathering the accounts of
     every `data_changed` made in it."""
@@ -100,6 +110,7 @@ class _CommitBump:
 
     def __call__(self) -> None:
         _bump(sorted(self.account_ids))
+        _committed(sorted(self.account_ids))
 
 
 def data_changed(*, account_ids: Iterable[int | None], using: str = DEFAULT_DB_ALIAS) -> None:
@@ -112,7 +123,9 @@ def data_changed(*, account_ids: Iterable[int | None], using: str = DEFAULT_DB_A
     _bump(sorted(ids))
     writer = connections[using]
     if not writer.in_atomic_block:
-        return  # autocommit: the write is committed already, the bump above came after it
+        # autocommit: the write is committed already, the bump above came after it
+        _committed(sorted(ids))
+        return
     # Each entry is (savepoint ids, func, robust).
     for entry in writer.run_on_commit:
         func = entry[1]

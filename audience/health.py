@@ -8,6 +8,7 @@ failed; the driver's error, which names hosts, ports and databases, goes to the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import connection
 
@@ -42,3 +43,27 @@ def replicas_status() -> dict[str, str]:
     """Each read replica: "ok", "lagging" (out of rotation: too far behind) or "down" (out of
     rotation: did not answer). They do not decide the answer: the primary serves without them."""
     return {alias: replicas.status(alias, fresh=True) for alias in replicas.aliases()}
+
+
+def count_engine_status(file_status: Callable[[int], str]) -> dict:
+    """Which engine counts, and for the DuckDB one how many accounts' files are fresh (the next
+    count comes from them), stale, missing or unreadable (counted in the database until rebuilt),
+    `file_status(account_id)` telling which (segments.engines.store.status). Never decides the
+    answer: the database counts without them. Per account only as totals: this page is public."""
+    from django.conf import settings
+
+    body: dict = {"engine": settings.COUNT_ENGINE}
+    if settings.COUNT_ENGINE != "duckdb":
+        return body
+    from audience.models import Account
+
+    totals: dict[str, int] = {}
+    try:
+        for account_id in Account.objects.order_by("pk").values_list("pk", flat=True)[:200]:
+            found = file_status(account_id)
+            totals[found] = totals.get(found, 0) + 1
+    except Exception:  # the database check says what failed
+        logger.exception("health: the count engine's files could not be listed")
+        return {**body, "files": "unknown"}
+    body["files"] = totals
+    return body

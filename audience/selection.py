@@ -28,6 +28,21 @@ def register_rule_compiler(compiler: RuleCompiler) -> None:
     _rule_compiler[:] = [compiler]
 
 
+# The People count from a second count engine (segments registers it): (True, the number of
+# profiles matching a People querystring, or None while still counting), or (False, None) to
+# count the FilterSet's queryset in the database.
+PeopleCounter = Callable[[Account, QueryDict], "tuple[bool, int | None]"]
+_people_counter: list[PeopleCounter] = []
+
+
+def register_people_counter(counter: PeopleCounter) -> None:
+    _people_counter[:] = [counter]
+
+
+def people_count_elsewhere(*, account: Account, query: QueryDict) -> tuple[bool, int | None]:
+    return _people_counter[0](account, query) if _people_counter else (False, None)
+
+
 @dataclass
 class Selection:
     ids: list[int] | None = None  # explicit rows; None means "all matching the filter"

@@ -192,6 +192,9 @@ def _attach_contacts(rows: list[Profile]) -> None:
 
 def profile_count(*, account: Account, query: QueryDict) -> int | None:
     """The number of profiles matching `query`, or None while the database is still counting."""
+    counted, found = selection.people_count_elsewhere(account=account, query=query)
+    if counted:
+        return found
     filters = people_filters(query)
     rule = people_rule(query)
     queryset = selection.profiles_matching(account=account, filters=filters, rule=rule)

@@ -319,6 +319,15 @@ IMPORT_STREAMS = env_int("IMPORT_STREAMS", 2)
 # Counts: a statement timeout keeps a slow rule from hanging a page; a short cache per rule.
 COUNT_TIMEOUT_MS = env_int("COUNT_TIMEOUT_MS", 3000)
 COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 30)
+# A second count engine (docs/rules.md, "Performance"): unset (or "orm") counts in the database;
+# "duckdb" counts from one DuckDB file per account under COUNT_ENGINE_DIR (segments/engines/store.py),
+# rebuilt by a worker after writes, and from the database while the file is older than the last
+# write. Needs the `duckdb` package, a cache shared by every process (REDIS_URL: the account's data
+# generation lives there) and COUNT_ENGINE_DIR on a disk that web processes and workers share.
+COUNT_ENGINE = env_str("COUNT_ENGINE", "").strip().lower() or "orm"
+if COUNT_ENGINE not in {"orm", "duckdb"}:
+    raise ImproperlyConfigured(f"COUNT_ENGINE={COUNT_ENGINE!r}: expected orm or duckdb (or unset)")
+COUNT_ENGINE_DIR = Path(env_str("COUNT_ENGINE_DIR", str(BASE_DIR / "var" / "count_engine")))
 
 # Where broadcasts go (docs/communications.md): email over SMTP when EMAIL_HOST is set, phone
 # channels through Infobip when INFOBIP_BASE_URL and INFOBIP_API_KEY are, the signed webhook for a

@@ -6,8 +6,14 @@ the plain queryset's count, and the queryset's members among a spread of profile
 plain Python computes from those profiles' rows (benchmarks/rule_oracle.py). Then the fixed
 suite (benchmarks/segments_bench.py), once per rule, as a second table.
 
+With `--engine duckdb` the rules are counted by the DuckDB count engine instead
+(segments/engines: the account's file is built first, and its build time reported), each rule
+cold: a new connection to the file, the rule normalised as `rule_count` does. With `--engine both`
+each rule is counted by both engines at the same `now`, the figures are side by side, and any
+rule whose two counts differ is reported and fails the run.
+
     DATABASE_URL=postgres://… SECRET_KEY=bench-only .venv/bin/python -m benchmarks counts \
-        [--seed N] [--rules 200] [--check 20] [--json out.json]
+        [--seed N] [--rules 200] [--check 20] [--engine orm|duckdb|both] [--json out.json]
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ import random
 import statistics
 import time
 from typing import Any
+from unittest import mock
 
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from audience.models import Account, Profile
@@ -45,35 +53,115 @@ def reference_ms(account: Account, repeat: int = 5) -> float:
 
 
 def timed_count(account: Account, rule: dict) -> tuple[float, int | None]:
+    """A cold count by the database (the ORM engine, whatever COUNT_ENGINE says)."""
     started = time.perf_counter()
-    count = selectors.rule_count(account=account, rule=rule, cached=False, timeout_ms=TIMEOUT_MS)
+    with override_settings(COUNT_ENGINE="orm"):
+        count = selectors.rule_count(account=account, rule=rule, cached=False, timeout_ms=TIMEOUT_MS)
     return (time.perf_counter() - started) * 1000, count
 
 
-def generated_counts(
-    account: Account, *, seed: int, rules: int = 200, check: int = 20, check_profiles: int = 2000, log=print
-) -> dict[str, Any]:
-    """Run the generated rules; returns the figures, each rule's time and count, and the check."""
-    now = timezone.now()
-    vocab = Vocabulary.from_account(account, now=now)
-    drawn = RuleGenerator(vocab, seed).rules(rules)
-    selectors.rule_count(account=account, rule=drawn[0], cached=False)  # catalog, connection
-    before = reference_ms(account)
-    results = []
-    for index, rule in enumerate(drawn):
-        ms, count = timed_count(account, rule)
-        results.append({"index": index, "ms": round(ms, 1), "count": count, "rule": rule})
-    reference = statistics.median([before, reference_ms(account)])
-    times = [r["ms"] for r in results]
-    figures = {
-        "seed": seed,
-        "rules": rules,
+def timed_duckdb_count(account: Account, rule: dict, *, now) -> tuple[float, int | None]:
+    """A cold count by the DuckDB engine: the account's file attached anew (nothing of an earlier
+    rule's read kept), the rule normalised as `rule_count` does (the catalog's definitions read
+    from the database), then counted. The process's in-memory DuckDB database, which the file is
+    attached to, is made once per process (store._database), as it is when serving."""
+    from segments.engines import duck_sql, store
+
+    started = time.perf_counter()
+    normalised = selectors.rule_clean(account=account, rule=rule)
+    file = store.connect(store.path_for(account.pk))
+    try:
+        count = duck_sql.rule_count(file.cursor(), normalised, account=account, now=now)
+    finally:
+        file.close()
+    return (time.perf_counter() - started) * 1000, int(count)
+
+
+def duckdb_build(account: Account) -> dict[str, Any]:
+    """Build the account's DuckDB file now; its build time, rows and size."""
+    from segments.engines import store
+
+    built = store.build(account.pk)
+    if built is None:
+        raise SystemExit("another build of this account's DuckDB file is running; try again when it ends")
+    return {
+        "seconds": round(built.seconds, 1),
+        "rows": built.rows,
+        "megabytes": round(built.path.stat().st_size / 2**20, 1),
+    }
+
+
+def engine_figures(times: list[float], counts: list[int | None], reference: float) -> dict[str, Any]:
+    return {
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(percentile(times, 0.95), 1),
         "max_ms": round(max(times), 1),
+        "ratio": round(statistics.median(times) / max(reference, 0.01), 1),
+        "timeouts": sum(c is None for c in counts),
+    }
+
+
+def generated_counts(
+    account: Account,
+    *,
+    seed: int,
+    rules: int = 200,
+    check: int = 20,
+    check_profiles: int = 2000,
+    engine: str = "orm",
+    log=print,
+) -> dict[str, Any]:
+    """Run the generated rules on `engine` (orm, duckdb or both); returns the figures (of the
+    first engine at the top level, of each under "engines"), each rule's times and counts, and
+    the checks."""
+    engines = ["orm", "duckdb"] if engine == "both" else [engine]
+    now = timezone.now()
+    vocab = Vocabulary.from_account(account, now=now)
+    drawn = RuleGenerator(vocab, seed).rules(rules)
+    build = duckdb_build(account) if "duckdb" in engines else None
+    timed = {
+        "orm": lambda rule, now: timed_count(account, rule),
+        "duckdb": lambda rule, now: timed_duckdb_count(account, rule, now=now),
+    }
+    for name in engines:  # catalog, connection, file cache
+        timed[name](drawn[0], timezone.now())
+    before = reference_ms(account)
+    results = []
+    for index, rule in enumerate(drawn):
+        row: dict[str, Any] = {"index": index, "rule": rule, "engines": {}}
+        # Both engines at one `now`, so that a relative window can't move between them.
+        at = timezone.now()
+        with mock.patch("django.utils.timezone.now", return_value=at):
+            for name in engines:
+                ms, count = timed[name](rule, at)
+                row["engines"][name] = {"ms": round(ms, 1), "count": count}
+        row.update(row["engines"][engines[0]])
+        results.append(row)
+    reference = statistics.median([before, reference_ms(account)])
+    per_engine = {
+        name: engine_figures(
+            [r["engines"][name]["ms"] for r in results],
+            [r["engines"][name]["count"] for r in results],
+            reference,
+        )
+        for name in engines
+    }
+    figures = {
+        "seed": seed,
+        "rules": rules,
+        "engine": engine,
+        **per_engine[engines[0]],
         "reference_ms": round(reference, 1),
-        "timeouts": sum(r["count"] is None for r in results),
         "load_average": " / ".join(f"{v:.1f}" for v in _load()),
+        "engines": per_engine,
+        "build": build,
+        "engine_mismatches": [
+            {"index": r["index"], "rule": r["rule"], **{n: c["count"] for n, c in r["engines"].items()}}
+            for r in results
+            if len(engines) > 1
+            and None not in [c["count"] for c in r["engines"].values()]
+            and len({c["count"] for c in r["engines"].values()}) > 1
+        ],
     }
     figures["checked"], figures["mismatches"] = check_sample(
         account, drawn, results, seed=seed, now=now, rules=check, profiles=check_profiles
@@ -99,7 +187,7 @@ def check_sample(account, drawn, results, *, seed: int, now, rules: int, profile
         # timed count ran minutes earlier (an event crossing "65 days ago" meanwhile is no error).
         # Both at the current time: `queryset` is compiled at the run's fixed `now` (the oracle's),
         # minutes before, so a relative window would have moved between the two.
-        fast = selectors.rule_count(account=account, rule=rule, cached=False, timeout_ms=TIMEOUT_MS)
+        fast = timed_count(account, rule)[1]
         plain = selectors.rule_queryset(account=account, rule=rule).count()
         if fast is not None and fast != plain:
             mismatches.append({"index": index, "rule": rule, "fast": fast, "queryset": plain})
@@ -192,6 +280,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-suite", action="store_true", help="skip the fixed suite")
         parser.add_argument("--json", default="", help="write every rule's time and count here")
         parser.add_argument(
+            "--engine",
+            choices=["orm", "duckdb", "both"],
+            default="orm",
+            help="count with the database (orm), the DuckDB engine, or both side by side",
+        )
+        parser.add_argument(
             "--dnc-entries",
             type=int,
             default=0,
@@ -208,23 +302,42 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{connection.vendor}, account {account.name}, seed {seed}, {options['rules']} rules"
         )
-        run = generated_counts(account, seed=seed, rules=options["rules"], check=options["check"])
-        f = run["figures"]
-        self.stdout.write(
-            f"generated rules (seed {seed}): median {f['median_ms']} ms, p95 {f['p95_ms']} ms, max {f['max_ms']} ms; "
-            f"reference count(*) {f['reference_ms']} ms (median ×{f['median_ms'] / max(f['reference_ms'], 0.01):.1f}); "
-            f"timeouts {f['timeouts']}; load {f['load_average']}"
+        run = generated_counts(
+            account, seed=seed, rules=options["rules"], check=options["check"], engine=options["engine"]
         )
+        f = run["figures"]
+        if f["build"]:
+            b = f["build"]
+            rows = ", ".join(f"{table} {count:,}" for table, count in b["rows"].items())
+            self.stdout.write(f"DuckDB file built in {b['seconds']} s, {b['megabytes']} MB ({rows})")
+        self.stdout.write(
+            f"generated rules (seed {seed}), cold; reference count(*) {f['reference_ms']} ms; load {f['load_average']}"
+        )
+        self.stdout.write(
+            f"  {'engine':<8} {'median':>10} {'p95':>10} {'max':>10} {'× count(*)':>11} timeouts"
+        )
+        for name, e in f["engines"].items():
+            self.stdout.write(
+                f"  {name:<8} {e['median_ms']:>7.1f} ms {e['p95_ms']:>7.1f} ms {e['max_ms']:>7.1f} ms "
+                f"{e['ratio']:>10.1f}× {e['timeouts']:>8}"
+            )
+        if len(f["engines"]) > 1:
+            self.stdout.write(f"every rule counted by both engines: {len(f['engine_mismatches'])} mismatches")
+            for mismatch in f["engine_mismatches"]:
+                self.stdout.write(f"  ENGINE MISMATCH {rule_words(mismatch)}")
         self.stdout.write(
             f"checked {f['checked']} rules against a second evaluation: {len(f['mismatches'])} mismatches"
         )
         for mismatch in f["mismatches"]:
             self.stdout.write(f"  MISMATCH {rule_words(mismatch)}")
-        self.stdout.write("slowest:")
-        for row in sorted(run["results"], key=lambda r: -r["ms"])[: options["slowest"]]:
-            self.stdout.write(
-                f"  {row['ms']:>8.1f} ms {row['count']!s:>9}  #{row['index']} {rule_words(row['rule'])}"
-            )
+        for name in f["engines"]:
+            self.stdout.write(f"slowest ({name}):")
+            slowest = sorted(run["results"], key=lambda r: -r["engines"][name]["ms"])[: options["slowest"]]
+            for row in slowest:
+                e = row["engines"][name]
+                self.stdout.write(
+                    f"  {e['ms']:>8.1f} ms {e['count']!s:>9}  #{row['index']} {rule_words(row['rule'])}"
+                )
         if not options["no_suite"]:
             self.stdout.write("fixed suite (cold, once each after a warm-up):")
             for row in suite_counts(account):
@@ -232,5 +345,5 @@ class Command(BaseCommand):
         if options["json"]:
             with open(options["json"], "w") as out:
                 json.dump(run, out, indent=1, default=str)
-        if f["mismatches"]:
+        if f["mismatches"] or f["engine_mismatches"]:
             raise SystemExit(1)

@@ -131,8 +131,14 @@ def main() -> None:
         "--seed", type=int, default=None, help="counts: the rule generator's seed (default: new)"
     )
     parser.add_argument("--rules", type=int, default=200, help="counts: how many generated rules")
+    parser.add_argument(
+        "--engine",
+        choices=["orm", "duckdb", "both"],
+        default="orm",
+        help="counts: the database (orm), the DuckDB count engine, or both side by side",
+    )
     args = parser.parse_args()
-    COUNTS_OPTIONS.update(seed=args.seed, rules=args.rules)
+    COUNTS_OPTIONS.update(seed=args.seed, rules=args.rules, engine=args.engine)
 
     account = ensure_data(args.profiles, args.events_per_profile, args.account)
     label = args.label or ("latest" if args.profiles >= 1_000_000 else f"small-{args.profiles}")

@@ -11,9 +11,10 @@ class SegmentsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate, post_save
 
-        from audience import selection, usage
+        from audience import counting, selection, usage
         from audience.models import AttributeDefinition, EventDefinition
         from segments import indexes, selectors
+        from segments.engines import store
 
         # Each custom attribute gets its expression index (segments.indexes); PostgreSQL only.
         post_save.connect(
@@ -29,8 +30,12 @@ class SegmentsConfig(AppConfig):
         # `migrate` ends with the indexes of every existing definition in place.
         post_migrate.connect(indexes.on_migrated, sender=self, dispatch_uid="segments_rule_indexes")
 
+        # The DuckDB count engine (COUNT_ENGINE=duckdb) rebuilds an account's file after writes.
+        counting.data_committed.connect(store.on_data_committed, dispatch_uid="segments_count_engine")
+
         selection.register_rule_compiler(
             lambda account, rule: selectors.rule_queryset(account=account, rule=rule)
         )
+        selection.register_people_counter(selectors.people_count)
         usage.usage_register(usage.ATTRIBUTE, selectors.attribute_usage)
         usage.usage_register(usage.TAG, selectors.tag_usage)

@@ -8,12 +8,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from audience import counting
 from audience.models import Account, AttributeDefinition, Profile
+from segments.engines import store
 from segments.models import Segment, SegmentSize
 from segments.rules.catalog import Catalog
 from segments.rules.compile import Compiler
@@ -67,9 +68,15 @@ def rule_queryset(*, account: Account, rule: Any, now: dt.datetime | None = None
 def rule_count(
     *, account: Account, rule: Any, cached: bool = True, timeout_ms: int | None = None
 ) -> int | None:
-    """How many profiles match; None when counting took longer than the count timeout."""
+    """How many profiles match; None when counting took longer than the count timeout. With
+    COUNT_ENGINE=duckdb, from the account's DuckDB file while it holds the account's latest data
+    (segments/engines/store.py), else — stale, missing, or any DuckDB error — from the database."""
 
     def count() -> int | None:
+        if store.enabled():
+            found = store.rule_count(account=account, rule=rule_clean(account=account, rule=rule))
+            if found is not None:
+                return found
         return counting.count_with_timeout(TunedCount(_countable(account, rule)), timeout_ms=timeout_ms)
 
     return counting.cached(account.pk, _rule_key("rule", rule), count) if cached else count()
@@ -288,6 +295,26 @@ def rule_with_people_filters(*, account: Account, query: Any, rule: dict) -> Peo
     """`rule` ANDed with the quick filters of a People querystring, and the filters that the rule
     language can't say (for "Save as segment": the segment holds whom People counted)."""
     return people_rule(account=account, query=query, rule=rule)
+
+
+def people_count(account: Account, query: Any) -> tuple[bool, int | None]:
+    """The People summary card's count through `rule_count` when a second count engine is on
+    and every filter of `query` is said in the rule language (the translation "Save as segment"
+    uses, exact: tests/segments/test_save_from_people.py): (True, the count, or None while still
+    counting). (False, None) otherwise: the FilterSet's count (audience.selectors.profile_count)."""
+    if not store.enabled():
+        return False, None
+    from audience import selectors as people
+
+    try:
+        translated = people_rule(
+            account=account, query=query, rule=people.people_rule(query) or {"version": 1}
+        )
+        if translated.left_out:
+            return False, None
+        return True, rule_count(account=account, rule=translated.rule)
+    except ValidationError:  # a rule that isn't JSON or is invalid: the FilterSet's path says so
+        return False, None
 
 
 def rule_explain(account: Account, rule: Any, profile: Profile) -> dict:

@@ -134,9 +134,12 @@ def segments_predefined_ensure(*, account: Account) -> None:
 
 
 def segment_size_record(*, segment: Segment, timeout_ms: int = 60_000) -> SegmentSize:
-    """Count the segment now and store it under today's date (the account's)."""
+    """Count the segment now (as every live count is: `selectors.rule_count`, not cached) and
+    store it under today's date (the account's)."""
     try:
-        size = counting.count_with_timeout(selectors.segment_profiles(segment=segment), timeout_ms=timeout_ms)
+        size = selectors.rule_count(
+            account=segment.account, rule=segment.rule, cached=False, timeout_ms=timeout_ms
+        )
     except ValidationError:
         size = None
     row, _ = SegmentSize.objects.update_or_create(

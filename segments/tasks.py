@@ -46,3 +46,13 @@ def rule_count_task(account_pk: int, rule: dict) -> int | None:
         return services.rule_count(account=account, rule=rule, timeout_ms=services.BACKGROUND_COUNT_MS)
     except RuleErrors:  # the definitions changed since the page asked
         return None
+
+
+@shared_task(name="segments.count_engine_build_task")
+def count_engine_build_task(account_pk: int) -> float | None:
+    """Rebuild the account's count engine file (segments/engines/store.py); its build time, or
+    None when another build of the account was running."""
+    from segments.engines import store
+
+    built = store.build(account_pk)
+    return None if built is None else built.seconds

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audience import access, health, services
 from audience.htmx import render_page
 from audience.models import Notification
+from segments.engines import store
 
 
 @require_GET
@@ -33,6 +34,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body: dict = {"status": "ok" if ok else "error", "checks": [text for _, text in checks]}
     if replicas := health.replicas_status():
         body["replicas"] = replicas
+    body["counts"] = health.count_engine_status(store.status)
     return JsonResponse(body, status=200 if ok else 503)
 
 
