@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from audience.models import AttributeType
 from audience.templatetags.dates import when
+from audience.text import text_unstorable
 
 TRUE_WORDS = {"true", "yes", "1", "y", "t"}
 FALSE_WORDS = {"false", "no", "0", "n", "f"}
@@ -42,6 +43,8 @@ def attribute_value_parse(type_: str, raw: Any, *, zone: dt.tzinfo = dt.UTC) -> 
         return None
     if type_ == AttributeType.TEXT:
         text = str(raw).strip()
+        if reason := text_unstorable(text):
+            raise ValidationError(f"The text {reason}.", code="unstorable")
         if len(text) > MAX_TEXT:
             raise ValidationError(f"Text is longer than {MAX_TEXT} characters.", code="too_long")
         return text
