@@ -41,14 +41,8 @@ def text_unstorable_paths(value: Any, path: str = "") -> list[tuple[str, str]]:
     return []
 
 
-def text_storable_check(value: Any, *, field: str) -> None:
-    """Refuse text that can't be stored: ValidationError keyed by `field`, its message naming it."""
-    for path, reason in text_unstorable_paths(value, field):
-        raise ValidationError({field: f"{path} {reason}."}, code="unstorable")
-
-
 def text_storable_fields(values: dict[str, Any]) -> None:
-    """`text_storable_check` of each value, every offending field named in one ValidationError."""
+    """Refuse values holding text that can't be stored: one ValidationError naming every such field."""
     errors = {
         name: [f"{path} {reason}." for path, reason in found]
         for name, value in values.items()
@@ -61,9 +55,3 @@ def text_storable_fields(values: dict[str, Any]) -> None:
 def text_storable_replace(value: str) -> str:
     """`value` with each character that can't be stored shown as U+FFFD (a file's preview)."""
     return _UNSTORABLE.sub("\ufffd", value)
-
-
-def validate_storable_text(value: Any) -> None:
-    """The same check as a Django field validator (the form names the field)."""
-    if isinstance(value, str) and (reason := text_unstorable(value)):
-        raise ValidationError(f"This value {reason}.", code="unstorable")

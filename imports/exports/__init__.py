@@ -247,7 +247,8 @@ def _export_work(run: JobRun) -> JobDone | None:
                 f"exports/{job.account_id}/{job.pk}/{job.download_name}", File(saved)
             )
     job.save(update_fields=["file_path"])
+    rows = f"{job.processed:,} row{'' if job.processed == 1 else 's'}"
     return JobDone(
-        message=f"{job.processed:,} rows exported.",
-        notice=f"Your {job.get_kind_display()} export is ready: {job.processed:,} rows.",
+        message=f"{rows} exported.",
+        notice=f"Your {job.get_kind_display()} export is ready: {rows}.",
     )

@@ -112,3 +112,9 @@ def test_the_people_xlsx_holds_wall_times_in_the_accounts_zone(account, owner, m
     # A date-time attribute is the CSV's text, so the file imports back as the same moment.
     assert cell["Renewal"] == "2026-07-04T04:00:00+02:00"
     assert cell["Note"] == "2026-07-04T02:00:00Z"
+
+
+def test_the_finished_export_says_1_row(account, owner):
+    _dnc(account, owner)
+    job = _job(account, owner, "dnc", "csv", {"query": ""})
+    assert job.message == "1 row exported."
