@@ -14,8 +14,8 @@ from django.db.models import QuerySet
 
 from audience.api_errors import ApiError
 from audience.api_person import FIELDS
-from audience.middleware import NUL_REFUSED
 from audience.models import Account
+from audience.text import text_unstorable
 from segments import selectors as segment_selectors
 from segments.rules import operators as ops
 from segments.rules.catalog import STANDARD_BY_KEY
@@ -113,8 +113,8 @@ class _Translation:
             if comparison not in _EMPTY:
                 raise _bad(path, f"{comparison} takes a value (an empty {field} is equality with null)")
             condition["operator"] = _EMPTY[comparison]
-        elif isinstance(operand, str) and "\x00" in operand:
-            raise _bad(path, NUL_REFUSED)  # a JSON `\u0000`: the middleware sees only raw NULs
+        elif isinstance(operand, str) and (reason := text_unstorable(operand)):
+            raise _bad(path, reason)  # a JSON `\u0000` inside the filter's own JSON text
         elif isinstance(operand, (dict, list, bool)):
             raise _bad(path, f"expected one text or date value for {field}")
         else:

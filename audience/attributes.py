@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from audience.models import AttributeType
 from audience.templatetags.dates import when
+from audience.text import text_unstorable
 
 TRUE_WORDS = {"true", "yes", "1", "y", "t"}
 FALSE_WORDS = {"false", "no", "0", "n", "f"}
@@ -31,12 +32,19 @@ def _fail(type_: str, raw: Any) -> ValidationError:
     return ValidationError(f"{raw!r} is not {TYPE_EXPECTATION[type_]}.", code="invalid")
 
 
-def attribute_value_parse(type_: str, raw: Any) -> Any:
-    """Turn `raw` into the stored JSON value for `type_`; None for an empty value."""
+def attribute_value_parse(type_: str, raw: Any, *, zone: dt.tzinfo = dt.UTC) -> Any:
+    """Turn `raw` into the stored JSON value for `type_`; None for an empty value.
+
+    A date-time with an offset is kept as given; a naive one is read in `zone`: UTC for the API
+    and files (as Infobip reads them), the account's time zone for what a person types on a screen
+    (`timezone.get_current_timezone()` there). A wall time that a DST change skips or repeats
+    takes the offset in force before the change. Stored in UTC either way."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
     if type_ == AttributeType.TEXT:
         text = str(raw).strip()
+        if reason := text_unstorable(text):
+            raise ValidationError(f"The text {reason}.", code="unstorable")
         if len(text) > MAX_TEXT:
             raise ValidationError(f"Text is longer than {MAX_TEXT} characters.", code="too_long")
         return text
@@ -98,7 +106,7 @@ def attribute_value_parse(type_: str, raw: Any) -> Any:
                     raise _fail(type_, raw)
                 value = dt.datetime.combine(day, dt.time())
         if timezone.is_naive(value):
-            value = timezone.make_aware(value, dt.UTC)
+            value = value.replace(tzinfo=zone)
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     raise ValueError(f"unknown attribute type {type_!r}")
 
@@ -122,3 +130,15 @@ def attribute_value_display(type_: str, value: Any) -> str:
             return str(value)
         return when(parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC))
     return str(value)
+
+
+def attribute_datetime_input(value: Any, zone: dt.tzinfo) -> str:
+    """A stored date-time as a `datetime-local` input shows it: the wall time in `zone`."""
+    if value in (None, ""):
+        return ""
+    parsed = parse_datetime(str(value).replace("Z", "+00:00"))
+    if parsed is None:
+        return str(value)
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(zone).strftime("%Y-%m-%dT%H:%M")

@@ -7,8 +7,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from audience.attributes import TYPE_EXPECTATION, attribute_value_parse
+from audience.attributes import TYPE_EXPECTATION, attribute_datetime_input, attribute_value_parse
 from audience.contacts import PHONE_EXAMPLE, normalize_email, normalize_phone
 from audience.fields import FIELD_NAMES, PROFILE_FIELDS
 from audience.models import (
@@ -64,7 +65,8 @@ class _AttributeField(forms.CharField):
 
     def clean(self, value: Any) -> Any:
         value = super().clean(value)
-        return attribute_value_parse(self.attribute_type, value)
+        # A person types the wall time of the account's time zone, which the middleware made current.
+        return attribute_value_parse(self.attribute_type, value, zone=timezone.get_current_timezone())
 
 
 class ProfileForm(forms.ModelForm):
@@ -101,7 +103,7 @@ class ProfileForm(forms.ModelForm):
                 if definition.type == AttributeType.BOOLEAN:
                     value = "true" if value else "false"
                 elif definition.type == AttributeType.DATETIME:
-                    value = str(value).replace("Z", "")[:16]
+                    value = attribute_datetime_input(value, timezone.get_current_timezone())
                 self.initial[name] = value
         if self.instance.pk:
             contacts = list(self.instance.contacts.all())

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 
-from audience import access
+from audience import access, text
 
 
 class CurrentAccountMiddleware:
@@ -36,62 +36,54 @@ class CurrentAccountMiddleware:
             timezone.deactivate()
 
 
-NUL_REFUSED = "contains a NUL character (\\u0000), which can't be stored: remove it"
-
-
-def _nul_paths(value: object, path: str = "") -> list[str]:
-    """Where NUL characters hide in decoded JSON: the dotted path of each field that has one."""
-    if isinstance(value, str):
-        return [path or "request"] if "\x00" in value else []
-    if isinstance(value, dict):
-        found = []
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            found += [here] if "\x00" in str(key) else _nul_paths(item, here)
-        return found
-    if isinstance(value, list):
-        return [hit for index, item in enumerate(value) for hit in _nul_paths(item, f"{path}[{index}]")]
-    return []
-
-
 class RefuseNulMiddleware:
-    """PostgreSQL text can't hold a NUL character: a query string, form field or JSON body that
-    carries one is refused with a 400 naming the field, before any view turns it into a 500.
-    Uploaded files are not looked at (an .xlsx is binary; the import pipeline reads those)."""
+    """Text that can't be stored (`audience.text`: a NUL character, an unpaired surrogate) in a
+    query string, form field or JSON body is refused with a 400 naming the field, before any view
+    turns it into a 500. Uploaded files are not looked at (an .xlsx is binary; the import pipeline
+    checks each cell and reports its row and column)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        paths = self._paths(request)
-        if not paths:
+        found = self._found(request)
+        if not found:
             return self.get_response(request)
         if request.path.startswith("/api/"):
             from audience.api_errors import error_body
 
-            body = error_body("BAD_REQUEST", "Bad request", {path: [NUL_REFUSED] for path in paths[:20]})
-            return JsonResponse(body, status=400)
-        return HttpResponseBadRequest(f"The field {paths[0]} {NUL_REFUSED}.", content_type="text/plain")
+            errors: dict[str, list[str]] = {}
+            for path, reason in found[:20]:
+                errors.setdefault(path, []).append(reason)
+            return JsonResponse(error_body("BAD_REQUEST", "Bad request", errors), status=400)
+        path, reason = found[0]
+        return HttpResponseBadRequest(f"The field {path} {reason}.", content_type="text/plain")
 
     @staticmethod
-    def _paths(request: HttpRequest) -> list[str]:
-        paths = [
-            key for key, values in request.GET.lists() if "\x00" in key or any("\x00" in v for v in values)
-        ]
+    def _pairs(data) -> list[tuple[str, str]]:
+        found = []
+        for key, values in data.lists():
+            reason = text.text_unstorable(key) or next(
+                (r for v in values if (r := text.text_unstorable(v))), None
+            )
+            if reason:
+                found.append((key, reason))
+        return found
+
+    @classmethod
+    def _found(cls, request: HttpRequest) -> list[tuple[str, str]]:
+        found = cls._pairs(request.GET)
         if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
-            return paths
+            return found
         if request.content_type == "application/json":
             body = request.body
-            if b"\\u0000" in body or b"\x00" in body:
+            # Only an escape (`\u0000`, `\ud800`) or a raw NUL can decode to such a character.
+            if b"\\u" in body or b"\x00" in body:
                 with contextlib.suppress(ValueError):  # not JSON: the view says so
-                    paths += _nul_paths(json.loads(body))
+                    found += text.text_unstorable_paths(json.loads(body))
         elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            paths += [
-                key
-                for key, values in request.POST.lists()
-                if "\x00" in key or any("\x00" in v for v in values)
-            ]
-        return paths
+            found += cls._pairs(request.POST)
+        return found
 
 
 class ApiErrorShapeMiddleware:

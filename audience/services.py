@@ -27,6 +27,7 @@ from audience.models import (
     Profile,
     Role,
 )
+from audience.text import text_storable_fields
 
 PREDEFINED_EVENTS: dict[str, dict[str, Any]] = {
     EventDefinition.APP_LAUNCH: {
@@ -129,6 +130,7 @@ def profile_create(
     phones: Iterable[str] = (),
     emails: Iterable[str] = (),
 ) -> Profile:
+    text_storable_fields(fields)
     profile = Profile(account=account, **fields)
     profile.attributes = {
         k: v
@@ -160,6 +162,7 @@ def profile_update(
 ) -> Profile:
     """Change the given fields; `attributes` values of None remove the attribute; contacts given
     are the profile's whole set of that kind."""
+    text_storable_fields(fields)
     for name, value in fields.items():
         setattr(profile, name, value)
     if attributes is not None:

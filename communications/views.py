@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -154,8 +154,12 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "skipped": _skipped(request, broadcast),
         "nav": "communications",
     }
-    partial = "skipped" if request.GET.get("part") == "skipped" else "progress"
-    return render_page(request, "communications/broadcast_detail.html", context, partial=partial)
+    # An htmx page of one skipped list answers with that list alone (`part` names it).
+    paged = next((item for item in context["skipped"] if item["key"] == request.GET.get("part")), None)
+    if paged is not None:
+        context["list"] = paged
+        return render_page(request, "communications/broadcast_detail.html", context, partial="skipped_list")
+    return render_page(request, "communications/broadcast_detail.html", context, partial="progress")
 
 
 # The lists of who was not sent to: (query parameter and partial, message status, title).
@@ -166,9 +170,14 @@ SKIPPED_LISTS = {
 
 
 def _skipped(request: HttpRequest, broadcast: Broadcast) -> list[dict]:
-    """Who the broadcast did not send to, one paginated list per reason (names link to profiles)."""
+    """Who the broadcast did not send to, one paginated list per reason (names link to profiles).
+    Each list keeps its position in its own parameters (`blocked_after`, `missing_before`, …):
+    a list's page links change only its own and keep the other's (`{% querystring %}` of
+    `first`, `previous` and `next`)."""
     lists = []
     counts = {"blocked": broadcast.blocked_dnc, "missing": broadcast.no_destination}
+    state = request.GET.copy()
+    state.pop("part", None)
     for key, (status, title) in SKIPPED_LISTS.items():
         if broadcast.is_draft or not counts[key]:
             continue
@@ -185,11 +194,26 @@ def _skipped(request: HttpRequest, broadcast: Broadcast) -> list[dict]:
                 "title": title,
                 "count": counts[key],
                 "rows": rows,
-                "next": next_after,
-                "previous": previous_before,
+                "first": _skipped_page(state, key) if previous_before else None,
+                "previous": _skipped_page(state, key, before=previous_before) if previous_before else None,
+                "next": _skipped_page(state, key, after=next_after) if next_after else None,
             }
         )
     return lists
+
+
+def _skipped_page(
+    state: QueryDict, key: str, *, after: int | None = None, before: int | None = None
+) -> QueryDict:
+    """The page's querystring with list `key` moved to the cursor given (none: its first page)."""
+    query = state.copy()
+    query.pop(f"{key}_after", None)
+    query.pop(f"{key}_before", None)
+    if after is not None:
+        query[f"{key}_after"] = str(after)
+    if before is not None:
+        query[f"{key}_before"] = str(before)
+    return query
 
 
 @require_GET

@@ -6,6 +6,7 @@ back (`Contact information`, `Sender`, `Channel`; "Every channel" is an empty ch
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
@@ -34,9 +35,9 @@ class _Echo:
         return value
 
 
-def entries_rows(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[list[list[str]]]:
-    """Batches of rows (lists of `HEADER`'s values, not neutralised; Added a datetime in the
-    account's time zone, whole seconds) of these entries
+def entries_rows(queryset: QuerySet, *, account_ids: list[int], zone: dt.tzinfo) -> Iterator[list[list[str]]]:
+    """Batches of rows (lists of `HEADER`'s values, not neutralised; Added a datetime in `zone`,
+    the account's time zone, whole seconds) of these entries
     (`DncEntryAccount` rows), read in keyset chunks of 2,000; the Accounts column names only
     `account_ids` (the reader's accounts)."""
     last = 0
@@ -54,7 +55,7 @@ def entries_rows(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[list
                 row.channel or EVERY_CHANNEL,
                 row.get_source_display(),
                 "; ".join(a.name for a in accounts.get(row.entry_id, [])),
-                timezone.localtime(row.added_at).replace(microsecond=0),
+                timezone.localtime(row.added_at, zone).replace(microsecond=0),
                 row.added_by.get_username() if row.added_by else "",
                 row.campaign,
             ]
@@ -62,11 +63,14 @@ def entries_rows(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[list
         ]
 
 
-def entries_csv(queryset: QuerySet, *, account_ids: list[int]) -> Iterator[str]:
-    """CSV lines of these entries, header first, every cell neutralised."""
+def entries_csv(queryset: QuerySet, *, account_ids: list[int], zone: dt.tzinfo) -> Iterator[str]:
+    """CSV lines of these entries, header first, every cell neutralised; Added in ISO 8601 with
+    the offset of `zone` (the account's time zone): 2026-12-03T16:26:00+01:00. The zone is
+    given, not read when a line is made: a streamed answer is read after the request's own time
+    zone is no longer active."""
     writer = csv.writer(_Echo())
     yield writer.writerow([cell_safe(label) for label in HEADER])
-    for rows in entries_rows(queryset, account_ids=account_ids):
+    for rows in entries_rows(queryset, account_ids=account_ids, zone=zone):
         for values in rows:
             yield writer.writerow(
                 [cell_safe(v.isoformat() if hasattr(v, "isoformat") else v) for v in values]

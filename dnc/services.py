@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audience import counting
 from audience.models import Account, Contact, ContactKind
+from audience.text import text_storable_fields
 from dnc import postgres
 from dnc.blocking import CHANNELS
 from dnc.blocking import dnc_blocked_destinations as dnc_blocked_destinations
@@ -58,6 +59,7 @@ class _Key:
 
 def dnc_entry_parse(*, contact: str, sender: str = "", channel: str = "") -> _Key:
     """Validate and normalise one entry; ValidationError keyed by field."""
+    text_storable_fields({"contact": contact, "sender": sender, "channel": channel})
     try:
         kind, value = contact_parse(contact)
     except ValidationError as error:
@@ -100,6 +102,7 @@ class DncAdd:
             raise ValidationError("Choose at least one account.")
         if source not in Source.values:
             raise ValidationError(f"{source!r} is not a source.")
+        text_storable_fields({"campaign": campaign})
         return cls(accounts=accounts, source=source, added_by=added_by, campaign=campaign[:255], how=how)
 
 

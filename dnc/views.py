@@ -217,7 +217,9 @@ def entry_export(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         queryset = queryset.filter(entry_id__in=[int(i) for i in request.POST.getlist("ids") if i.isdigit()])
     response = StreamingHttpResponse(
-        exports.entries_csv(queryset, account_ids=[c[0] for c in choices]),
+        exports.entries_csv(
+            queryset, account_ids=[c[0] for c in choices], zone=timezone.get_current_timezone()
+        ),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

@@ -134,7 +134,9 @@ def encoding_detect(sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\x00" in sample:
+    # UTF-16 text of the Latin alphabet is about half zero bytes; a stray NUL in a UTF-8 file (a
+    # cell the analysis then rejects, naming it) is not a reason to read it all as UTF-16.
+    if sample.count(0) * 8 >= len(sample):
         evens, odds = sample[0::2].count(0), sample[1::2].count(0)
         if odds > evens * 4:
             return "utf-16-le"

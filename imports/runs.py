@@ -29,6 +29,7 @@ from django.db.models import F
 
 from audience.jobs import JobDone, JobFailed, JobRun, job_run
 from audience.models import ProfileType
+from audience.text import text_unstorable
 from imports import files, locks
 from imports import streams as streams_
 from imports.exports import cell_safe
@@ -78,11 +79,23 @@ def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
         yield chunk
 
 
-def _parse_chunk(target, chunk, seen: dict[str, int]) -> tuple[list[Record], list[Outcome]]:
+def _cells_storable(cells: list[str], headers: list[str]) -> None:
+    """A row holding text the database can't store (`audience.text`) is rejected, naming the
+    column, whether or not the column is mapped: the job goes on with the other rows."""
+    for index, cell in enumerate(cells):
+        if reason := text_unstorable(cell):
+            column = headers[index] if index < len(headers) else f"Column {index + 1}"
+            raise RowRejected("value", f"{column} (column {index + 1}) {reason}.")
+
+
+def _parse_chunk(
+    target, chunk, seen: dict[str, int], headers: list[str] | tuple = ()
+) -> tuple[list[Record], list[Outcome]]:
     """Parse rows; a row sharing a key with an earlier row of the file is a duplicate."""
     records, rejected = [], []
     for number, cells in chunk:
         try:
+            _cells_storable(cells, headers)
             record = target.parse(number, cells)
         except RowRejected as error:
             rejected.append(
@@ -178,7 +191,7 @@ def _analysis_work(run: JobRun) -> JobDone | None:
             with _open(job) as source:
                 job.total = source.size
                 for chunk in run.chunks(_chunks(_data_rows(source, job.skip_rows, job.has_header))):
-                    records, rejected = _parse_chunk(target, chunk, seen)
+                    records, rejected = _parse_chunk(target, chunk, seen, job.headers)
                     clean.write(json.dumps([len(chunk), len(rejected), target.dump_chunk(records)]))
                     clean.write("\n")
                     outcomes = rejected + target.classify(records)
@@ -340,7 +353,7 @@ def _import_chunks(job: ImportJob, target) -> Iterator[tuple[int, int, Any]]:
     seen: dict[str, int] = {}
     with _open(job) as source:
         for chunk in _chunks(_data_rows(source, job.skip_rows, job.has_header)):
-            records, rejected = _parse_chunk(target, chunk, seen)
+            records, rejected = _parse_chunk(target, chunk, seen, job.headers)
             yield len(chunk), len(rejected), records
 
 

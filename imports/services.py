@@ -18,6 +18,7 @@ from django.db import transaction
 from audience.jobs import JobStatus, job_cancel, job_enqueue
 from audience.models import Account, Membership, ProfileType, Role
 from audience.templatetags.dates import when
+from audience.text import text_storable_replace
 from imports import files, mapping
 from imports.models import ImportJob, ImportKind, ImportStage
 from imports.runs import file_reading
@@ -56,7 +57,9 @@ def import_job_create(
 def _read_start(job: ImportJob, *, has_header: bool | None) -> None:
     """Read the first rows once (kept on the job for the mapping screen), decide whether the
     first is a header (`has_header` None: detected), and the columns and suggested mapping."""
-    rows = _preview_rows(job)
+    # Kept as JSON (jsonb can't hold NUL): such a character is shown as U+FFFD; the analysis
+    # rejects each row holding one, naming its column.
+    rows = [[text_storable_replace(cell) for cell in row] for row in _preview_rows(job)]
     if not rows:
         raise files.FileRefused(f"{job.file_name} has no rows after the {job.skip_rows} skipped.")
     job.has_header = files.header_detect(rows[0]) if has_header is None else has_header

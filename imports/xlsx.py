@@ -107,8 +107,9 @@ def cell(ref: str, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:  # Excel has no time zones: UTC, as stored
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        # Excel has no time zones: the wall time in the value's own zone (exports give moments
+        # in the account's, `imports.exports.export_zone`).
+        value = value.replace(tzinfo=None)
         return f'<c r="{ref}" s="{DATETIME_STYLE}"><v>{datetime_serial(value)!r}</v></c>'
     if isinstance(value, dt.date):
         return f'<c r="{ref}" s="{DATE_STYLE}"><v>{date_serial(value)}</v></c>'

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audience import counting
 from audience.models import Account, Company, Profile
+from audience.text import text_unstorable
 from audience.usage import TAG, usage_list
 from tags.models import CompanyTag, ProfileTag, Tag
 
@@ -27,6 +28,8 @@ def tag_name_clean(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
         raise ValidationError("Enter a tag name.")
+    if reason := text_unstorable(name):
+        raise ValidationError(f"The tag name {reason}.", code="unstorable")
     if len(name) > MAX_NAME:
         raise ValidationError(f"A tag name has at most {MAX_NAME} characters.")
     return name

@@ -16,8 +16,11 @@ together.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import zoneinfo
 from collections.abc import Iterator
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -25,10 +28,11 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils.dateparse import parse_datetime
 
 from audience.fields import PROFILE_FIELDS
 from audience.jobs import JobDone, JobRun, job_enqueue, job_run
-from audience.models import Account, AttributeDefinition, Company, Contact
+from audience.models import Account, AttributeDefinition, AttributeType, Company, Contact
 from audience.selection import Selection, selection_queryset
 from audience.spreadsheets import cell_safe  # noqa: F401 (the exports' neutralisation, for callers)
 from imports.exports import generic
@@ -43,6 +47,10 @@ PEOPLE_COLUMNS = [
     ("modified_at", "Modified"),
     ("attributes", ""),
 ]
+# A stored date-time attribute, as `postgres._ATTRIBUTE_MOMENT` reads it.
+_STORED_MOMENT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$", re.ASCII
+)
 # Positions in a row of PEOPLE_COLUMNS.
 _COMPANY = len(PROFILE_FIELDS) + 1
 _ATTRIBUTES = _COMPANY + 3
@@ -107,13 +115,41 @@ def _keyset(queryset: QuerySet, fields: list[str]) -> Iterator[list[tuple]]:
         last = rows[-1][0]
 
 
+def export_zone(account: Account) -> zoneinfo.ZoneInfo:
+    """Every moment in an export is in the account's time zone: ISO 8601 with its offset in CSV
+    (2026-12-03T16:26:00+01:00), its wall time in .xlsx (Excel has no time zones). UTC for a
+    zone name this system no longer knows, as on the screens."""
+    try:
+        return account.tz
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def people_definitions(account: Account) -> list[tuple[str, str]]:
+    """(name, type) of the account's custom attributes, in the export's column order."""
+    return list(AttributeDefinition.objects.for_account(account).values_list("name", "type"))
+
+
+def _moment(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
+    """A stored date-time attribute as ISO 8601 text in `zone` with its offset, in CSV and .xlsx
+    alike (text in .xlsx too, so the file imports back as the same moment); any other value as it
+    is."""
+    if not isinstance(value, str):
+        return value
+    parsed = parse_datetime(value.replace("Z", "+00:00")) if _STORED_MOMENT.match(value) else None
+    return parsed.astimezone(zone).isoformat() if parsed is not None else value
+
+
 def _people_header(definitions: list[str]) -> list[str]:
     return [label for _, label in PEOPLE_COLUMNS if label] + ["Phones", "Emails", "Tags"] + definitions
 
 
 def people_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
     queryset = people_queryset(job)
-    definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
+    typed = people_definitions(job.account)
+    definitions = [name for name, _ in typed]
+    moments = {name for name, type_ in typed if type_ == AttributeType.DATETIME}
+    zone = export_zone(job.account)
     header = _people_header(definitions)
     fields = [key for key, _ in PEOPLE_COLUMNS]
     from tags.models import ProfileTag
@@ -144,9 +180,13 @@ def people_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
                 phones, emails = contacts.get(row[0], ((), ()))
                 attributes = row[_ATTRIBUTES] or {}
                 company = companies.get(row[_COMPANY], "") if row[_COMPANY] else ""
-                line = [*row[:_COMPANY], company, *row[_COMPANY + 1 : _ATTRIBUTES]]
+                created, modified = (moment.astimezone(zone) for moment in row[_COMPANY + 1 : _ATTRIBUTES])
+                line = [*row[:_COMPANY], company, created, modified]
                 line += ["; ".join(phones), "; ".join(emails), "; ".join(sorted(tags.get(row[0], ())))]
-                line += [attributes.get(name, "") for name in definitions]
+                line += [
+                    _moment(attributes.get(name, ""), zone) if name in moments else attributes.get(name, "")
+                    for name in definitions
+                ]
                 out.append(line)
             yield out
 
@@ -166,7 +206,7 @@ def dnc_rows(job: ExportJob) -> tuple[list[str], Iterator[list[list]], int]:
     account_ids = {job.account_id}
     if job.created_by_id is not None:
         account_ids |= set(job.created_by.memberships.values_list("account_id", flat=True))
-    rows = dnc_exports.entries_rows(queryset, account_ids=sorted(account_ids))
+    rows = dnc_exports.entries_rows(queryset, account_ids=sorted(account_ids), zone=export_zone(job.account))
     return list(dnc_exports.HEADER), rows, queryset.count()
 
 
@@ -207,7 +247,8 @@ def _export_work(run: JobRun) -> JobDone | None:
                 f"exports/{job.account_id}/{job.pk}/{job.download_name}", File(saved)
             )
     job.save(update_fields=["file_path"])
+    rows = f"{job.processed:,} row{'' if job.processed == 1 else 's'}"
     return JobDone(
-        message=f"{job.processed:,} rows exported.",
-        notice=f"Your {job.get_kind_display()} export is ready: {job.processed:,} rows.",
+        message=f"{rows} exported.",
+        notice=f"Your {job.get_kind_display()} export is ready: {rows}.",
     )

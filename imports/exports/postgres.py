@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from audience.fields import PROFILE_FIELDS
-from audience.models import AttributeDefinition, Company, Contact, Profile
+from audience.models import Company, Contact, Profile
 from audience.spreadsheets import cell_safe, sql_cell_safe, sql_formula_like
 from imports import exports, xlsx
 from imports.models import ExportJob
@@ -45,13 +45,22 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''").replace("%", "%%") + "'"
 
 
-def _sql_iso(expr: str) -> str:
-    """datetime.isoformat() of a UTC timestamp, as the generic path writes it."""
+def _sql_iso(expr: str, zone: str = "UTC") -> str:
+    """datetime.isoformat() of a timestamp in `zone` with its offset, as the generic path writes it
+    (`exports.export_zone`): 2026-12-03T16:26:00+01:00."""
+    local = f"({expr} AT TIME ZONE {_sql_literal(zone)})"
+    offset = f"extract(epoch FROM {local} - ({expr} AT TIME ZONE 'UTC'))"
     return (
-        f"to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-        f"date_trunc('second', {expr}) = {expr} THEN '' ELSE to_char({expr} AT TIME ZONE 'UTC', '.US') END "
-        "|| '+00:00'"
+        f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"date_trunc('second', {expr}) = {expr} THEN '' ELSE to_char({local}, '.US') END "
+        f"|| CASE WHEN {offset} < 0 THEN '-' ELSE '+' END "
+        f"|| to_char(make_interval(secs => abs({offset})), 'HH24:MI')"
     )
+
+
+# A stored date-time attribute (`audience.attributes`: ISO 8601 with Z or an offset); anything
+# else in the column is written as the text it is, as `exports.people_rows` does.
+_ATTRIBUTE_MOMENT = "'^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:\\d{2})$'"
 
 
 def _people_copy_joins(low: int, high: int, dense: bool) -> str:
@@ -83,20 +92,24 @@ def _people_copy_joins(low: int, high: int, dense: bool) -> str:
     )
 
 
-def _people_columns(definitions: list[str]) -> list[tuple[str, str]]:
+def _people_columns(definitions: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(kind, SQL) of each column of the people export in header order, for the CSV and .xlsx
-    COPY statements: a kind of "attribute" carries the attribute's key as a literal."""
+    COPY statements: a kind of "attribute" (or "attribute_datetime") carries the attribute's key
+    as a literal. `definitions`: (name, type) of the account's custom attributes."""
     columns = [("number", "p.id")]
     columns += [("date" if f.type == "date" else "text", f"p.{f.name}") for f in PROFILE_FIELDS]
     columns.append(("text", "co.name"))
     columns += [("datetime", "p.created_at"), ("datetime", "p.modified_at")]
     columns += [("text", "ct.phones"), ("text", "ct.emails"), ("text", "tg.names")]
-    columns += [("attribute", _sql_literal(name)) for name in definitions]
+    columns += [
+        ("attribute_datetime" if type_ == "datetime" else "attribute", _sql_literal(name))
+        for name, type_ in definitions
+    ]
     return columns
 
 
-def _csv_sql(kind: str, expr: str) -> str:
-    """A column's SQL for the CSV: the text `generic.csv_cell` writes."""
+def _csv_sql(kind: str, expr: str, zone: str = "UTC") -> str:
+    """A column's SQL for the CSV: the text `generic.csv_cell` writes (moments in `zone`)."""
     if kind == "number":
         return expr
     if kind == "text":
@@ -104,15 +117,21 @@ def _csv_sql(kind: str, expr: str) -> str:
     if kind == "date":
         return f"to_char({expr}, 'YYYY-MM-DD')"
     if kind == "datetime":
-        return _sql_iso(expr)
+        return _sql_iso(expr, zone)
+    if kind == "attribute_datetime":
+        raw = f"(p.attributes ->> {expr})"
+        return (
+            f"CASE WHEN {raw} ~ {_ATTRIBUTE_MOMENT} THEN {_sql_iso(f'{raw}::timestamptz', zone)} "
+            f"ELSE {_sql_text(raw)} END"
+        )
     return (
         f"CASE jsonb_typeof(p.attributes -> {expr}) WHEN 'boolean' THEN initcap(p.attributes ->> {expr}) "
         f"WHEN 'number' THEN p.attributes ->> {expr} ELSE {_sql_text(f'(p.attributes ->> {expr})')} END"
     )
 
 
-def _people_copy_sql(definitions: list[str]) -> str:
-    columns = [_csv_sql(kind, expr) for kind, expr in _people_columns(definitions)]
+def _people_copy_sql(definitions: list[tuple[str, str]], zone: str) -> str:
+    columns = [_csv_sql(kind, expr, zone) for kind, expr in _people_columns(definitions)]
     # The explicit id range lets each statement read its range of the primary key: with only
     # `p.id IN (…)` the planner scanned the whole profile table for every range.
     return (
@@ -133,9 +152,9 @@ def people_csv_copy(job: ExportJob, path: str) -> None:
     snapshot, on one connection as on several. Inside a transaction (a test's, or a caller's)
     other connections can't see its rows: one stream on this connection then."""
     queryset = exports.people_queryset(job).order_by()
-    definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
-    header = exports._people_header(definitions)
-    template = _people_copy_sql(definitions)
+    definitions = exports.people_definitions(job.account)
+    header = exports._people_header([name for name, _ in definitions])
+    template = _people_copy_sql(definitions, exports.export_zone(job.account).key)
     ids_sql, ids_params = queryset.values_list("pk", flat=True).query.sql_with_params()
     alias = _reads()
     with connections[alias].cursor() as cursor:
@@ -269,9 +288,9 @@ def _xml_legal(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield data
 
 
-def _xlsx_sql(kind: str, expr: str, letter: str) -> str:
+def _xlsx_sql(kind: str, expr: str, letter: str, zone: str = "UTC") -> str:
     """A column's cell as sheet XML (NULL for an empty cell), the same cell `xlsx.cell` writes for
-    the value the Python path reads; `s.n` is the row number."""
+    the value the Python path reads (a moment as its wall time in `zone`); `s.n` is the row number."""
     ref = f"'<c r=\"{letter}' || s.n || '\""
 
     def text(value: str) -> str:
@@ -280,6 +299,11 @@ def _xlsx_sql(kind: str, expr: str, letter: str) -> str:
         style = f"CASE WHEN {sql_formula_like(value)} THEN ' s=\"{xlsx.TEXT_STYLE}\"' ELSE '' END"
         content = _sql_xml(f"NULLIF({value}, '')")
         return f"""{ref} t="inlineStr"' || {style} || '><is><t xml:space="preserve">' || {content} || '</t></is></c>'"""
+
+    def moment(value: str) -> str:
+        local = f"({value} AT TIME ZONE {_sql_literal(zone)})"
+        serial = f"(extract(epoch FROM {local}) / 86400 + 25569)::float8"
+        return f"{ref} s=\"{xlsx.DATETIME_STYLE}\"><v>' || {serial} || '</v></c>'"
 
     if kind == "number":
         return f"{ref}><v>' || {expr} || '</v></c>'"
@@ -291,8 +315,11 @@ def _xlsx_sql(kind: str, expr: str, letter: str) -> str:
         serial = f"({days} - CASE WHEN {days} BETWEEN 1 AND 60 THEN 1 ELSE 0 END)"
         return f"{ref} s=\"{xlsx.DATE_STYLE}\"><v>' || {serial} || '</v></c>'"
     if kind == "datetime":
-        serial = f"(extract(epoch FROM {expr}) / 86400 + 25569)::float8"
-        return f"{ref} s=\"{xlsx.DATETIME_STYLE}\"><v>' || {serial} || '</v></c>'"
+        return moment(expr)
+    if kind == "attribute_datetime":
+        raw = f"(p.attributes ->> {expr})"
+        iso = _sql_iso(f"{raw}::timestamptz", zone)
+        return f"CASE WHEN {raw} ~ {_ATTRIBUTE_MOMENT} THEN {text(iso)} ELSE {text(raw)} END"
     value, raw = f"p.attributes -> {expr}", f"(p.attributes ->> {expr})"
     return (
         f"CASE jsonb_typeof({value}) WHEN 'number' THEN {ref}><v>' || {raw} || '</v></c>' "
@@ -314,9 +341,10 @@ def people_xlsx_copy(job: ExportJob, path: str) -> None:
     statement per keyset batch of ids, so progress moves every `exports.BATCH` rows and a batch never
     straddles a sheet's end."""
     queryset = exports.people_queryset(job).order_by()
-    definitions = list(AttributeDefinition.objects.for_account(job.account).values_list("name", flat=True))
+    definitions = exports.people_definitions(job.account)
+    zone = exports.export_zone(job.account).key
     columns = _people_columns(definitions)
-    cells = [_xlsx_sql(kind, expr, xlsx.column_letter(i)) for i, (kind, expr) in enumerate(columns)]
+    cells = [_xlsx_sql(kind, expr, xlsx.column_letter(i), zone) for i, (kind, expr) in enumerate(columns)]
     row = _sql_concat(["'<row r=\"' || s.n || '\">'", *cells, "'</row>'"])
 
     def statement(low: int, high: int, dense: bool, base: int) -> str:
@@ -329,7 +357,9 @@ def people_xlsx_copy(job: ExportJob, path: str) -> None:
         )
 
     low = 0
-    book = xlsx.XlsxStream(path, exports._people_header(definitions), expected_rows=job.total)
+    book = xlsx.XlsxStream(
+        path, exports._people_header([name for name, _ in definitions]), expected_rows=job.total
+    )
     with book, connections[_reads()].cursor() as cursor:
         for batch in exports._keyset(queryset, ["pk"]):
             ids = [pk for (pk,) in batch]

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from audience.attributes import TYPE_EXPECTATION, attribute_value_parse
 from audience.models import AttributeType
+from audience.text import text_unstorable_paths
 from segments.rules import event_time
 from segments.rules import operators as ops
 from segments.rules.catalog import Catalog
@@ -244,6 +245,10 @@ def rule_normalize(rule: Any, catalog: Catalog) -> tuple[dict, list[str]]:
         rule = {}
     if not isinstance(rule, dict):
         return {}, ["rule: expected an object with version, attributes and events"]
+    # Text PostgreSQL can't store (a JSON `\u0000`), anywhere in the rule: refused by path.
+    unstorable = text_unstorable_paths(rule)
+    if unstorable:
+        return {}, [f"{path}: {reason}" for path, reason in unstorable]
     version = rule.get("version", 1)
     if version != 1:
         checker.fail("version", "expected 1")

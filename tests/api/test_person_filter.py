@@ -11,7 +11,7 @@ import json
 import pytest
 
 from audience import services
-from audience.middleware import NUL_REFUSED
+from audience.text import NUL_REFUSED
 from segments.selectors import rule_queryset
 from tags import services as tag_services
 

@@ -185,3 +185,29 @@ def test_it_finds_no_wcag_violation_on_a_sent_broadcasts_lists(page, marketer):
     found += violations(page)
     print("\n".join(found))
     assert found == []
+
+
+def test_paging_one_skipped_list_leaves_the_other_in_place(page, marketer):
+    """htmx swaps only the list paged: the other list's element is the very same one (a mark put
+    on it survives), and it stays on its own page."""
+    from communications import selectors
+    from tests.communications.conftest import block, broadcast_for, make_profile, send
+
+    account, _ = marketer
+    size = selectors.SKIPPED_PAGE + 2
+    blocked = [make_profile(account, f"Blocked {i:02}", phones=[f"+3859123451{i:02}"]) for i in range(size)]
+    for i in range(size):
+        block([account], f"+3859123451{i:02}")
+    missing = [make_profile(account, f"Person {i:02}") for i in range(size)]
+    broadcast = send(broadcast_for(account, [*blocked, *missing]))
+    page.goto(broadcast.get_absolute_url())
+    blocked_list, missing_list = page.locator("#skipped-blocked"), page.locator("#skipped-missing")
+    blocked_list.get_by_role("link", name="Next page").click()
+    blocked_list.get_by_role("link", name="Previous page").wait_for()
+    page.eval_on_selector("#skipped-blocked", "el => { el.dataset.mark = 'kept'; }")
+    missing_list.get_by_role("link", name="Next page").click()
+    missing_list.get_by_role("link", name="Previous page").wait_for()
+    assert missing_list.get_by_role("link", name=f"Person {size - 1:02}").count() == 1
+    assert page.eval_on_selector("#skipped-blocked", "el => el.dataset.mark") == "kept"
+    assert blocked_list.get_by_role("link", name=f"Blocked {size - 1:02}").count() == 1  # its page 2
+    assert blocked_list.get_by_role("link", name="Blocked 00").count() == 0

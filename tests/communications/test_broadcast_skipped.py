@@ -41,11 +41,11 @@ def test_the_lists_come_a_page_at_a_time(teammate_client, account):
     missing = _section(html, "missing")
     assert f"Without a destination: {len(people)} people" in missing
     assert missing.count("list-group-item") == selectors.SKIPPED_PAGE and "P22" not in missing
-    next_url = re.search(r'rel="next" href="\?(missing_after=\d+)', missing).group(1)
+    next_url = re.search(r'rel="next" href="[^"?]*\?(missing_after=\d+)', missing).group(1)
     second = teammate_client.get(
-        f"{broadcast.get_absolute_url()}?part=skipped&{next_url}", HTTP_HX_REQUEST="true"
+        f"{broadcast.get_absolute_url()}?part=missing&{next_url}", HTTP_HX_REQUEST="true"
     ).content.decode()
-    assert second.lstrip().startswith('<div id="broadcast-skipped">')
+    assert second.lstrip().startswith('<section class="card mt-3" id="skipped-missing"')
     assert "P20" in second and "P22" in second and "P00" not in second and 'rel="next"' not in second
 
 
@@ -54,7 +54,7 @@ def _names(section: str) -> list[str]:
 
 
 def _link(section: str, rel: str) -> str | None:
-    found = re.search(rf'rel="{rel}" href="\?(\w+_(?:after|before)=\d+)', section)
+    found = re.search(rf'rel="{rel}" href="[^"?]*\?(\w+_(?:after|before)=\d+)', section)
     return found.group(1) if found else None
 
 
@@ -80,11 +80,75 @@ def test_the_lists_page_back_with_previous(teammate_client, account):
     assert _names(start) == _names(first) and _link(start, "prev") is None and "First page" not in start
     assert _link(start, "next") == _link(first, "next")
     fragment = teammate_client.get(
-        f"{url}?part=skipped&{_link(third, 'prev')}", HTTP_HX_REQUEST="true"
+        f"{url}?part=missing&{_link(third, 'prev')}", HTTP_HX_REQUEST="true"
     ).content.decode()
-    assert fragment.lstrip().startswith('<div id="broadcast-skipped">') and _names(
+    assert fragment.lstrip().startswith('<section class="card mt-3" id="skipped-missing"') and _names(
         _section(fragment, "missing")
     ) == _names(second)
+
+
+def _href(section: str, name: str) -> str:
+    """The link's `href` (the full page) and `hx-get` (the list alone), unescaped."""
+    tag = re.search(rf"<a [^>]*>[^<]*{name}[^<]*</a>", section).group(0)
+    href = re.search(r'href="([^"]*)"', tag).group(1).replace("&amp;", "&")
+    return href.split("#")[0], re.search(r'hx-get="([^"]*)"', tag).group(1).replace("&amp;", "&")
+
+
+def _two_long_lists(account):
+    page = selectors.SKIPPED_PAGE
+    blocked = [make_profile(account, f"B{i:02}", phones=[f"+3859123450{i:02}"]) for i in range(page + 2)]
+    for profile in blocked:
+        block([account], profile.contacts.get().value)
+    missing = [make_profile(account, f"P{i:02}") for i in range(page + 2)]
+    return send(broadcast_for(account, [*blocked, *missing]))
+
+
+def _blocked_names(section: str) -> list[str]:
+    return re.findall(r'">(B\d\d)</a>', section)
+
+
+def test_paging_one_list_keeps_the_others_page(teammate_client, account):
+    """Each list has its own parameters: a link of one list moves it and carries the other's."""
+    page = selectors.SKIPPED_PAGE
+    broadcast = _two_long_lists(account)
+    html = teammate_client.get(broadcast.get_absolute_url()).content.decode()
+    missing_next, _ = _href(_section(html, "missing"), "Next page")
+    html = teammate_client.get(missing_next).content.decode()
+    assert _names(_section(html, "missing")) == ["P20", "P21"]
+    assert _blocked_names(_section(html, "blocked")) == [f"B{i:02}" for i in range(page)]
+    blocked_next, _ = _href(_section(html, "blocked"), "Next page")
+    assert "missing_after=" in blocked_next and "part=" not in blocked_next
+    html = teammate_client.get(blocked_next).content.decode()
+    assert _blocked_names(_section(html, "blocked")) == ["B20", "B21"]
+    assert _names(_section(html, "missing")) == ["P20", "P21"]  # still its second page
+    first, _ = _href(_section(html, "missing"), "First page")
+    html = teammate_client.get(first).content.decode()
+    assert _names(_section(html, "missing")) == [f"P{i:02}" for i in range(page)]
+    assert _blocked_names(_section(html, "blocked")) == ["B20", "B21"]  # First moved only its list
+    previous, _ = _href(_section(html, "blocked"), "Previous page")
+    html = teammate_client.get(previous).content.decode()
+    assert _blocked_names(_section(html, "blocked")) == [f"B{i:02}" for i in range(page)]
+    assert _names(_section(html, "missing")) == [f"P{i:02}" for i in range(page)]
+
+
+def test_htmx_swaps_only_the_list_paged(teammate_client, account):
+    broadcast = _two_long_lists(account)
+    html = teammate_client.get(broadcast.get_absolute_url()).content.decode()
+    section = _section(html, "missing")
+    assert 'hx-target="#skipped-missing" hx-swap="outerHTML"' in section
+    _, hx_get = _href(section, "Next page")
+    assert "part=missing" in hx_get
+    fragment = teammate_client.get(hx_get, HTTP_HX_REQUEST="true").content.decode().strip()
+    assert fragment.startswith('<section class="card mt-3" id="skipped-missing"')
+    assert fragment.endswith("</section>") and fragment.count("<section") == 1
+    assert "skipped-blocked" not in fragment and "Delivery" not in fragment
+    assert _names(fragment) == ["P20", "P21"]
+    # The fragment's own links keep the list's place for a full page too, without `part`.
+    href, hx_get = _href(fragment, "Previous page")
+    assert "part=" not in href and "part=missing" in hx_get
+    # Without htmx the same URL is the whole page.
+    whole = teammate_client.get(hx_get).content.decode()
+    assert "<html" in whole and _section(whole, "blocked") and _section(whole, "missing")
 
 
 def test_the_selector_pages_both_ways(account):
