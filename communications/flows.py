@@ -239,7 +239,8 @@ def flow_step_remove(*, step: FlowStep) -> None:
     _editable(flow)
     waiting = FlowRun.objects.filter(flow=flow, step=step, state=RunState.WAITING).count()
     if waiting:
-        raise ValidationError(f"{waiting:,} people are at this step: it can't be removed while they are.")
+        who = "1 person is" if waiting == 1 else f"{waiting:,} people are"
+        raise ValidationError(f"{who} at this step: it can't be removed while they are.")
     for other in flow.steps.filter(kind=StepKind.BRANCH):
         if step.pk in (other.config.get("then"), other.config.get("else")):
             raise ValidationError(f"Step {other.position} (a branch) goes to this step: change it first.")

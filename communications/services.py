@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Model
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from audience import counting, replicas
@@ -189,7 +190,7 @@ def _broadcast_work(run: JobRun) -> JobDone | None:
 
 def _summary(b: Broadcast) -> str:
     return (
-        f"{b.handled:,} recipients: {b.sent:,} sent, {b.blocked_dnc:,} blocked by Do Not Contact, "
+        f"{b.handled:,} recipient{pluralize(b.handled)}: {b.sent:,} sent, {b.blocked_dnc:,} blocked by Do Not Contact, "
         f"{b.no_destination:,} without a destination, {b.failed:,} failed."
     )
 
