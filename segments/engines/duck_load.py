@@ -13,8 +13,8 @@ Tables (DuckDB):
   contacts(profile_id, kind, value)          companies(id, name)
   profile_tags(profile_id, tag)              dnc_entries(kind, value, channel)
   events(profile_id, name, occurred_at, properties)
-  json_keys(source, key, type)   the custom attributes ("attributes") and event properties
-                                 ("properties") the account defines, with their types
+  json_keys(source, key, type, event)  the custom attributes ("attributes") and event properties
+                                 ("properties", of `event`) the account defines, with their types
 """
 
 from __future__ import annotations
@@ -189,20 +189,20 @@ def _definitions(con, account_id: int, using: str) -> int:
     from audience.models import AttributeDefinition, EventDefinition
 
     rows = {
-        ("attributes", name, type_)
+        ("attributes", name, type_, "")
         for name, type_ in AttributeDefinition.objects.using(using)
         .filter(account_id=account_id)
         .values_list("name", "type")
     }
-    for properties in (
-        EventDefinition.objects.using(using)
-        .filter(account_id=account_id)
-        .values_list("properties", flat=True)
+    for event, properties in (
+        EventDefinition.objects.using(using).filter(account_id=account_id).values_list("name", "properties")
     ):
-        rows |= {("properties", name, str(type_)) for name, type_ in (properties or {}).items()}
-    con.execute("CREATE OR REPLACE TABLE json_keys (source VARCHAR, key VARCHAR, type VARCHAR)")
+        rows |= {("properties", name, str(type_), event) for name, type_ in (properties or {}).items()}
+    con.execute(
+        "CREATE OR REPLACE TABLE json_keys (source VARCHAR, key VARCHAR, type VARCHAR, event VARCHAR)"
+    )
     if rows:
-        con.executemany("INSERT INTO json_keys VALUES (?, ?, ?)", sorted(rows))
+        con.executemany("INSERT INTO json_keys VALUES (?, ?, ?, ?)", sorted(rows))
     return len(rows)
 
 

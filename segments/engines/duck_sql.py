@@ -60,15 +60,24 @@ def _pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def _typed_columns(con, source: str, prefix: str) -> tuple[list[str], list[tuple]]:
+def _typed_columns(
+    con, source: str, prefix: str, event: str | None = None
+) -> tuple[list[str], list[tuple], list[str]]:
     """The SELECT expressions of typed columns for every defined key of a JSON column (its text,
-    and its number or boolean when a definition gives it that type), and rule_keys' rows."""
+    and its number or boolean when a definition gives it that type) over `v`, the keys' values
+    (json_extract of the returned paths), and rule_keys' rows. With `event`, only the keys that
+    event defines get values; the others are NULL (a rule names only an event's own properties)."""
     found = con.execute(
-        "SELECT key, list(DISTINCT type) FROM json_keys WHERE source = ? GROUP BY key ORDER BY key", [source]
+        "SELECT key, list(DISTINCT type), list(event) FROM json_keys WHERE source = ? GROUP BY key ORDER BY key",
+        [source],
     ).fetchall()
-    expressions, keys = [], []
-    for index, (key, types) in enumerate(found, start=1):
-        value = f"v[{index}]"
+    expressions, keys, paths = [], [], []
+    for index, (key, types, events) in enumerate(found, start=1):
+        if event is None or event in events:
+            paths.append(_pointer(key))
+            value = f"v[{len(paths)}]"
+        else:
+            value = "CAST(NULL AS JSON)"
         text, number, boolean = f"{prefix}{index}_t", f"{prefix}{index}_n", f"{prefix}{index}_b"
         expressions.append(f"json_extract_string({value}, '$') AS {text}")
         if {ops.INTEGER, ops.DECIMAL} & set(types):
@@ -84,7 +93,28 @@ def _typed_columns(con, source: str, prefix: str) -> tuple[list[str], list[tuple
         else:
             boolean = None
         keys.append((source, key, text, number, boolean))
-    return expressions, keys
+    return expressions, keys, paths or ["/"]
+
+
+def _events_prepare(con) -> list[tuple]:
+    """rule_events, one event name after the other (so DuckDB's zone maps skip the other names'
+    row groups), each in time order, reading only the properties that event defines."""
+    names = [row[0] for row in con.execute("SELECT DISTINCT name FROM events ORDER BY name").fetchall()]
+    con.execute("DROP TABLE IF EXISTS rule_events")
+    keys: list[tuple] = []
+    for index, name in enumerate(names or [None]):
+        properties, keys, paths = _typed_columns(con, "properties", "e", name or "")
+        rows = (
+            "SELECT profile_id, name, occurred_at"
+            + "".join(f", {e}" for e in properties)
+            + " FROM (SELECT *, json_extract(properties, $paths) AS v FROM events WHERE name = $name)"
+            " ORDER BY occurred_at"
+        )
+        if index == 0:
+            con.execute(f"CREATE TABLE rule_events AS {rows}", {"paths": paths, "name": name})
+        else:
+            con.execute(f"INSERT INTO rule_events {rows}", {"paths": paths, "name": name})
+    return keys
 
 
 def prepare(con) -> None:
@@ -94,8 +124,7 @@ def prepare(con) -> None:
     con.execute("SET enable_progress_bar = false")
     con.execute("BEGIN TRANSACTION")
     try:
-        attributes, attribute_keys = _typed_columns(con, "attributes", "a")
-        properties, property_keys = _typed_columns(con, "properties", "e")
+        attributes, attribute_keys, paths = _typed_columns(con, "attributes", "a")
         standard = ", ".join(f'p."{name}"' for name in FIELD_NAMES)
         con.execute(
             f"CREATE OR REPLACE TABLE rule_profiles AS SELECT p.id, {standard}, p.company_id,"
@@ -103,14 +132,9 @@ def prepare(con) -> None:
             + "".join(f", {e}" for e in attributes)
             + " FROM (SELECT *, json_extract(attributes, $paths) AS v FROM profiles) p"
             " LEFT JOIN companies c ON c.id = p.company_id ORDER BY p.id",
-            {"paths": [_pointer(key) for _, key, *_ in attribute_keys] or ["/"]},
+            {"paths": paths},
         )
-        con.execute(
-            "CREATE OR REPLACE TABLE rule_events AS SELECT profile_id, name, occurred_at"
-            + "".join(f", {e}" for e in properties)
-            + " FROM (SELECT *, json_extract(properties, $paths) AS v FROM events) ORDER BY name, occurred_at",
-            {"paths": [_pointer(key) for _, key, *_ in property_keys] or ["/"]},
-        )
+        property_keys = _events_prepare(con)
         con.execute(
             "CREATE OR REPLACE TABLE rule_summary AS SELECT name, profile_id, count(*) AS n,"
             " min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM events GROUP BY name, profile_id"
