@@ -440,6 +440,10 @@ class HandOff(models.Model):
     key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        # The hourly purge (services.handoff_purge) reads the oldest keys by it.
+        indexes = [models.Index(fields=["created_at"], name="handoff_created")]
+
     def __str__(self) -> str:
         return self.key
 

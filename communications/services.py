@@ -342,9 +342,11 @@ def handoff_purge(*, now=None, batch: int = HANDOFF_PURGE_BATCH) -> int:
     cutoff = (now or timezone.now()) - dt.timedelta(days=settings.HANDOFF_RETENTION_DAYS)
     deleted = 0
     while True:
-        # Oldest first by primary key: old keys sit at the start of the index, so the scan stops early.
+        # Oldest first on the created_at index (handoff_created): the scan reads only old keys.
         ids = list(
-            HandOff.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch]
+            HandOff.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:batch]
         )
         if not ids:
             return deleted
