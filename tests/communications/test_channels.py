@@ -108,6 +108,19 @@ def test_it_retries_an_smtp_server_that_is_busy(account, smtp):
     assert (broadcast.sent, broadcast.failed, len(smtp.messages)) == (1, 0, 1)
 
 
+def test_it_retries_a_busy_answer_in_the_middle_of_a_chunk_each_message_once(account, smtp):
+    """With PIPELINING the 421 answers a content written together with the next message's
+    commands: that message goes on, the refused one is handed over again on its own."""
+    people = [make_profile(account, f"P{i}", emails=[f"p{i}@example.com"]) for i in range(6)]
+    smtp.refuse = {"p4@example.com"}
+    smtp.busy = 2
+    broadcast = send(email_broadcast(account, people))
+    assert (broadcast.sent, broadcast.failed) == (5, 1)
+    received = smtp.message_ids()
+    assert len(received) == len(set(received)) == 5
+    assert_adds_up(broadcast)
+
+
 def test_it_never_hands_an_email_over_twice(account, smtp):
     """A key handed over before (a worker died before its outcome was committed) is skipped."""
     ana = make_profile(account, "Ana", emails=["ana@example.com"])
