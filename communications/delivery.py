@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.utils.html import escape, linebreaks
 
 from audience.models import Contact, Profile
-from communications import content, optout
+from communications import content, optout, whatsapp
 from communications.backends import Outgoing
 from communications.models import CHANNEL_CONTACT, Broadcast, MessageStatus
 from dnc import services as dnc_services
@@ -118,12 +118,57 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
             **email,
         )
 
+    if broadcast.channel == "WHATSAPP" and broadcast.wa_template:
+        inside = whatsapp.window_open(account_id=broadcast.account_id, numbers=[d for _, d in queued])
+        outside = [(pk, d) for pk, d in queued if d not in inside]
+        if outside:
+            return [
+                *outgoing_render(
+                    source=source,
+                    queued=[q for q in queued if q[1] in inside],
+                    message=message,
+                    unsubscribe=None,
+                ),
+                *whatsapp_templates(broadcast=broadcast, queued=outside),
+            ]
     return outgoing_render(
         source=source,
         queued=queued,
         message=message,
         unsubscribe=(lambda pk: url(broadcast.pk, pk)) if url else None,
     )
+
+
+def whatsapp_templates(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> list[Outgoing]:
+    """The broadcast's WhatsApp template for people outside the 24-hour window: each placeholder
+    is a merge-field template rendered for the person, like a message's text."""
+    lines = [content.template_compile(line) for line in whatsapp.placeholder_lines(broadcast.wa_placeholders)]
+    contexts = merge_contexts(
+        account_id=broadcast.account_id,
+        profile_ids=[pk for pk, _ in queued],
+        contacts=any("email" in s or "phone" in s for s in broadcast.wa_placeholders.splitlines()),
+    )
+    messages = []
+    for pk, destination in queued:
+        context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
+        values = tuple(" ".join(content.render(line, context).split()) for line in lines)
+        summary = f"WhatsApp template {broadcast.wa_template} ({broadcast.wa_language})"
+        messages.append(
+            Outgoing(
+                broadcast.pk,
+                pk,
+                broadcast.channel,
+                broadcast.sender,
+                destination,
+                summary + (": " + " | ".join(values) if values else ""),
+                sender_label=broadcast.sender_label,
+                account_id=broadcast.account_id,
+                template=broadcast.wa_template,
+                language=broadcast.wa_language,
+                placeholders=values,
+            )
+        )
+    return messages
 
 
 def recipients_resolve(

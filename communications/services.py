@@ -19,7 +19,7 @@ from audience import counting, replicas
 from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
 from audience.models import Account, Company
 from audience.selection import Selection
-from communications import backends, content, delivery, selectors, senders
+from communications import backends, content, delivery, selectors, senders, whatsapp
 from communications.models import (
     AudienceItem,
     Broadcast,
@@ -97,6 +97,9 @@ def broadcast_create(
     audience: AudienceSpec,
     subject: str = "",
     html: str = "",
+    wa_template: str = "",
+    wa_language: str = "",
+    wa_placeholders: str = "",
 ) -> Broadcast:
     """A draft broadcast with its recipients; nothing is sent until `broadcast_send`. `sender` is
     the address of one of the account's senders of `channel` (or "" for the provider's default);
@@ -116,6 +119,13 @@ def broadcast_create(
         text=text,
         html=html if channel == "EMAIL" else "",
     )
+    if channel == "WHATSAPP":
+        broadcast.wa_template = wa_template.strip()
+        broadcast.wa_language = wa_language.strip()
+        broadcast.wa_placeholders = "\n".join(whatsapp.placeholder_lines(wa_placeholders))
+        whatsapp.template_check(
+            name=broadcast.wa_template, language=broadcast.wa_language, placeholders=wa_placeholders
+        )
     broadcast.full_clean(exclude=["account", "created_by", "queued_by"])
     content.broadcast_content_check(broadcast)
     broadcast.save()
@@ -190,7 +200,12 @@ def _broadcast_work(run: JobRun) -> JobDone | None:
 def _summary(b: Broadcast) -> str:
     return (
         f"{b.handled:,} recipients: {b.sent:,} sent, {b.blocked_dnc:,} blocked by Do Not Contact, "
-        f"{b.no_destination:,} without a destination, {b.failed:,} failed."
+        f"{b.no_destination:,} without a destination, {b.failed:,} failed"
+        + (
+            f", {b.outside_window:,} outside WhatsApp's 24-hour window (no template)."
+            if b.outside_window
+            else "."
+        )
     )
 
 
@@ -213,14 +228,28 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
         account=broadcast.account, channel=broadcast.channel, sender=broadcast.sender, profile_ids=todo
     )
     rows = [(pk, *resolved[pk]) for pk in todo]  # (profile id, status, destination)
+    if broadcast.channel == "WHATSAPP" and not broadcast.wa_template:
+        # Free-form WhatsApp text reaches only people inside the 24-hour window.
+        inside = whatsapp.window_open(
+            account_id=broadcast.account_id,
+            numbers=[destination for _, status, destination in rows if status == MessageStatus.QUEUED],
+        )
+        rows = [
+            (pk, MessageStatus.OUTSIDE_WINDOW, destination)
+            if status == MessageStatus.QUEUED and destination not in inside
+            else (pk, status, destination)
+            for pk, status, destination in rows
+        ]
     _messages_insert(broadcast=broadcast, rows=rows, now=timezone.now())
     blocked_dnc = sum(status == MessageStatus.BLOCKED_DNC for _, status, _ in rows)
     no_destination = sum(status == MessageStatus.NO_DESTINATION for _, status, _ in rows)
+    outside = sum(status == MessageStatus.OUTSIDE_WINDOW for _, status, _ in rows)
     Broadcast.objects.filter(pk=broadcast.pk).update(
         cursor=ids[-1],
-        processed=F("processed") + blocked_dnc + no_destination,
+        processed=F("processed") + blocked_dnc + no_destination + outside,
         blocked_dnc=F("blocked_dnc") + blocked_dnc,
         no_destination=F("no_destination") + no_destination,
+        outside_window=F("outside_window") + outside,
     )
 
 

@@ -12,6 +12,10 @@ come back with our key. A 5xx answer, a timeout or a dropped connection is retri
 any other refusal of the request fails the batch's messages with Infobip's answer; a message the
 answer marks REJECTED fails alone with its reason.
 
+A WhatsApp message with a template (a person outside WhatsApp's 24-hour window, see
+communications.whatsapp) goes to `POST /whatsapp/1/message/template` instead, a batch of them in
+one request, with the same `messageId`.
+
 WhatsApp and Viber need a sender Infobip knows (the WhatsApp number, the Viber sender name): the
 broadcast's sender, else `INFOBIP_WHATSAPP_SENDER` / `INFOBIP_VIBER_SENDER`.
 """
@@ -31,6 +35,7 @@ from communications.channels import TransientError, with_retries
 TIMEOUT = (5, 60)  # connect, read (seconds)
 SMS_PATH = "/sms/3/messages"
 MESSAGES_API_PATH = "/messages-api/1/messages"
+WHATSAPP_TEMPLATE_PATH = "/whatsapp/1/message/template"
 
 # Our channel → the Messages API's channel, and the setting that names its default sender.
 MESSAGES_API_CHANNELS = {
@@ -72,6 +77,26 @@ def messages_api_request(messages: list[Outgoing], channel: str, sender: str) ->
                 "sender": (m.sender or sender).lstrip("+"),
                 "destinations": [{"to": m.destination.lstrip("+"), "messageId": m.key}],
                 "content": {"body": {"type": "TEXT", "text": m.text}},
+            }
+            for m in messages
+        ]
+    }
+
+
+def whatsapp_template_request(messages: list[Outgoing], sender: str) -> dict:
+    """The body of `POST /whatsapp/1/message/template`: each person's approved template, its
+    language and body placeholders (outside WhatsApp's 24-hour window)."""
+    return {
+        "messages": [
+            {
+                "from": (m.sender or sender).lstrip("+"),
+                "to": m.destination.lstrip("+"),
+                "messageId": m.key,
+                "content": {
+                    "templateName": m.template,
+                    "templateData": {"body": {"placeholders": list(m.placeholders)}},
+                    "language": m.language,
+                },
             }
             for m in messages
         ]
@@ -129,6 +154,15 @@ class InfobipMessagesChannel(BaseBackend):
                     f"account's senders, or set {setting}."
                 )
             batch = [m for m in batch if m.sender or default]
+            templates = [m for m in batch if m.template]
+            if templates:  # WHATSAPP outside the 24-hour window
+                body = whatsapp_template_request(templates, default)
+                failures |= _sent(
+                    templates,
+                    lambda b=body: post(client, WHATSAPP_TEMPLATE_PATH, b),
+                    path=WHATSAPP_TEMPLATE_PATH,
+                )
+            batch = [m for m in batch if not m.template]
             if batch:
                 body = messages_api_request(batch, channel, default)
                 failures |= _sent(

@@ -14,7 +14,14 @@ from communications.backends import Outgoing
 from communications.channels.email import SmtpChannel, handoff_claim
 from communications.models import HandOff, MessageStatus, OutboxMessage, Sender
 from communications.optout import unsubscribe_token
-from tests.communications.conftest import assert_adds_up, broadcast_for, make_profile, send, sender_for
+from tests.communications.conftest import (
+    assert_adds_up,
+    broadcast_for,
+    make_profile,
+    send,
+    sender_for,
+    whatsapp_wrote,
+)
 from tests.communications.servers import HttpRecorder, smtp_server
 
 
@@ -229,6 +236,7 @@ def test_it_sends_whatsapp_and_viber_through_infobips_messages_api(
 ):
     ana = make_profile(account, "Ana", phones=["+385912345678"])
     ben = make_profile(account, "Ben", phones=["+385912345679"])
+    whatsapp_wrote(account, ana, ben)  # inside WhatsApp's 24-hour window: free-form text
     infobip.errors = [503]  # retried
     infobip.reject = {"385912345679"}
     broadcast = send(
@@ -254,6 +262,7 @@ def test_it_sends_whatsapp_and_viber_through_infobips_messages_api(
 
 def test_whatsapp_takes_the_configured_sender_and_fails_without_one(account, infobip, settings):
     ana = make_profile(account, "Ana", phones=["+385912345678"])
+    whatsapp_wrote(account, ana)
     broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP"))
     assert broadcast.failed == 1 and "INFOBIP_WHATSAPP_SENDER" in broadcast.messages.get().error
     assert infobip.requests == []
@@ -269,6 +278,7 @@ def test_a_whatsapp_delivery_report_moves_the_message_like_an_sms_one(account, i
 
     token = webhooks.webhook_token_rotate(account=account, user=None)
     ana = make_profile(account, "Ana", phones=["+385912345678"])
+    whatsapp_wrote(account, ana)
     broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP", sender="+441134960000"))
     # The Messages API's delivery report: the same messageId and status, and a channel and event.
     report = {
