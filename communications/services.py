@@ -227,19 +227,14 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
     resolved = delivery.recipients_resolve(
         account=broadcast.account, channel=broadcast.channel, sender=broadcast.sender, profile_ids=todo
     )
+    # Free-form WhatsApp text reaches only people inside the 24-hour window.
+    resolved = delivery.window_skip(
+        account_id=broadcast.account_id,
+        channel=broadcast.channel,
+        template=broadcast.wa_template,
+        resolved=resolved,
+    )
     rows = [(pk, *resolved[pk]) for pk in todo]  # (profile id, status, destination)
-    if broadcast.channel == "WHATSAPP" and not broadcast.wa_template:
-        # Free-form WhatsApp text reaches only people inside the 24-hour window.
-        inside = whatsapp.window_open(
-            account_id=broadcast.account_id,
-            numbers=[destination for _, status, destination in rows if status == MessageStatus.QUEUED],
-        )
-        rows = [
-            (pk, MessageStatus.OUTSIDE_WINDOW, destination)
-            if status == MessageStatus.QUEUED and destination not in inside
-            else (pk, status, destination)
-            for pk, status, destination in rows
-        ]
     _messages_insert(broadcast=broadcast, rows=rows, now=timezone.now())
     blocked_dnc = sum(status == MessageStatus.BLOCKED_DNC for _, status, _ in rows)
     no_destination = sum(status == MessageStatus.NO_DESTINATION for _, status, _ in rows)

@@ -171,3 +171,84 @@ def test_the_inbound_whatsapp_webhook_refuses_a_wrong_secret_and_a_bad_body(acco
     bad = post_json(reverse("webhooks:inbound_whatsapp", args=[token]), {"results": [{"messageId": "1"}]})
     assert bad.status_code == 400 and "results[0].from" in bad.json()["error"]
     assert not InboundMessage.objects.exists()
+
+
+# --- A flow's send step shares the broadcasts' content path --------------------------------------
+
+
+def flow_of(people):
+    from communications import services
+
+    account = people["ana"].account
+    return services.flow_create(
+        account=account,
+        user=None,
+        name="Welcome",
+        audience=services.AudienceSpec(selections=[Selection(ids=[p.pk for p in people.values()])]),
+    )
+
+
+def test_a_flow_send_step_takes_a_template_with_errors_at_its_fields(owner_client, people):
+    flow = flow_of(people)
+    url = reverse("communications:flow_step_add", args=[flow.pk])
+    step = {"kind": "send", "channel": "WHATSAPP", "sender": SENDER, "text": "Hi {{ first_name }}"}
+    refused = owner_client.post(url, step | {"wa_template": "welcome"})
+    assert refused.status_code == 400
+    assert 'id="new-wa_language-error">Choose the language the template was approved in' in refused.text
+    assert 'value="welcome"' in refused.text
+    assert not flow.steps.exists()
+    added = owner_client.post(
+        url, step | {"wa_template": "welcome", "wa_language": "en", "wa_placeholders": "{{ first_name }}"}
+    )
+    assert added.status_code == 302
+    config = flow.steps.get().config
+    assert (config["wa_template"], config["wa_language"], config["wa_placeholders"]) == (
+        "welcome",
+        "en",
+        "{{ first_name }}",
+    )
+
+
+@pytest.mark.parametrize("template", ["welcome", ""])
+def test_a_flow_send_step_sends_the_template_outside_the_window_or_skips(
+    owner_client, account, people, infobip, template
+):
+    from communications import flows, services
+    from communications.models import FlowMessage, FlowRun
+
+    token = webhooks.webhook_token_rotate(account=account, user=None)
+    wrote(token, "+385912345678", hours_ago=1)  # Ana
+    flow = flow_of(people)
+    extra = {
+        "wa_template": template,
+        "wa_language": "en",
+        "wa_placeholders": "{{ first_name|default:'you' }}",
+    }
+    flows.flow_step_add(
+        flow=flow,
+        kind="send",
+        config={"channel": "WHATSAPP", "sender": SENDER, "text": "Hi {{ first_name }}"}
+        | (extra if template else {}),
+    )
+    services.flow_status_set(flow=flow, status="active")
+    flows.flow_runs_due()
+    statuses = dict(FlowMessage.objects.values_list("profile_id", "status"))
+    ana, ben, cy = people["ana"], people["ben"], people["cy"]
+    by_path = {request["path"]: request["json"]["messages"] for request in infobip.requests}
+    assert [m["destinations"][0]["to"] for m in by_path["/messages-api/1/messages"]] == ["385912345678"]
+    if template:
+        assert set(statuses.values()) == {MessageStatus.SENT}
+        sent = by_path["/whatsapp/1/message/template"]
+        assert [(m["to"], m["content"]["templateData"]["body"]["placeholders"]) for m in sent] == [
+            ("385912345679", ["Ben"]),
+            ("385912345670", ["you"]),
+        ]
+    else:
+        assert statuses == {
+            ana.pk: MessageStatus.SENT,
+            ben.pk: MessageStatus.OUTSIDE_WINDOW,
+            cy.pk: MessageStatus.OUTSIDE_WINDOW,
+        }
+        assert "/whatsapp/1/message/template" not in by_path
+    # Nobody is stuck at the step: the skipped go on as people blocked by Do Not Contact do.
+    assert not FlowRun.objects.filter(flow=flow, state="failed").exists()
