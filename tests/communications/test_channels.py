@@ -322,6 +322,7 @@ def test_it_posts_signed_batches_to_the_webhook(account, gateway):
         "text": "Hi Ana",
         "html": "",
         "unsubscribe_url": "",
+        "template": None,
     }
 
 

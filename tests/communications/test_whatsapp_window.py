@@ -252,3 +252,24 @@ def test_a_flow_send_step_sends_the_template_outside_the_window_or_skips(
         assert "/whatsapp/1/message/template" not in by_path
     # Nobody is stuck at the step: the skipped go on as people blocked by Do Not Contact do.
     assert not FlowRun.objects.filter(flow=flow, state="failed").exists()
+
+
+def test_the_sending_webhook_gets_the_template_of_people_outside_the_window(owner_client, people, settings):
+    settings.COMMUNICATIONS_BACKEND = settings.INFOBIP_BASE_URL = settings.EMAIL_HOST = ""
+    gateway = HttpRecorder()
+    settings.COMMUNICATIONS_WEBHOOK_URL, settings.COMMUNICATIONS_WEBHOOK_SECRET = f"{gateway.url}/send", "shh"
+    try:
+        broadcast = create_and_send(
+            owner_client,
+            people,
+            wa_template="spring_sale",
+            wa_language="en",
+            wa_placeholders="{{ first_name }}",
+        )
+    finally:
+        gateway.stop()
+    assert broadcast.sent == 3
+    posted = {m["key"]: m for request in gateway.requests for m in request["json"]["messages"]}
+    ben = posted[f"{broadcast.pk}:{people['ben'].pk}"]
+    assert ben["template"] == {"name": "spring_sale", "language": "en", "placeholders": ["Ben"]}
+    assert ben["text"] == "WhatsApp template spring_sale (en): Ben"
