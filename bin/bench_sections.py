@@ -488,6 +488,7 @@ def _send_once(account, channel: str) -> tuple[float, object]:
         audience=sending.AudienceSpec(selections=[Selection()]),
     )
     Broadcast.objects.filter(pk=broadcast.pk).update(queued_at=timezone.now(), status="pending")
+    database = _database_cpu()
     started, cpu = time.perf_counter(), time.process_time()
     sending.broadcast_run(broadcast_id=broadcast.pk)
     seconds = time.perf_counter() - started
@@ -495,7 +496,27 @@ def _send_once(account, channel: str) -> tuple[float, object]:
     # neighbours than about the client; CPU per message says what one free core would do.
     broadcast = Broadcast.objects.get(pk=broadcast.pk)
     broadcast.cpu_seconds = time.process_time() - cpu
+    after = _database_cpu()
+    broadcast.database_cpu_seconds = after - database if after is not None and database is not None else None
     return seconds, broadcast
+
+
+def _database_cpu() -> float | None:
+    """CPU seconds so far of the PostgreSQL backend serving this process's connection (read from
+    /proc: only when the database runs on this machine; None otherwise)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
@@ -504,7 +525,12 @@ def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
         "name": name,
         "median": f"{seconds:.1f} s ({rate:,.0f}/s, {broadcast.sent:,} sent, {broadcast.failed:,} failed)",
         "p95": "1 run",
-        "reference": f"server received {received:,}; client CPU {broadcast.cpu_seconds * 1000 / max(1, broadcast.sent):.2f} ms a message",
+        "reference": f"server received {received:,}; client CPU {broadcast.cpu_seconds * 1000 / max(1, broadcast.sent):.2f} ms a message"
+        + (
+            f", PostgreSQL backend CPU {broadcast.database_cpu_seconds * 1000 / max(1, broadcast.sent):.2f} ms a message"
+            if getattr(broadcast, "database_cpu_seconds", None) is not None
+            else ""
+        ),
         "ratio": f"1M in {1_000_000 / rate / 60:.1f} min",
     }
 

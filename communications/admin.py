@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from communications.models import AudienceItem, Broadcast, Flow, Message
+from communications.models import (
+    AudienceItem,
+    Broadcast,
+    Flow,
+    InboundMessage,
+    Message,
+    OutboxMessage,
+    Sender,
+    WebhookBatch,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,7 +46,17 @@ class AudienceItemInline(admin.TabularInline):
 
 @admin.register(Broadcast)
 class BroadcastAdmin(ReadOnlyAdmin):
-    list_display = ("name", "account", "channel", "status", "queued_at", "sent", "blocked_dnc", "failed")
+    list_display = (
+        "name",
+        "account",
+        "channel",
+        "status",
+        "queued_at",
+        "sent",
+        "blocked_dnc",
+        "failed",
+        "outside_window",
+    )
     list_filter = ("status", "channel", "account")
     search_fields = ("name",)
     list_select_related = ("account",)
@@ -69,3 +88,49 @@ class MessageAdmin(ReadOnlyAdmin):
     raw_id_fields = ("broadcast", "profile")
     list_select_related = ("broadcast",)
     show_full_result_count = False
+
+
+@admin.register(Sender)
+class SenderAdmin(ReadOnlyAdmin):
+    list_display = ("address", "label", "channel", "account", "created_at")
+    list_filter = ("channel",)
+    search_fields = ("address", "label")
+    list_select_related = ("account",)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = ("destination", "channel", "subject", "broadcast", "account", "created_at")
+    list_filter = ("channel",)
+    search_fields = ("=destination", "=key")
+    raw_id_fields = ("broadcast",)
+    list_select_related = ("account", "broadcast")
+    show_full_result_count = False
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ("number", "to", "channel", "word", "action", "account", "received_at")
+    list_filter = ("channel", "word", "action")
+    search_fields = ("=number", "=message_id")
+    raw_id_fields = ("batch",)
+    list_select_related = ("account",)
+    show_full_result_count = False
+
+
+@admin.register(WebhookBatch)
+class WebhookBatchAdmin(ReadOnlyAdmin):
+    list_display = (
+        "pk",
+        "kind",
+        "status",
+        "total",
+        "applied",
+        "repeated",
+        "ignored",
+        "account",
+        "created_at",
+    )
+    list_filter = ("kind", "status")
+    list_select_related = ("account",)
+    exclude = ("payload",)  # up to thousands of results: the row's counters say what became of them

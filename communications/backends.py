@@ -38,6 +38,11 @@ class Outgoing:
     sender_label: str = ""  # an email's From name
     unsubscribe_url: str = ""  # the signed one-click link (emails)
     account_id: int = 0
+    # A WhatsApp template (outside the 24-hour window): its name, language and the body
+    # placeholders rendered for this person; `text` then says in words what was sent.
+    template: str = ""
+    language: str = ""
+    placeholders: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

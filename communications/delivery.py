@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.utils.html import escape, linebreaks
 
 from audience.models import Contact, Profile
-from communications import content, optout
+from communications import content, optout, whatsapp
 from communications.backends import Outgoing
 from communications.models import CHANNEL_CONTACT, Broadcast, MessageStatus
 from dnc import services as dnc_services
@@ -51,6 +51,10 @@ class Source:
     text: str
     subject: str = ""
     html: str = ""
+    # WhatsApp outside the 24-hour window (communications.whatsapp): an approved template.
+    wa_template: str = ""
+    wa_language: str = ""
+    wa_placeholders: str = ""
 
 
 def outgoing_render(
@@ -63,7 +67,22 @@ def outgoing_render(
     """The one place a batch is rendered, for broadcasts and flows alike: the templates compiled
     once, the merge contexts in two or three queries, and per message its body (an email also its
     subject, its HTML and `unsubscribe(profile_id)`, the signed link, also its `{{ unsubscribe_url }}`).
-    `message(profile_id, destination, text, **email)` makes each `Outgoing` (its key)."""
+    `message(profile_id, destination, text, **fields)` makes each `Outgoing` (its key).
+
+    WhatsApp with a template: people who have not written within 24 hours get the template, its
+    placeholders rendered for them like a text (`whatsapp_templates`)."""
+    if source.channel == "WHATSAPP" and source.wa_template:
+        inside = whatsapp.window_open(account_id=source.account_id, numbers=[d for _, d in queued])
+        outside = [(pk, d) for pk, d in queued if d not in inside]
+        if outside:
+            inside_queued = [(pk, d) for pk, d in queued if d in inside]
+            texts = outgoing_render(
+                source=replace(source, wa_template=""),
+                queued=inside_queued,
+                message=message,
+                unsubscribe=None,
+            )
+            return texts + whatsapp_templates(source=source, queued=outside, message=message)
     email = source.channel == "EMAIL"
     sources = [source.text, source.subject, source.html] if email else [source.text]
     text = content.template_compile(source.text)
@@ -102,6 +121,9 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
         broadcast.text,
         broadcast.subject,
         broadcast.html,
+        broadcast.wa_template,
+        broadcast.wa_language,
+        broadcast.wa_placeholders,
     )
     url = optout.unsubscribe_url_maker() if broadcast.channel == "EMAIL" else None
 
@@ -124,6 +146,55 @@ def outgoing_build(*, broadcast: Broadcast, queued: list[tuple[int, str]]) -> li
         message=message,
         unsubscribe=(lambda pk: url(broadcast.pk, pk)) if url else None,
     )
+
+
+def whatsapp_templates(
+    *, source: Source, queued: list[tuple[int, str]], message: Callable[..., Outgoing]
+) -> list[Outgoing]:
+    """`source`'s WhatsApp template for people outside the 24-hour window: each placeholder is a
+    merge-field template rendered for the person; the message's text says what went, in words."""
+    lines = [content.template_compile(line) for line in whatsapp.placeholder_lines(source.wa_placeholders)]
+    contexts = merge_contexts(
+        account_id=source.account_id,
+        profile_ids=[pk for pk, _ in queued],
+        contacts="email" in source.wa_placeholders or "phone" in source.wa_placeholders,
+    )
+    summary = f"WhatsApp template {source.wa_template} ({source.wa_language})"
+    messages = []
+    for pk, destination in queued:
+        context = contexts.get(pk) or content.merge_context({}, {}, "", "", "")
+        values = tuple(" ".join(content.render(line, context).split()) for line in lines)
+        text = summary + (": " + " | ".join(values) if values else "")
+        messages.append(
+            message(
+                pk,
+                destination,
+                text,
+                template=source.wa_template,
+                language=source.wa_language,
+                placeholders=values,
+            )
+        )
+    return messages
+
+
+def window_skip(
+    *, account_id: int, channel: str, template: str, resolved: dict[int, tuple[str, str]]
+) -> dict[int, tuple[str, str]]:
+    """`resolved` with WhatsApp's 24-hour window applied: without a template, people queued for
+    free-form WhatsApp text who have not written within 24 hours become `outside_window`."""
+    if channel != "WHATSAPP" or template:
+        return resolved
+    inside = whatsapp.window_open(
+        account_id=account_id,
+        numbers=[d for status, d in resolved.values() if status == MessageStatus.QUEUED],
+    )
+    return {
+        pk: (MessageStatus.OUTSIDE_WINDOW, d)
+        if status == MessageStatus.QUEUED and d not in inside
+        else (status, d)
+        for pk, (status, d) in resolved.items()
+    }
 
 
 def recipients_resolve(

@@ -32,6 +32,8 @@ FIELDS = (
     "then",
     "else",
     "tag",
+    "wa_template",
+    "wa_language",
 )
 
 
@@ -40,6 +42,7 @@ def _config(request: HttpRequest) -> dict:
     config = {name: request.POST.get(name, "").strip() for name in FIELDS}
     config["text"] = request.POST.get("text", "")
     config["html"] = request.POST.get("html", "")
+    config["wa_placeholders"] = request.POST.get("wa_placeholders", "")
     rule = request.POST.get("rule", "").strip()
     if rule:
         try:

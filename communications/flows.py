@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from audience import replicas
 from audience.models import Account, Contact, Profile
-from communications import backends, content, delivery, selectors, senders
+from communications import backends, content, delivery, selectors, senders, whatsapp
 from communications.models import (
     CHANNEL_CONTACT,
     Flow,
@@ -103,6 +103,21 @@ def _check_send(flow: Flow, config: dict) -> dict:
         "subject": str(config.get("subject", "")).strip() if channel == "EMAIL" else "",
         "html": str(config.get("html", "")) if channel == "EMAIL" else "",
     }
+    if channel == "WHATSAPP":
+        cleaned["wa_template"] = str(config.get("wa_template", "")).strip()
+        cleaned["wa_language"] = str(config.get("wa_language", "")).strip()
+        cleaned["wa_placeholders"] = "\n".join(
+            whatsapp.placeholder_lines(str(config.get("wa_placeholders", "")))
+        )
+        try:
+            whatsapp.template_check(
+                name=cleaned["wa_template"],
+                language=cleaned["wa_language"],
+                placeholders=cleaned["wa_placeholders"],
+            )
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise _invalid(field, messages[0]) from None
     if channel == "EMAIL" and not cleaned["subject"]:
         raise _invalid("subject", "Write the email's subject.")
     for name in ("text", "subject", "html"):
@@ -941,8 +956,13 @@ def _send(flow, steps, step, runs, now) -> dict[int, Outcome]:
         )
     }
     todo = [pk for pk in ids if pk not in known]
-    resolved = delivery.recipients_resolve(
-        account=flow.account, channel=channel, sender=config["sender"], profile_ids=todo
+    resolved = delivery.window_skip(
+        account_id=flow.account_id,
+        channel=channel,
+        template=config.get("wa_template", ""),
+        resolved=delivery.recipients_resolve(
+            account=flow.account, channel=channel, sender=config["sender"], profile_ids=todo
+        ),
     )
     rows = []
     for pk in todo:
@@ -1016,6 +1036,9 @@ def _hand_over(
         config["text"],
         config.get("subject", ""),
         config.get("html", ""),
+        config.get("wa_template", ""),
+        config.get("wa_language", ""),
+        config.get("wa_placeholders", ""),
     )
     url = optout.flow_unsubscribe_url_maker() if channel == "EMAIL" else None
 

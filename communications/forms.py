@@ -100,6 +100,27 @@ class BroadcastForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "class": "form-control font-monospace"}),
         help_text="Optional: without it the text version is sent as simple HTML too.",
     )
+    wa_template = forms.CharField(
+        label="WhatsApp template (outside the 24-hour window)",
+        max_length=512,
+        required=False,
+        help_text="WhatsApp takes free-form text only from people who wrote to you within 24 hours. "
+        "Name an approved template (e.g. spring_sale) for everyone else; without one they are skipped.",
+    )
+    wa_language = forms.CharField(
+        label="Template language (WhatsApp)",
+        max_length=16,
+        required=False,
+        help_text="As the template was approved: en, en_GB, pt_BR…",
+    )
+    wa_placeholders = forms.CharField(
+        label="Template placeholders (WhatsApp)",
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One a line: the first line fills {{1}}, the second {{2}}… Merge fields with a "
+        'fallback work: {{ first_name|default:"there" }}.',
+    )
     add_tag = forms.TypedMultipleChoiceField(
         label="Profiles with any of these tags", coerce=int, required=False, choices=[]
     )

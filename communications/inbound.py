@@ -38,6 +38,7 @@ from communications.models import (
     Message,
     ReplyStatus,
     WebhookBatch,
+    WebhookKind,
 )
 from dnc import services as dnc_services
 from dnc.destinations import destination_normalize, sender_normalize
@@ -155,17 +156,24 @@ def _received_at(raw, default: dt.datetime) -> dt.datetime:
 
 def _row(batch: WebhookBatch, result: dict, words: Words) -> InboundMessage:
     raw_from = str(result.get("from") or "").strip()
-    text = str(result.get("text") if result.get("text") is not None else result.get("cleanText") or "")
+    whatsapp = batch.kind == WebhookKind.INBOUND_WHATSAPP
+    if whatsapp:  # Infobip's inbound WhatsApp: {"from", "to", "message": {"type", "text"}, …}
+        text = str((result.get("message") or {}).get("text") or "")
+    else:
+        text = str(result.get("text") if result.get("text") is not None else result.get("cleanText") or "")
     return InboundMessage(
         account_id=batch.account_id,
         batch=batch,
+        channel="WHATSAPP" if whatsapp else "SMS",
         message_id=str(result["messageId"])[:200],
         # A number that is not a valid phone (a short code, an email) is kept as received: it
         # never starts with "+", which is how processing tells it can't be put on the list.
         number=(destination_normalize(raw_from) or raw_from)[:64],
         to=sender_normalize(str(result.get("to") or ""))[:100],
         text=text[:2000],
-        word=words.of(text),
+        # STOP words change Do Not Contact for SMS only: a WhatsApp message is kept (it opens the
+        # 24-hour window, communications.whatsapp) and may answer a flow's "wait for a reply".
+        word=InboundWord.OTHER if whatsapp else words.of(text),
         received_at=_received_at(result.get("receivedAt"), batch.created_at),
     )
 

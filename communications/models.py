@@ -75,6 +75,12 @@ class Broadcast(Job):
     subject = models.CharField(max_length=255, blank=True, default="")
     text = models.TextField(max_length=4000)
     html = models.TextField(max_length=100_000, blank=True, default="")
+    # WhatsApp outside its 24-hour customer-service window (communications.whatsapp): an approved
+    # template's name and language, and its body placeholders ({{1}}, {{2}}, …), one merge-field
+    # template a line. Without a template, people outside the window are not sent to.
+    wa_template = models.CharField(max_length=512, blank=True, default="")
+    wa_language = models.CharField(max_length=16, blank=True, default="")
+    wa_placeholders = models.TextField(max_length=4000, blank=True, default="")
     queued_at = models.DateTimeField(null=True, blank=True)
     queued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -85,6 +91,7 @@ class Broadcast(Job):
     blocked_dnc = models.PositiveBigIntegerField(default=0)
     no_destination = models.PositiveBigIntegerField(default=0)
     failed = models.PositiveBigIntegerField(default=0)
+    outside_window = models.PositiveBigIntegerField(default=0)
 
     objects = AccountScopedQuerySet.as_manager()
 
@@ -115,7 +122,7 @@ class Broadcast(Job):
 
     @property
     def handled(self) -> int:
-        return self.sent + self.blocked_dnc + self.no_destination + self.failed
+        return self.sent + self.blocked_dnc + self.no_destination + self.failed + self.outside_window
 
     @property
     def state_label(self) -> str:
@@ -214,6 +221,8 @@ class MessageStatus(models.TextChoices):
     SENT = "sent", "Sent"
     BLOCKED_DNC = "blocked_dnc", "Blocked by Do Not Contact"
     NO_DESTINATION = "no_destination", "No destination"
+    # WhatsApp: the person has not written within 24 hours and the broadcast has no template.
+    OUTSIDE_WINDOW = "outside_window", "Outside WhatsApp's 24-hour window, no template"
     FAILED = "failed", "Failed"
     # From the provider's delivery reports (communications.webhooks): final, as `failed` is.
     DELIVERED = "delivered", "Delivered"
@@ -308,6 +317,7 @@ class InboundSettings(models.Model):
 
 class WebhookKind(models.TextChoices):
     INBOUND_SMS = "inbound_sms", "Inbound SMS"
+    INBOUND_WHATSAPP = "inbound_whatsapp", "Inbound WhatsApp"
     DELIVERY_REPORTS = "delivery_reports", "Delivery reports"
 
 
@@ -367,6 +377,8 @@ class InboundMessage(models.Model):
         WebhookBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
     )
     message_id = models.CharField(max_length=200)
+    # SMS, or WHATSAPP (whose last message opens WhatsApp's 24-hour window for free-form text).
+    channel = models.CharField(max_length=16, default="SMS")
     # The end user's number (E.164 when it is a valid phone, as received otherwise) and ours.
     number = models.CharField(max_length=64)
     to = models.CharField(max_length=100, blank=True, default="")
@@ -390,6 +402,10 @@ class InboundMessage(models.Model):
             models.Index(fields=["account", "number", "to", "received_at"], name="inbound_message_number"),
             # Configuration's list of the latest messages.
             models.Index(fields=["account", "-received_at"], name="inbound_message_recent"),
+            # "Who wrote on WhatsApp within 24 hours?" (communications.whatsapp).
+            models.Index(
+                fields=["account", "channel", "number", "received_at"], name="inbound_message_window"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -439,6 +455,10 @@ class HandOff(models.Model):
 
     key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # The hourly purge (services.handoff_purge) reads the oldest keys by it.
+        indexes = [models.Index(fields=["created_at"], name="handoff_created")]
 
     def __str__(self) -> str:
         return self.key

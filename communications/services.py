@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Model
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -20,7 +20,7 @@ from audience import counting, replicas
 from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
 from audience.models import Account, Company
 from audience.selection import Selection
-from communications import backends, content, delivery, selectors, senders
+from communications import backends, content, delivery, selectors, senders, whatsapp
 from communications.models import (
     AudienceItem,
     Broadcast,
@@ -98,6 +98,9 @@ def broadcast_create(
     audience: AudienceSpec,
     subject: str = "",
     html: str = "",
+    wa_template: str = "",
+    wa_language: str = "",
+    wa_placeholders: str = "",
 ) -> Broadcast:
     """A draft broadcast with its recipients; nothing is sent until `broadcast_send`. `sender` is
     the address of one of the account's senders of `channel` (or "" for the provider's default);
@@ -117,6 +120,13 @@ def broadcast_create(
         text=text,
         html=html if channel == "EMAIL" else "",
     )
+    if channel == "WHATSAPP":
+        broadcast.wa_template = wa_template.strip()
+        broadcast.wa_language = wa_language.strip()
+        broadcast.wa_placeholders = "\n".join(whatsapp.placeholder_lines(wa_placeholders))
+        whatsapp.template_check(
+            name=broadcast.wa_template, language=broadcast.wa_language, placeholders=wa_placeholders
+        )
     broadcast.full_clean(exclude=["account", "created_by", "queued_by"])
     content.broadcast_content_check(broadcast)
     broadcast.save()
@@ -191,7 +201,12 @@ def _broadcast_work(run: JobRun) -> JobDone | None:
 def _summary(b: Broadcast) -> str:
     return (
         f"{b.handled:,} recipient{pluralize(b.handled)}: {b.sent:,} sent, {b.blocked_dnc:,} blocked by Do Not Contact, "
-        f"{b.no_destination:,} without a destination, {b.failed:,} failed."
+        f"{b.no_destination:,} without a destination, {b.failed:,} failed"
+        + (
+            f", {b.outside_window:,} outside WhatsApp's 24-hour window (no template)."
+            if b.outside_window
+            else "."
+        )
     )
 
 
@@ -203,38 +218,78 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
     locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
     if locked.cursor >= ids[-1]:  # another worker did this chunk
         return
+    # The chunk's range, not its 1,000 ids: one index range scan and two parameters.
     done = set(
-        Message.objects.filter(broadcast=broadcast, profile_id__in=ids).values_list("profile_id", flat=True)
+        Message.objects.filter(
+            broadcast=broadcast, profile_id__gte=min(ids), profile_id__lte=max(ids)
+        ).values_list("profile_id", flat=True)
     )
     todo = [pk for pk in ids if pk not in done]
     resolved = delivery.recipients_resolve(
         account=broadcast.account, channel=broadcast.channel, sender=broadcast.sender, profile_ids=todo
     )
-    now = timezone.now()
-    rows = []
-    for pk in todo:
-        status, destination = resolved[pk]
-        rows.append(
-            Message(
-                account=broadcast.account,
-                broadcast=broadcast,
-                profile_id=pk,
-                channel=broadcast.channel,
-                sender=broadcast.sender,
-                destination=destination,
-                status=status,
-                created_at=now,
-            )
-        )
-    Message.objects.bulk_create(rows, batch_size=500)
-    blocked_dnc = sum(row.status == MessageStatus.BLOCKED_DNC for row in rows)
-    no_destination = sum(row.status == MessageStatus.NO_DESTINATION for row in rows)
+    # Free-form WhatsApp text reaches only people inside the 24-hour window.
+    resolved = delivery.window_skip(
+        account_id=broadcast.account_id,
+        channel=broadcast.channel,
+        template=broadcast.wa_template,
+        resolved=resolved,
+    )
+    rows = [(pk, *resolved[pk]) for pk in todo]  # (profile id, status, destination)
+    _messages_insert(broadcast=broadcast, rows=rows, now=timezone.now())
+    blocked_dnc = sum(status == MessageStatus.BLOCKED_DNC for _, status, _ in rows)
+    no_destination = sum(status == MessageStatus.NO_DESTINATION for _, status, _ in rows)
+    outside = sum(status == MessageStatus.OUTSIDE_WINDOW for _, status, _ in rows)
     Broadcast.objects.filter(pk=broadcast.pk).update(
         cursor=ids[-1],
-        processed=F("processed") + blocked_dnc + no_destination,
+        processed=F("processed") + blocked_dnc + no_destination + outside,
         blocked_dnc=F("blocked_dnc") + blocked_dnc,
         no_destination=F("no_destination") + no_destination,
+        outside_window=F("outside_window") + outside,
     )
+
+
+def _messages_insert(*, broadcast: Broadcast, rows: list[tuple[int, str, str]], now) -> None:
+    """The message rows of (profile id, status, destination) for `broadcast`. On PostgreSQL one
+    INSERT … SELECT FROM unnest() of three arrays (no model instance a row, five parameters in
+    all); elsewhere `bulk_create`."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_create(
+            [
+                Message(
+                    account_id=broadcast.account_id,
+                    broadcast=broadcast,
+                    profile_id=pk,
+                    channel=broadcast.channel,
+                    sender=broadcast.sender,
+                    destination=destination,
+                    status=status,
+                    created_at=now,
+                )
+                for pk, status, destination in rows
+            ],
+            batch_size=500,
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Message._meta.db_table} (account_id, broadcast_id, profile_id, channel, sender,"
+            " destination, status, error, created_at) SELECT %s, %s, r.profile_id, %s, %s, r.destination,"
+            " r.status, '', %s FROM unnest(%s::bigint[], %s::text[], %s::text[])"
+            " AS r(profile_id, status, destination)",
+            [
+                broadcast.account_id,
+                broadcast.pk,
+                broadcast.channel,
+                broadcast.sender,
+                now,
+                [pk for pk, _, _ in rows],
+                [status for _, status, _ in rows],
+                [destination for _, _, destination in rows],
+            ],
+        )
 
 
 def _broadcast_hand_over(
@@ -306,18 +361,21 @@ def _handed_over_commit(broadcast: Broadcast, profile_ids: list[int], failures: 
     is counted once."""
     Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list("pk").get()
     pending = Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED)
-    still = set(pending.filter(profile_id__in=profile_ids).values_list("profile_id", flat=True))
     by_error: dict[str, list[int]] = {}
-    for pk in still & set(failures):
-        by_error.setdefault(failures[pk][:500], []).append(pk)
-    for error, pks in by_error.items():
+    for pk, error in failures.items():
+        by_error.setdefault(error[:500], []).append(pk)
+    # Each UPDATE counts the rows it changed: only those still `queued`.
+    failed = sum(
         pending.filter(profile_id__in=pks).update(status=MessageStatus.FAILED, error=error)
-    sent = pending.filter(profile_id__in=still - set(failures)).update(status=MessageStatus.SENT)
+        for error, pks in by_error.items()
+    )
+    sent = pending.filter(profile_id__in=[pk for pk in profile_ids if pk not in failures]).update(
+        status=MessageStatus.SENT
+    )
     if sent:  # People's "contacted within" and "reached over" filters read the sent messages
         counting.data_changed(account_ids=[broadcast.account_id])
-    failed = len(still) - sent
     Broadcast.objects.filter(pk=broadcast.pk).update(
-        processed=F("processed") + len(still), sent=F("sent") + sent, failed=F("failed") + failed
+        processed=F("processed") + sent + failed, sent=F("sent") + sent, failed=F("failed") + failed
     )
 
 
@@ -343,9 +401,11 @@ def handoff_purge(*, now=None, batch: int = HANDOFF_PURGE_BATCH) -> int:
     cutoff = (now or timezone.now()) - dt.timedelta(days=settings.HANDOFF_RETENTION_DAYS)
     deleted = 0
     while True:
-        # Oldest first by primary key: old keys sit at the start of the index, so the scan stops early.
+        # Oldest first on the created_at index (handoff_created): the scan reads only old keys.
         ids = list(
-            HandOff.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch]
+            HandOff.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:batch]
         )
         if not ids:
             return deleted

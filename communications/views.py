@@ -97,6 +97,9 @@ def broadcast_new(request: HttpRequest) -> HttpResponse:
                 subject=form.cleaned_data["subject"],
                 text=form.cleaned_data["text"],
                 html=form.cleaned_data["html"],
+                wa_template=form.cleaned_data["wa_template"],
+                wa_language=form.cleaned_data["wa_language"],
+                wa_placeholders=form.cleaned_data["wa_placeholders"],
                 audience=spec,
             )
         except ValidationError as error:
@@ -166,6 +169,7 @@ def broadcast_detail(request: HttpRequest, pk: int) -> HttpResponse:
 SKIPPED_LISTS = {
     "blocked": (MessageStatus.BLOCKED_DNC, "Blocked by Do Not Contact"),
     "missing": (MessageStatus.NO_DESTINATION, "Without a destination"),
+    "outside": (MessageStatus.OUTSIDE_WINDOW, "Outside WhatsApp's 24-hour window, no template"),
 }
 
 
@@ -175,7 +179,11 @@ def _skipped(request: HttpRequest, broadcast: Broadcast) -> list[dict]:
     a list's page links change only its own and keep the other's (`{% querystring %}` of
     `first`, `previous` and `next`)."""
     lists = []
-    counts = {"blocked": broadcast.blocked_dnc, "missing": broadcast.no_destination}
+    counts = {
+        "blocked": broadcast.blocked_dnc,
+        "missing": broadcast.no_destination,
+        "outside": broadcast.outside_window,
+    }
     state = request.GET.copy()
     state.pop("part", None)
     for key, (status, title) in SKIPPED_LISTS.items():

@@ -11,4 +11,5 @@ app_name = "webhooks"
 urlpatterns = [
     path("<str:token>/delivery-reports/", webhook_views.delivery_reports, name="delivery_reports"),
     path("<str:token>/inbound-sms/", webhook_views.inbound_sms, name="inbound_sms"),
+    path("<str:token>/inbound-whatsapp/", webhook_views.inbound_whatsapp, name="inbound_whatsapp"),
 ]

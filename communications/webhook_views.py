@@ -53,6 +53,14 @@ def inbound_sms(request: HttpRequest, token: str) -> JsonResponse:
     return _receive(request, token, WebhookKind.INBOUND_SMS)
 
 
+@csrf_exempt
+@require_POST
+def inbound_whatsapp(request: HttpRequest, token: str) -> JsonResponse:
+    """Infobip's inbound WhatsApp messages: kept, so a broadcast knows who is inside WhatsApp's
+    24-hour window (communications.whatsapp)."""
+    return _receive(request, token, WebhookKind.INBOUND_WHATSAPP)
+
+
 def _settings_page(request: HttpRequest, form, *, new_token: str = "", status: int = 200) -> HttpResponse:
     context = {
         "nav": "configuration",
@@ -72,6 +80,7 @@ def _urls(request: HttpRequest, token: str) -> dict[str, str]:
     return {
         "delivery_reports": request.build_absolute_uri(reverse("webhooks:delivery_reports", args=[token])),
         "inbound_sms": request.build_absolute_uri(reverse("webhooks:inbound_sms", args=[token])),
+        "inbound_whatsapp": request.build_absolute_uri(reverse("webhooks:inbound_whatsapp", args=[token])),
     }
 
 

@@ -111,7 +111,13 @@ def webhook_payload_check(*, kind: str, payload: object) -> list[dict]:
         if not isinstance(result, dict):
             raise ValidationError(f"{path}: expected an object.")
         _text(result, "messageId", path, limit=200)
-        if kind == WebhookKind.INBOUND_SMS:
+        if kind == WebhookKind.INBOUND_WHATSAPP:
+            _text(result, "from", path, limit=64)
+            _text(result, "to", path, required=False, limit=100)
+            _text(result, "receivedAt", path, required=False, limit=40)
+            if result.get("message") is not None and not isinstance(result["message"], dict):
+                raise ValidationError(f"{path}.message: expected an object.")
+        elif kind == WebhookKind.INBOUND_SMS:
             _text(result, "from", path, limit=64)
             _text(result, "to", path, required=False, limit=100)
             _text(result, "text", path, required=False)
@@ -148,7 +154,7 @@ def _webhook_batch_work(run: JobRun) -> JobDone | None:
     from communications import inbound
 
     batch = run.job
-    if batch.kind == WebhookKind.INBOUND_SMS:
+    if batch.kind in (WebhookKind.INBOUND_SMS, WebhookKind.INBOUND_WHATSAPP):
         inbound.inbound_batch_process(batch=batch)
     else:
         delivery_reports_process(batch=batch)
@@ -159,7 +165,7 @@ def _webhook_batch_work(run: JobRun) -> JobDone | None:
 
 
 def _summary(batch: WebhookBatch) -> str:
-    if batch.kind == WebhookKind.INBOUND_SMS:
+    if batch.kind in (WebhookKind.INBOUND_SMS, WebhookKind.INBOUND_WHATSAPP):
         return (
             f"{batch.total:,} message{pluralize(batch.total)}: {batch.applied:,} changed Do Not Contact, "
             f"{batch.repeated:,} repeated or overtaken, {batch.ignored:,} from a number that is not a phone."

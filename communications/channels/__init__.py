@@ -53,15 +53,20 @@ def channel_backend(channel: str) -> BaseBackend:
     return outbox.OutboxChannel()
 
 
-def with_retries(call: Callable[[], T], what: str) -> T:
+def with_retries(call: Callable[[], T], what: str, tried: int = 0) -> T:
     """`call()`, again after SEND_RETRY_MS, 2×, 4×… while it raises TransientError, at most
-    SEND_ATTEMPTS times in all; the last TransientError propagates (the batch fails with it)."""
+    SEND_ATTEMPTS times in all; the last TransientError propagates (the batch fails with it).
+    `tried`: attempts already made another way (the first call then waits its pause)."""
     pause = settings.SEND_RETRY_MS / 1000
-    for attempt in range(1, settings.SEND_ATTEMPTS + 1):
+    for _ in range(tried):
+        time.sleep(pause)
+        pause *= 2
+    last = max(settings.SEND_ATTEMPTS, tried + 1)
+    for attempt in range(tried + 1, last + 1):
         try:
             return call()
         except TransientError as error:
-            if attempt == settings.SEND_ATTEMPTS:
+            if attempt == last:
                 raise
             logger.warning("%s failed (attempt %s): %s; retrying in %.1f s", what, attempt, error, pause)
             time.sleep(pause)

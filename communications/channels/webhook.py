@@ -7,7 +7,11 @@
     X-Audience-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body)>
 
     {"messages": [{"key": "12:345", "channel": "SMS", "from": "Acme", "to": "+385…",
-                   "subject": "", "text": "…", "html": "", "unsubscribe_url": ""}]}
+                   "subject": "", "text": "…", "html": "", "unsubscribe_url": "",
+                   "template": null}]}
+
+`template` is `{"name", "language", "placeholders"}` for a WhatsApp template (a person outside
+WhatsApp's 24-hour window, communications.whatsapp).
 
 2xx: delivered, except the keys the answer names in `{"failed": {"<key>": "reason"}}`. 5xx, a
 timeout or a dropped connection: tried again with backoff. Any other answer fails the batch's
@@ -48,6 +52,16 @@ def _payload(message: Outgoing) -> dict:
         "text": message.text,
         "html": message.html,
         "unsubscribe_url": message.unsubscribe_url,
+        # A WhatsApp template (outside the 24-hour window), else null.
+        "template": (
+            {
+                "name": message.template,
+                "language": message.language,
+                "placeholders": list(message.placeholders),
+            }
+            if message.template
+            else None
+        ),
     }
 
 

@@ -330,9 +330,9 @@ def test_it_fails_a_broadcast_whose_chunk_raises_with_no_message_left_in_flight(
     broadcast = queued_broadcast(account, recipients)
     # The second chunk's message rows are written, then the write fails: they roll back.
     monkeypatch.setattr(
-        Message.objects,
-        "bulk_create",
-        failing_on_call(Message.objects.bulk_create, 2, RuntimeError("disk full")),
+        sending,
+        "_messages_insert",
+        failing_on_call(sending._messages_insert, 2, RuntimeError("disk full")),
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
         owner_client.post(reverse("communications:broadcast_send", args=[broadcast.pk]))

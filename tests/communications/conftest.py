@@ -40,6 +40,20 @@ def block(accounts, contact, channel="", sender=""):
     assert not report.rejected, report.rejected
 
 
+def whatsapp_wrote(account, *profiles) -> None:
+    """Each profile's phones wrote to the account on WhatsApp just now: free-form WhatsApp text
+    may reach them (the 24-hour window, communications.whatsapp)."""
+    from communications.models import InboundMessage
+
+    numbers = Contact.objects.filter(profile__in=profiles, kind="phone").values_list("value", flat=True)
+    InboundMessage.objects.bulk_create(
+        [
+            InboundMessage(account=account, channel="WHATSAPP", message_id=f"wa-{n}", number=n, word="other")
+            for n in numbers
+        ]
+    )
+
+
 def sender_for(account, channel: str, address: str):
     """The account's sender of `channel` with this address (created when missing)."""
     from communications import senders
@@ -79,7 +93,11 @@ def send(broadcast, user=None) -> Broadcast:
 def assert_adds_up(broadcast: Broadcast) -> None:
     assert (
         broadcast.total
-        == broadcast.sent + broadcast.blocked_dnc + broadcast.no_destination + broadcast.failed
+        == broadcast.sent
+        + broadcast.blocked_dnc
+        + broadcast.no_destination
+        + broadcast.failed
+        + broadcast.outside_window
     )
     assert broadcast.messages.count() == broadcast.total
     assert not broadcast.messages.filter(status=MessageStatus.QUEUED).exists()

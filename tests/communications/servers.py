@@ -69,7 +69,7 @@ def smtp_server(host: str = "127.0.0.1", pipelining: bool = False) -> tuple[Cont
 
 
 # Infobip's SMS endpoint and its Messages API (WhatsApp, Viber): the same destinations, the same answer.
-INFOBIP_PATHS = ("/sms/3/messages", "/messages-api/1/messages")
+INFOBIP_PATHS = ("/sms/3/messages", "/messages-api/1/messages", "/whatsapp/1/message/template")
 
 
 class HttpRecorder(ThreadingHTTPServer):
@@ -94,7 +94,7 @@ class HttpRecorder(ThreadingHTTPServer):
             for request in self.requests
             if request["path"] in INFOBIP_PATHS
             for message in request["json"]["messages"]
-            for destination in message["destinations"]
+            for destination in message.get("destinations") or [message]
         ]
 
     def stop(self) -> None:
@@ -130,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _infobip(self, data: dict) -> dict:
         answers = []
         for message in data["messages"]:
-            for destination in message["destinations"]:
+            # A WhatsApp template message names one recipient itself: {"from", "to", "messageId"}.
+            for destination in message.get("destinations") or [message]:
                 rejected = destination["to"] in self.server.reject
                 status = (
                     {

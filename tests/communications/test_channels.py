@@ -14,7 +14,14 @@ from communications.backends import Outgoing
 from communications.channels.email import SmtpChannel, handoff_claim
 from communications.models import HandOff, MessageStatus, OutboxMessage, Sender
 from communications.optout import unsubscribe_token
-from tests.communications.conftest import assert_adds_up, broadcast_for, make_profile, send, sender_for
+from tests.communications.conftest import (
+    assert_adds_up,
+    broadcast_for,
+    make_profile,
+    send,
+    sender_for,
+    whatsapp_wrote,
+)
 from tests.communications.servers import HttpRecorder, smtp_server
 
 
@@ -106,6 +113,19 @@ def test_it_retries_an_smtp_server_that_is_busy(account, smtp):
     smtp.busy = 2  # two 421 answers, then it accepts
     broadcast = send(email_broadcast(account, [ana]))
     assert (broadcast.sent, broadcast.failed, len(smtp.messages)) == (1, 0, 1)
+
+
+def test_it_retries_a_busy_answer_in_the_middle_of_a_chunk_each_message_once(account, smtp):
+    """With PIPELINING the 421 answers a content written together with the next message's
+    commands: that message goes on, the refused one is handed over again on its own."""
+    people = [make_profile(account, f"P{i}", emails=[f"p{i}@example.com"]) for i in range(6)]
+    smtp.refuse = {"p4@example.com"}
+    smtp.busy = 2
+    broadcast = send(email_broadcast(account, people))
+    assert (broadcast.sent, broadcast.failed) == (5, 1)
+    received = smtp.message_ids()
+    assert len(received) == len(set(received)) == 5
+    assert_adds_up(broadcast)
 
 
 def test_it_never_hands_an_email_over_twice(account, smtp):
@@ -216,6 +236,7 @@ def test_it_sends_whatsapp_and_viber_through_infobips_messages_api(
 ):
     ana = make_profile(account, "Ana", phones=["+385912345678"])
     ben = make_profile(account, "Ben", phones=["+385912345679"])
+    whatsapp_wrote(account, ana, ben)  # inside WhatsApp's 24-hour window: free-form text
     infobip.errors = [503]  # retried
     infobip.reject = {"385912345679"}
     broadcast = send(
@@ -241,6 +262,7 @@ def test_it_sends_whatsapp_and_viber_through_infobips_messages_api(
 
 def test_whatsapp_takes_the_configured_sender_and_fails_without_one(account, infobip, settings):
     ana = make_profile(account, "Ana", phones=["+385912345678"])
+    whatsapp_wrote(account, ana)
     broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP"))
     assert broadcast.failed == 1 and "INFOBIP_WHATSAPP_SENDER" in broadcast.messages.get().error
     assert infobip.requests == []
@@ -256,6 +278,7 @@ def test_a_whatsapp_delivery_report_moves_the_message_like_an_sms_one(account, i
 
     token = webhooks.webhook_token_rotate(account=account, user=None)
     ana = make_profile(account, "Ana", phones=["+385912345678"])
+    whatsapp_wrote(account, ana)
     broadcast = send(broadcast_for(account, [ana], channel="WHATSAPP", sender="+441134960000"))
     # The Messages API's delivery report: the same messageId and status, and a channel and event.
     report = {
@@ -299,6 +322,7 @@ def test_it_posts_signed_batches_to_the_webhook(account, gateway):
         "text": "Hi Ana",
         "html": "",
         "unsubscribe_url": "",
+        "template": None,
     }
 
 

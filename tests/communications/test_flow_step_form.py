@@ -36,7 +36,17 @@ def names(html: str) -> set[str]:
 
 def test_each_kind_shows_only_its_fields(owner_client, flow):
     expected = {
-        "send": {"kind", "channel", "sender", "subject", "text", "html"},
+        "send": {
+            "kind",
+            "channel",
+            "sender",
+            "subject",
+            "text",
+            "html",
+            "wa_template",
+            "wa_language",
+            "wa_placeholders",
+        },
         "wait_reply": {"kind", "amount", "unit"},
         "branch": {"kind", "reply_contains", "rule", "then", "else"},
         "add_tag": {"kind", "tag"},

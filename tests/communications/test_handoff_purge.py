@@ -43,3 +43,25 @@ def test_the_purge_runs_every_hour_from_the_beat_schedule():
     ]
     assert entry["schedule"] == 60 * 60
     assert "communications.handoff_purge_task" in app.tasks
+
+
+def test_it_reads_the_old_keys_through_the_created_at_index(db, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    settings.HANDOFF_RETENTION_DAYS = 30
+    now = timezone.now()
+    HandOff.objects.bulk_create(
+        [HandOff(key=f"2:{i}", created_at=now - dt.timedelta(minutes=i)) for i in range(20_000)]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE communications_handoff")
+    cutoff = now - dt.timedelta(days=30)
+    plan = (
+        HandOff.objects.filter(created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk")[:10_000]
+        .explain()
+    )
+    assert "handoff_created" in plan

@@ -82,10 +82,11 @@ def test_a_broadcast_killed_mid_smtp_send_delivers_each_message_id_once(start_wo
         assert set(received.values()) == {1}  # no Message-ID twice
         every = {f"<{job.pk}.{pk}.audience@localhost>" for pk in ids}
         assert set(received) <= every
-        # What the round claimed at the kill had not handed over yet is lost (counted as sent):
-        # at most one round, the documented price of one claim and one commit a round.
+        # What the rounds claimed at the kill had not handed over yet is lost (counted as sent):
+        # at most the round going out and the next one, claimed meanwhile: the documented price of
+        # one claim and one commit a round.
         lost = every - set(received)
-        assert len(lost) <= email.CLAIM_BATCH * settings.SMTP_CONNECTIONS
+        assert len(lost) <= 2 * email.CLAIM_BATCH * settings.SMTP_CONNECTIONS
         assert HandOff.objects.count() == ROWS
     finally:
         controller.stop()
