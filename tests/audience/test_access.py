@@ -106,7 +106,11 @@ def test_health_reports_database_and_broker(db, client):
     response = client.get(reverse("healthz"))
     body = response.json()
     assert response.status_code == 200, body
-    assert body == {"status": "ok", "checks": ["database: ok", "broker: ok"]}
+    assert body == {
+        "status": "ok",
+        "checks": ["database: ok", "broker: ok"],
+        "counts": {"engine": "orm"},
+    }
 
 
 def test_admin_lists_every_model_for_staff(admin_client, profile):
