@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,7 +79,7 @@ def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
         yield chunk
 
 
-def _cells_storable(cells: list[str], headers: list[str]) -> None:
+def _cells_storable(cells: list[str], headers: Sequence[str]) -> None:
     """A row holding text the database can't store (`audience.text`) is rejected, naming the
     column, whether or not the column is mapped: the job goes on with the other rows."""
     for index, cell in enumerate(cells):
@@ -89,7 +89,7 @@ def _cells_storable(cells: list[str], headers: list[str]) -> None:
 
 
 def _parse_chunk(
-    target, chunk, seen: dict[str, int], headers: list[str] | tuple = ()
+    target, chunk, seen: dict[str, int], headers: Sequence[str] = ()
 ) -> tuple[list[Record], list[Outcome]]:
     """Parse rows; a row sharing a key with an earlier row of the file is a duplicate."""
     records, rejected = [], []
