@@ -143,17 +143,24 @@ class CheaperCount:
 
 
 def _plan_cost(queryset: QuerySet) -> float:
-    """The planner's total cost of counting `queryset` (infinite when it can match nothing)."""
+    """The planner's total cost of counting `queryset` (0 when it can match nothing)."""
+    plan = _plan(queryset, "SELECT count(*) FROM ({sql}) q")
+    return float(plan["Total Cost"]) if plan else 0.0
+
+
+def _plan(queryset: QuerySet, statement: str = "{sql}") -> dict | None:
+    """The planner's top plan node of `statement` around `queryset`'s SQL, without running it
+    (None when the queryset can match nothing)."""
     try:
         sql, params = queryset.order_by().query.sql_with_params()
     except EmptyResultSet:
-        return 0.0
+        return None
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT count(*) FROM ({sql}) q", params)
+        cursor.execute("EXPLAIN (FORMAT JSON) " + statement.format(sql=sql), params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Total Cost"])
+    return plan[0]["Plan"]
 
 
 # Planner settings for one rule count (SET LOCAL: this transaction only), measured on generated
@@ -261,16 +268,8 @@ def _per_profile_is_cheaper(account: Account, catalog: Catalog, compiler: Compil
 
 def _plan_rows(queryset: QuerySet) -> float:
     """The planner's estimate of the rows of `queryset` (0 when it can match nothing)."""
-    try:
-        sql, params = queryset.order_by().query.sql_with_params()
-    except EmptyResultSet:
-        return 0.0
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+    plan = _plan(queryset)
+    return float(plan["Plan Rows"]) if plan else 0.0
 
 
 def _is_any_of_positives(rule: dict) -> bool:
