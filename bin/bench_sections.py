@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import random
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -536,8 +540,9 @@ def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
 
 
 # The bench's SMTP server, run in its own process (a real relay is another machine: in this process
-# it would compete with the client for the GIL). It counts each message and each distinct
-# Message-ID, and prints both as JSON when its stdin closes.
+# it would compete with the client for the GIL). Postfix's `smtp-sink` when it is installed (Debian's
+# postfix package; BENCH_SMTP_SERVER=aiosmtpd or smtp-sink chooses), else aiosmtpd. Either counts
+# each message and each distinct Message-ID, and the server's own CPU.
 SMTP_COUNTER = """
 import json, logging, socket, sys, time
 from aiosmtpd.controller import Controller
@@ -579,19 +584,83 @@ print(json.dumps(counted), flush=True)
 """
 
 
-def _smtp_counter() -> tuple[subprocess.Popen, int]:
-    server = subprocess.Popen(
-        [sys.executable, "-c", SMTP_COUNTER, os.environ.get("BENCH_SMTP_PIPELINING", "1")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return server, int(server.stdout.readline())
+@dataclass
+class SmtpServer:
+    """The bench's SMTP server process: `port` to send to; `name` says which server it is."""
+
+    process: subprocess.Popen
+    port: int
+    name: str
+    dump: str = ""  # smtp-sink: the file it appends each transaction to
 
 
-def _smtp_counted(server: subprocess.Popen) -> dict:
-    out, _ = server.communicate(timeout=60)
-    return json.loads(out.strip().splitlines()[-1])
+def _smtp_sink_path() -> str | None:
+    choice = os.environ.get("BENCH_SMTP_SERVER", "")
+    if choice == "aiosmtpd":
+        return None
+    path = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin:/usr/lib/postfix/sbin")
+    if choice == "smtp-sink" and path is None:
+        raise RuntimeError("BENCH_SMTP_SERVER=smtp-sink, but smtp-sink is not installed (Debian: postfix)")
+    return path
+
+
+def _smtp_counter() -> tuple[SmtpServer, int]:
+    """Start the bench's SMTP server; (the server, its port)."""
+    sink = _smtp_sink_path()
+    pipelining = os.environ.get("BENCH_SMTP_PIPELINING", "1")
+    if sink is None:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SMTP_COUNTER, pipelining],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        port = int(process.stdout.readline())
+        return SmtpServer(process, port, "aiosmtpd"), port
+    # smtp-sink appends every transaction (its envelope, then the message) to one dump file, read
+    # when the send is over: what the server received, not what the client says it sent.
+    folder = tempfile.mkdtemp(prefix="bench-smtp-")
+    os.chmod(folder, 0o777)  # smtp-sink run by root drops to `nobody` (-u), which writes the dump
+    dump = os.path.join(folder, "dump")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = [sink, "-D", dump, "-m", "1024"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
+    if pipelining != "1":
+        args.append("-p")
+    process = subprocess.Popen(args + [f"127.0.0.1:{port}", "256"])
+    for _ in range(100):  # listening once a connection is accepted
+        with socket.socket() as attempt:
+            if attempt.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    return SmtpServer(process, port, "Postfix smtp-sink", dump), port
+
+
+def _process_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _smtp_counted(server: SmtpServer) -> dict:
+    """Stop the server: {"received": messages, "distinct": distinct Message-IDs, "cpu": its CPU
+    seconds, "server": its name}."""
+    if not server.dump:
+        out, _ = server.process.communicate(timeout=60)
+        return {**json.loads(out.strip().splitlines()[-1]), "server": server.name}
+    cpu = _process_cpu(server.process.pid)
+    server.process.terminate()
+    server.process.wait(timeout=60)
+    received, ids = 0, set()
+    with contextlib.suppress(FileNotFoundError), open(server.dump, "rb") as dump:
+        for line in dump:
+            if line.startswith(b"X-Client-Addr: "):  # a transaction's first line
+                received += 1
+            elif line[:11].lower() == b"message-id:":
+                ids.add(line[11:].strip())
+    shutil.rmtree(os.path.dirname(server.dump), ignore_errors=True)
+    return {"received": received, "distinct": len(ids), "cpu": cpu, "server": server.name}
 
 
 def _send_in_workers(account, channel: str, processes: int, env: dict) -> tuple[float, object]:
@@ -659,7 +728,7 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
         finally:
             settings.EMAIL_HOST = ""
             counted = _smtp_counted(server)
-        name = f"{size:,} emails over SMTP ({settings.SMTP_CONNECTIONS} connections a chunk)"
+        name = f"{size:,} emails over SMTP to {counted['server']} ({settings.SMTP_CONNECTIONS} connections a chunk)"
         row = _send_row(name, seconds, broadcast, counted["received"])
         row["reference"] += (
             f", {counted['distinct']:,} distinct Message-IDs; the SMTP server's own CPU "
@@ -677,13 +746,15 @@ def sends(*, account, repeat: int, profiles: int) -> list[dict]:
             finally:
                 counted = _smtp_counted(server)
             row = _send_row(
-                f"{size:,} emails, Celery worker of {count} process(es), SEND_PROCESSES={count}",
+                f"{size:,} emails to {counted['server']}, Celery worker of {count} process(es), "
+                f"SEND_PROCESSES={count}",
                 seconds,
                 broadcast,
                 counted["received"],
             )
             row["reference"] = (
-                f"server received {counted['received']:,} ({counted['distinct']:,} distinct Message-IDs)"
+                f"server received {counted['received']:,} ({counted['distinct']:,} distinct Message-IDs); "
+                f"its own CPU {counted['cpu'] * 1000 / max(1, counted['received']):.2f} ms a message"
             )
             rows.append(row)
     if "SMS" in channels:
