@@ -107,6 +107,16 @@ class Job(models.Model):
 J = TypeVar("J", bound=Job)
 
 
+def chunk_commit_unflushed() -> None:
+    """The open transaction's commit does not wait for the disk (PostgreSQL; elsewhere nothing).
+    For a job's chunk whose loss in a crash of the database server the job repairs by itself: it
+    is redone from its resume point, and what it wrote is written again or found written. Never
+    for a write that promises something to the outside world (an email's hand-off key)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def job_claim(model: type[Job], pk: int) -> bool:
     """Move a queued (or interrupted, running) job to running; True when this caller may work.
 

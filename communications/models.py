@@ -453,10 +453,13 @@ class HandOff(models.Model):
     a message, committed a round at a time before that round's hand-off, so a resumed send skips
     it (channels/email.py: a worker killed mid-round loses at most that round, never sends twice)."""
 
-    key = models.CharField(max_length=64, unique=True)
+    key = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # One index on the key: a unique constraint, not `unique=True`, which on PostgreSQL adds a
+        # second (LIKE) index that every hand-off would write and nothing reads.
+        constraints = [models.UniqueConstraint(fields=["key"], name="handoff_key_once")]
         # The hourly purge (services.handoff_purge) reads the oldest keys by it.
         indexes = [models.Index(fields=["created_at"], name="handoff_created")]
 

@@ -17,7 +17,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from audience import counting, replicas
-from audience.jobs import JobDone, JobRun, JobStatus, job_enqueue, job_run
+from audience.jobs import JobDone, JobRun, JobStatus, chunk_commit_unflushed, job_enqueue, job_run
 from audience.models import Account, Company
 from audience.selection import Selection
 from communications import backends, content, delivery, selectors, senders, whatsapp
@@ -218,6 +218,9 @@ def _broadcast_chunk(broadcast: Broadcast, ids: list[int]) -> None:
     locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
     if locked.cursor >= ids[-1]:  # another worker did this chunk
         return
+    # Lost in a crash of the database server, these rows stay `queued` and are handed over again
+    # with the same keys (SMTP's hand-off keys are committed durably, before the hand-off).
+    chunk_commit_unflushed()
     # The chunk's range, not its 1,000 ids: one index range scan and two parameters.
     done = set(
         Message.objects.filter(
@@ -360,16 +363,27 @@ def _handed_over_commit(broadcast: Broadcast, profile_ids: list[int], failures: 
     and only they are counted (the broadcast row is locked), so a hand-off two workers both made
     is counted once."""
     Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list("pk").get()
-    pending = Message.objects.filter(broadcast=broadcast, status=MessageStatus.QUEUED)
+    # Lost in a crash of the database server, these rows stay `queued` and are handed over again
+    # with the same keys (SMTP's hand-off keys are committed durably, before the hand-off).
+    chunk_commit_unflushed()
+    # The chunk's range as well as its ids: an index range scan of (broadcast, profile) whatever
+    # the planner's statistics say (with the ids alone, stale ones made it read the whole send's
+    # rows for each chunk).
+    pending = Message.objects.filter(
+        broadcast=broadcast,
+        status=MessageStatus.QUEUED,
+        profile_id__gte=min(profile_ids, default=0),
+        profile_id__lte=max(profile_ids, default=0),
+    )
     by_error: dict[str, list[int]] = {}
     for pk, error in failures.items():
         by_error.setdefault(error[:500], []).append(pk)
     # Each UPDATE counts the rows it changed: only those still `queued`.
     failed = sum(
-        pending.filter(profile_id__in=pks).update(status=MessageStatus.FAILED, error=error)
+        pending.filter(profile_id__any=pks).update(status=MessageStatus.FAILED, error=error)
         for error, pks in by_error.items()
     )
-    sent = pending.filter(profile_id__in=[pk for pk in profile_ids if pk not in failures]).update(
+    sent = pending.filter(profile_id__any=[pk for pk in profile_ids if pk not in failures]).update(
         status=MessageStatus.SENT
     )
     if sent:  # People's "contacted within" and "reached over" filters read the sent messages

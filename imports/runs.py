@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F
 
-from audience.jobs import JobDone, JobFailed, JobRun, job_run
+from audience.jobs import JobDone, JobFailed, JobRun, chunk_commit_unflushed, job_run
 from audience.models import ProfileType
 from audience.text import text_unstorable
 from imports import files, locks
@@ -315,12 +315,10 @@ def _chunk_write(job: ImportJob, target, tags: list, item: tuple[int, int, int, 
     """Write one chunk in the open transaction; returns what adds its counters and resume point
     to the job (called last, just before the commit)."""
     done, rows, rejected_n, records = item
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # The chunk's commit does not wait for the disk: a crash of the server may lose the
-            # last chunks, each with its counters and resume_row, so the job writes them again;
-            # the job's finish is an ordinary commit, which makes every chunk before it durable.
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    # The chunk's commit does not wait for the disk: a crash of the server may lose the last
+    # chunks, each with its counters and resume_row, so the job writes them again; the job's
+    # finish is an ordinary commit, which makes every chunk before it durable.
+    chunk_commit_unflushed()
     counts, ids = target.import_chunk(records)
     if tags and ids:
         target.tags_apply(tags, ids)

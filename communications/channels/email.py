@@ -185,16 +185,16 @@ def handoff_claim(*, keys: list[str]) -> set[str]:
         return set()
     table, column = db.ops.quote_name(HandOff._meta.db_table), db.ops.quote_name("key")
     created = db.ops.adapt_datetimefield_value(timezone.now())
-    values = ", ".join(["(%s, %s)"] * len(keys))
-    params = [value for key in keys for value in (key, created)]
     # ON CONFLICT … RETURNING (PostgreSQL, SQLite 3.35+) names exactly the rows this insert made,
     # which a select-then-insert would not under two workers claiming the same chunk.
-    sql = (
-        f"INSERT INTO {table} ({column}, created_at) VALUES {values} "
-        f"ON CONFLICT ({column}) DO NOTHING RETURNING {column}"
-    )
+    if db.vendor == "postgresql":  # the keys as one array: two parameters whatever the round's size
+        sql = f"INSERT INTO {table} ({column}, created_at) SELECT k, %s FROM unnest(%s::text[]) AS k"
+        params: list = [created, keys]
+    else:
+        sql = f"INSERT INTO {table} ({column}, created_at) VALUES {', '.join(['(%s, %s)'] * len(keys))}"
+        params = [value for key in keys for value in (key, created)]
     with transaction.atomic(), db.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"{sql} ON CONFLICT ({column}) DO NOTHING RETURNING {column}", params)
         return {row[0] for row in cursor.fetchall()}
 
 
