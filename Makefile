@@ -34,6 +34,7 @@ test: install
 # outlives them, so a throwaway key stands in when SECRET_KEY is unset (settings refuse none on PostgreSQL).
 bench bench-small loadtest: export SECRET_KEY ?= benchmark-only-key-never-used-to-serve-people
 bench: migrate
+	bin/bench-tools
 	$(BIN)/python bin/bench.py --profiles 1000000 --events-per-profile 10
 
 bench-small: migrate
