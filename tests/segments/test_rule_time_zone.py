@@ -143,3 +143,31 @@ def test_a_saved_rule_is_shown_in_the_accounts_zone_and_saved_again_unchanged(
     assert response.status_code == 302, response.content.decode()[:3000]
     segment.refresh_from_db()
     assert _saved_value(segment) == stored
+
+
+def test_a_flow_branch_rule_typed_on_the_flow_page_is_the_accounts_wall_time(django_user_model):
+    from audience.selection import Selection
+    from communications import services as communication_services
+
+    account, client = _account(django_user_model, "America/New_York")
+    flow = communication_services.flow_create(
+        account=account,
+        user=None,
+        name="Welcome",
+        audience=communication_services.AudienceSpec(
+            selections=[Selection(ids=[Profile.objects.create(account=account, first_name="Ana").pk])]
+        ),
+    )
+    url = reverse("communications:flow_step_add", args=[flow.pk])
+    assert client.post(url, {"kind": "exit"}).status_code == 302
+    exit_step = flow.steps.get()
+    data = {
+        "kind": "branch",
+        "rule": json.dumps(seen("2026-11-01T01:30:00")),  # repeated in New York: the first (EDT)
+        "then": exit_step.pk,
+        "else": exit_step.pk,
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    branch = flow.steps.get(kind="branch")
+    assert branch.config["rule"]["attributes"]["conditions"][0]["value"] == "2026-11-01T05:30:00Z"
