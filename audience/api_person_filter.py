@@ -161,6 +161,7 @@ def person_filter_queryset(raw: str, *, account: Account) -> QuerySet:
     """The account's profiles matching the `filter` query parameter, through the rule engine."""
     rule, translation = person_filter_rule(raw)
     try:
+        rule = segment_selectors.rule_from_api(account=account, rule=rule)  # offset-less = UTC
         return segment_selectors.rule_queryset(account=account, rule=rule)
     except RuleErrors as invalid:
         named: dict[str, list[str]] = {}

@@ -36,8 +36,9 @@ def attribute_value_parse(type_: str, raw: Any, *, zone: dt.tzinfo = dt.UTC) -> 
     """Turn `raw` into the stored JSON value for `type_`; None for an empty value.
 
     A date-time with an offset is kept as given; a naive one is read in `zone`: UTC for the API
-    and files (as Infobip reads them), the account's time zone for what a person types on a screen
-    (`timezone.get_current_timezone()` there). A wall time that a DST change skips or repeats
+    (as Infobip reads them), the account's time zone for what a person types on a screen
+    (`timezone.get_current_timezone()` there), in a rule (segments.rules.validate) or puts in an
+    import file (imports.targets.people). A wall time that a DST change skips or repeats
     takes the offset in force before the change. Stored in UTC either way."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
@@ -130,6 +131,17 @@ def attribute_value_display(type_: str, value: Any) -> str:
             return str(value)
         return when(parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC))
     return str(value)
+
+
+def attribute_datetime_in_zone(value: str, zone: dt.tzinfo) -> str:
+    """A stored date-time ("…Z") as ISO 8601 with the offset `zone` has at that moment
+    ("2026-12-03T16:26:00+01:00"): the same moment, its wall time in `zone`."""
+    parsed = parse_datetime(str(value).replace("Z", "+00:00"))
+    if parsed is None:
+        return str(value)
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(zone).isoformat()
 
 
 def attribute_datetime_input(value: Any, zone: dt.tzinfo) -> str:

@@ -1,15 +1,17 @@
-"""Messages from end users (Infobip's inbound SMS, `MO_JSON_2`) and the opt-out words in them.
+"""Messages from end users (Infobip's inbound SMS, `MO_JSON_2`, and inbound WhatsApp) and the
+opt-out words in them.
 
 A message whose whole text — trimmed, spaces collapsed, case ignored — is a STOP word puts the
-sender's number on Do Not Contact for SMS from the number it wrote to (source "Message from the
-end user", campaign = the last broadcast that reached it from that number); a START word takes
-that entry off again; HELP/INFO never change consent. Each account adds its own words
-(`InboundSettings`). Every change goes through `dnc.services`, which audits it.
+sender's number on Do Not Contact for the channel it came by (SMS or WhatsApp) from the number it
+wrote to (source "Message from the end user", campaign = the last broadcast that reached it on that
+channel from that number); a START word takes that entry off again; HELP/INFO never change consent.
+Each account adds its own words (`InboundSettings`), the same for both channels. Every change goes
+through `dnc.services`, which audits it.
 
 Processing is idempotent: each message is one `InboundMessage` row, unique per (account,
 provider's message id), so a message posted twice is handled once. STOP and START are applied in
 the order they were *received*, whatever order they are processed in: of several from one number
-to one sender the latest decides, and one older than a message already applied is only recorded
+to one sender on one channel the latest decides, and one older than a message already applied is only recorded
 (`superseded`). Chunks of an account are processed one at a time (its settings row is locked),
 so two workers can't apply a STOP and a START of one number in the wrong order.
 """
@@ -42,7 +44,7 @@ from communications.models import (
 )
 from dnc import services as dnc_services
 from dnc.destinations import destination_normalize, sender_normalize
-from dnc.models import Channel, DncEntryAccount, How, Source
+from dnc.models import DncEntryAccount, How, Source
 
 CHUNK = 1000
 STOP_WORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
@@ -171,9 +173,8 @@ def _row(batch: WebhookBatch, result: dict, words: Words) -> InboundMessage:
         number=(destination_normalize(raw_from) or raw_from)[:64],
         to=sender_normalize(str(result.get("to") or ""))[:100],
         text=text[:2000],
-        # STOP words change Do Not Contact for SMS only: a WhatsApp message is kept (it opens the
-        # 24-hour window, communications.whatsapp) and may answer a flow's "wait for a reply".
-        word=InboundWord.OTHER if whatsapp else words.of(text),
+        # A WhatsApp message also opens the 24-hour window (communications.whatsapp).
+        word=words.of(text),
         received_at=_received_at(result.get("receivedAt"), batch.created_at),
     )
 
@@ -226,7 +227,7 @@ def _chunk_process(batch: WebhookBatch, settings: InboundSettings, ids: list[int
         InboundMessage.objects.filter(pk__in=ids, action=InboundAction.PENDING).order_by("received_at", "id")
     )
     account = batch.account
-    latest: dict[tuple[str, str], InboundMessage] = {}
+    latest: dict[tuple[str, str, str], InboundMessage] = {}
     for row in rows:
         if not row.number.startswith("+"):
             row.action = (
@@ -235,10 +236,10 @@ def _chunk_process(batch: WebhookBatch, settings: InboundSettings, ids: list[int
                 else InboundAction.NONE
             )
         elif row.word in (InboundWord.STOP, InboundWord.START):
-            earlier = latest.get((row.number, row.to))
+            earlier = latest.get(_key(row))
             if earlier is not None:
                 earlier.action = InboundAction.SUPERSEDED
-            latest[(row.number, row.to)] = row
+            latest[_key(row)] = row
         else:
             row.action = InboundAction.NONE
     decided = _decided_after(account, list(latest.values()))
@@ -271,11 +272,17 @@ def _chunk_process(batch: WebhookBatch, settings: InboundSettings, ids: list[int
     )
 
 
-def _decided_after(account: Account, rows: list[InboundMessage]) -> dict[tuple[str, str], dt.datetime]:
-    """For each (number, sender) of these rows: when the latest STOP/START already applied was
-    received."""
+def _key(row: InboundMessage) -> tuple[str, str, str]:
+    """What one STOP or START decides for: the channel it came by, the number, the number it
+    wrote to."""
+    return (row.channel, row.number, row.to)
+
+
+def _decided_after(account: Account, rows: list[InboundMessage]) -> dict[tuple[str, str, str], dt.datetime]:
+    """For each (channel, number, sender) of these rows: when the latest STOP/START already
+    applied was received."""
     numbers = sorted({row.number for row in rows})
-    found: dict[tuple[str, str], dt.datetime] = {}
+    found: dict[tuple[str, str, str], dt.datetime] = {}
     for start in range(0, len(numbers), 900):
         applied = (
             InboundMessage.objects.filter(
@@ -284,40 +291,42 @@ def _decided_after(account: Account, rows: list[InboundMessage]) -> dict[tuple[s
                 word__in=(InboundWord.STOP, InboundWord.START),
             )
             .exclude(action=InboundAction.PENDING)
-            .values("number", "to")
+            .values("channel", "number", "to")
             .annotate(last=Max("received_at"))
             .order_by()
         )
         for item in applied:
-            found[(item["number"], item["to"])] = item["last"]
+            found[(item["channel"], item["number"], item["to"])] = item["last"]
     return found
 
 
-def _campaigns(account: Account, rows: list[InboundMessage]) -> dict[tuple[str, str], str]:
-    """For each (number, sender): the name of the last broadcast handed over to that number from
-    that sender on SMS — the campaign the opt-out answers. Read through the profile's messages."""
+def _campaigns(account: Account, rows: list[InboundMessage]) -> dict[tuple[str, str, str], str]:
+    """For each (channel, number, sender): the name of the last broadcast handed over to that
+    number from that sender on that channel — the campaign the opt-out answers. Read through the
+    profile's messages."""
     numbers = sorted({row.number for row in rows})
     profile_ids: list[int] = []
     for start in range(0, len(numbers), 900):
         profile_ids += Contact.objects.filter(
             account=account, kind=ContactKind.PHONE, value__in=numbers[start : start + 900]
         ).values_list("profile_id", flat=True)
-    found: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
+    channels = sorted({row.channel for row in rows})
+    found: dict[tuple[str, str, str], tuple[dt.datetime, str]] = {}
     for start in range(0, len(profile_ids), 900):
         messages = (
             Message.objects.filter(
                 account=account,
                 profile_id__in=profile_ids[start : start + 900],
-                channel=Channel.SMS,
+                channel__in=channels,
                 status__in=HANDED_OVER,
             )
             .order_by("-created_at", "-id")
-            .values_list("destination", "sender", "created_at", "broadcast__name")
+            .values_list("channel", "destination", "sender", "created_at", "broadcast__name")
         )
-        for destination, sender, created_at, name in messages:
-            key = (destination, sender_normalize(sender))
+        for channel, destination, sender, created_at, name in messages:
+            key = (channel, destination, sender_normalize(sender))
             if key not in found or found[key][0] < created_at:
-                found[key] = (created_at, name)
+                found[key] = (created_at, name or "")  # a flow's message has no broadcast
     return {key: name for key, (_, name) in found.items()}
 
 
@@ -325,11 +334,11 @@ def _stops_apply(account: Account, rows: list[InboundMessage]) -> None:
     campaigns = _campaigns(account, rows) if rows else {}
     by_campaign: dict[str, list[InboundMessage]] = {}
     for row in rows:
-        by_campaign.setdefault(campaigns.get((row.number, row.to), ""), []).append(row)
+        by_campaign.setdefault(campaigns.get(_key(row), ""), []).append(row)
     for campaign, group in by_campaign.items():
         report = dnc_services.dnc_entries_add(
             accounts=[account],
-            entries=[{"contact": row.number, "channel": Channel.SMS, "sender": row.to} for row in group],
+            entries=[{"contact": row.number, "channel": row.channel, "sender": row.to} for row in group],
             source=Source.MO,
             campaign=campaign,
             how=How.SOURCE,
@@ -342,26 +351,28 @@ def _stops_apply(account: Account, rows: list[InboundMessage]) -> None:
 def _starts_apply(account: Account, rows: list[InboundMessage]) -> None:
     if not rows:
         return
-    wanted = {(row.number, row.to) for row in rows}
+    wanted = {_key(row) for row in rows}
     numbers = sorted({row.number for row in rows})
-    entry_ids: dict[tuple[str, str], int] = {}
+    entry_ids: dict[tuple[str, str, str], int] = {}
     for start in range(0, len(numbers), 900):
-        for entry_id, value, sender in DncEntryAccount.objects.filter(
-            account=account, channel=Channel.SMS, value__in=numbers[start : start + 900]
-        ).values_list("entry_id", "value", "sender"):
-            if (value, sender) in wanted:
-                entry_ids[(value, sender)] = entry_id
+        for entry_id, channel, value, sender in DncEntryAccount.objects.filter(
+            account=account,
+            channel__in={row.channel for row in rows},
+            value__in=numbers[start : start + 900],
+        ).values_list("entry_id", "channel", "value", "sender"):
+            if (channel, value, sender) in wanted:
+                entry_ids[(channel, value, sender)] = entry_id
     dnc_services.dnc_entries_remove(
         entry_ids=entry_ids.values(), account=account, removed_by=None, how=How.SOURCE
     )
     for row in rows:
-        row.action = InboundAction.OPTED_IN if (row.number, row.to) in entry_ids else InboundAction.NONE
+        row.action = InboundAction.OPTED_IN if _key(row) in entry_ids else InboundAction.NONE
 
 
 def _replies_queue(account: Account, settings: InboundSettings, rows: list[InboundMessage]) -> None:
-    """Queue the confirmation replies: to a STOP always (the customary last message), to START
-    and HELP only when the number is not blocked for SMS from that sender (checked after this
-    chunk's changes)."""
+    """Queue the confirmation replies, on the channel the message came by: to a STOP always (the
+    customary last message), to START and HELP only when the number is not blocked for that
+    channel from that sender (checked after this chunk's changes)."""
     texts = {
         InboundWord.STOP: settings.reply_stop,
         InboundWord.START: settings.reply_start,
@@ -374,20 +385,20 @@ def _replies_queue(account: Account, settings: InboundSettings, rows: list[Inbou
         and row.action not in (InboundAction.SUPERSEDED, InboundAction.INVALID)
         and row.number.startswith("+")
     ]
-    by_sender: dict[str, list[str]] = {}
+    by_sender: dict[tuple[str, str], list[str]] = {}
     for row in candidates:
         if row.word != InboundWord.STOP:
-            by_sender.setdefault(row.to, []).append(row.number)
+            by_sender.setdefault((row.channel, row.to), []).append(row.number)
     blocked = {
-        (sender, number)
-        for sender, numbers in by_sender.items()
+        (channel, number, sender)
+        for (channel, sender), numbers in by_sender.items()
         for number in dnc_services.dnc_blocked_destinations(
-            account=account, channel=Channel.SMS, sender=sender, destinations=numbers
+            account=account, channel=channel, sender=sender, destinations=numbers
         )
     }
     for row in candidates:
         row.reply_text = texts[row.word]
-        if row.word != InboundWord.STOP and (row.to, row.number) in blocked:
+        if row.word != InboundWord.STOP and _key(row) in blocked:
             row.reply_status = ReplyStatus.BLOCKED
         else:
             row.reply_status = ReplyStatus.QUEUED

@@ -7,8 +7,10 @@ killed in between leaves it `queued` and the batch's next run hands it over agai
 idempotency key (`reply:<account id>:<provider's message id>`), which the backend delivers at
 most once.
 
-The one place that knows how a reply leaves Audience is `reply_send`: today the configured
-channel backend (`communications.backends.backend_get(SMS)`), one reply per call. When the channel
+The one place that knows how a reply leaves Audience is `reply_send`: the configured channel
+backend of the channel the message came by (`communications.backends.backend_get(SMS or
+WHATSAPP)`), one reply per call. On WhatsApp a reply is free-form text: the person just wrote, so
+it is inside the 24-hour window (communications.whatsapp). When the channel
 layer takes senders and channels of its own, re-point `reply_send` and nothing else.
 """
 
@@ -19,7 +21,6 @@ from dataclasses import dataclass
 
 from communications import backends
 from communications.models import InboundMessage, ReplyStatus
-from dnc.models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def reply_send(message: InboundMessage) -> str:
     outgoing = ReplyOutgoing(
         broadcast_id=0,
         profile_id=0,
-        channel=Channel.SMS,
+        channel=message.channel,
         sender=message.to,
         destination=message.number,
         text=message.reply_text,
@@ -52,7 +53,7 @@ def reply_send(message: InboundMessage) -> str:
         reply_key=reply_key(message),
     )
     try:
-        failures = backends.backend_get(Channel.SMS).send([outgoing])
+        failures = backends.backend_get(message.channel).send([outgoing])
     except Exception as error:  # the provider is down: this reply failed, the batch goes on
         logger.exception("reply %s failed", outgoing.key)
         return f"The channel backend failed: {error}"[:500]

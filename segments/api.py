@@ -154,7 +154,7 @@ def segment_create(request: HttpRequest, payload: SegmentIn):
         segment = services.segment_create(
             account=request.auth.account,
             name=payload.name,
-            rule=payload.rule,
+            rule=selectors.rule_from_api(account=request.auth.account, rule=payload.rule),
             description=payload.description,
         )
     except ValidationError as error:
@@ -165,7 +165,8 @@ def segment_create(request: HttpRequest, payload: SegmentIn):
 @router.post("/count", summary="Count the profiles a rule matches", response=CountOut, exclude_unset=True)
 def segments_count(request: HttpRequest, payload: RuleIn):
     try:
-        count = selectors.rule_count(account=request.auth.account, rule=payload.rule)
+        rule = selectors.rule_from_api(account=request.auth.account, rule=payload.rule)
+        count = selectors.rule_count(account=request.auth.account, rule=rule)
     except ValidationError as error:
         raise _rule_error(error) from None
     if count is None:
@@ -181,7 +182,8 @@ def segments_count(request: HttpRequest, payload: RuleIn):
 def segments_explain(request: HttpRequest, payload: ExplainIn):
     profile = person_find(request.auth.account, payload.person.type, payload.person.identifier)
     try:
-        return selectors.rule_explain(request.auth.account, payload.rule, profile)
+        rule = selectors.rule_from_api(account=request.auth.account, rule=payload.rule)
+        return selectors.rule_explain(request.auth.account, rule, profile)
     except ValidationError as error:
         raise _rule_error(error) from None
 
@@ -199,8 +201,9 @@ def segment_get(request: HttpRequest, segment_id: int):
 def segment_update(request: HttpRequest, segment_id: int, payload: SegmentIn):
     segment = _segment(request, segment_id)
     try:
+        rule = selectors.rule_from_api(account=request.auth.account, rule=payload.rule)
         services.segment_update(
-            segment=segment, name=payload.name, rule=payload.rule, description=payload.description
+            segment=segment, name=payload.name, rule=rule, description=payload.description
         )
     except ValidationError as error:
         raise _rule_error(error) from None

@@ -48,12 +48,29 @@ def rule_error_words(account: Account, rule: Any, errors: list[str]) -> list[dic
     return _rule_error_words(rule, errors, Catalog(account))
 
 
-def rule_clean(*, account: Account, rule: Any) -> dict:
-    """The rule in its normalised form, or RuleErrors (a ValidationError) listing its errors."""
-    normalised, errors = rule_normalize(rule, Catalog(account))
+def rule_clean(*, account: Account, rule: Any, zone: dt.tzinfo | None = None) -> dict:
+    """The rule in its normalised form (date-times in UTC), or RuleErrors (a ValidationError)
+    listing its errors. Date-times without an offset are read in the account's time zone, or in
+    `zone` (the API passes UTC: `rule_from_api`)."""
+    normalised, errors = rule_normalize(rule, Catalog(account), zone=zone)
     if errors:
         raise RuleErrors(errors)
     return normalised
+
+
+def rule_from_api(*, account: Account, rule: Any) -> dict:
+    """A rule the API received: its date-times without an offset are UTC, as everywhere in the
+    API (docs/api.md), made explicit before anything else reads the rule; RuleErrors when it is
+    invalid."""
+    return rule_clean(account=account, rule=rule, zone=dt.UTC)
+
+
+def rule_for_editor(*, account: Account, rule: Any) -> Any:
+    """A rule as the editor shows it: each date-time with the offset of the account's time zone
+    ("2026-12-03T16:26:00+01:00"), so the editor shows the account's wall time and sends the
+    same moment back unless it is changed. A rule with errors is shown as it came."""
+    shown, errors = rule_normalize(rule, Catalog(account), offsets_in=account.tz)
+    return rule if errors else shown
 
 
 def rule_queryset(*, account: Account, rule: Any, now: dt.datetime | None = None) -> QuerySet:
@@ -464,6 +481,8 @@ def editor_schema(*, account: Account) -> dict:
         Tag.objects.for_account(account).order_by("name").values_list("name", flat=True)[:500]
     )
     schema["countries"] = _countries(account)
+    # Date-times are typed as wall times in this zone (segments.rules.validate).
+    schema["time_zone"] = account.time_zone
     return schema
 
 

@@ -40,7 +40,8 @@ def _paths(request: HttpRequest, rule: Any, errors: list[str]) -> list[dict]:
 
 
 def _editor_context(request: HttpRequest, rule: dict) -> dict:
-    return {"schema": selectors.editor_schema(account=request.account), "rule_json": json.dumps(rule)}
+    shown = selectors.rule_for_editor(account=request.account, rule=rule)
+    return {"schema": selectors.editor_schema(account=request.account), "rule_json": json.dumps(shown)}
 
 
 @require_GET

@@ -4,15 +4,22 @@
 "YYYY-MM-DD", date-times as ISO 8601 UTC, numbers as numbers, attribute and event names as
 defined) together with a list of errors, each naming its path:
 `attributes.conditions[3].value: expected a date`.
+
+A date-time with an offset (`+01:00`, `Z`) is that moment; one without is a wall time in the
+account's time zone — what a marketer typed in the editor means what the profile form means — or
+in `zone` when the caller says so (the API reads its offset-less values as UTC, docs/api.md). A
+normalised rule holds UTC moments only, so a saved rule means the same moment whatever happens to
+the account's time zone later.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from audience.attributes import TYPE_EXPECTATION, attribute_value_parse
+from audience.attributes import TYPE_EXPECTATION, attribute_datetime_in_zone, attribute_value_parse
 from audience.models import AttributeType
 from audience.text import text_unstorable_paths
 from segments.rules import event_time
@@ -35,10 +42,18 @@ def _is_int(value: Any) -> bool:
 
 
 class _Checker:
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, zone: dt.tzinfo, offsets_in: dt.tzinfo | None):
         self.catalog = catalog
+        self.zone = zone
+        self.offsets_in = offsets_in
         self.errors: list[str] = []
         self.conditions = 0
+
+    def moment(self, raw: Any) -> str:
+        """A date-time value as stored ("…Z"), or with the offset of `offsets_in` for the editor;
+        ValidationError when it is not one."""
+        stored = attribute_value_parse(AttributeType.DATETIME, raw, zone=self.zone)
+        return stored if self.offsets_in is None else attribute_datetime_in_zone(stored, self.offsets_in)
 
     def fail(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
@@ -127,7 +142,7 @@ class _Checker:
             self.fail(path, f"expected {TYPE_EXPECTATION[type_]}")
             return None
         try:
-            return attribute_value_parse(type_, raw)
+            return self.moment(raw) if type_ == AttributeType.DATETIME else attribute_value_parse(type_, raw)
         except ValidationError:
             self.fail(path, f"expected {TYPE_EXPECTATION[type_]}")
             return None
@@ -197,19 +212,22 @@ class _Checker:
             return {"operator": operator, "from": start, "to": end, "unit": node.get("unit")}
         fields = ("start", "end") if shape == event_time.MOMENTS else ("value",)
         out = {"operator": operator}
+        stored: dict[str, str | None] = {}
         for name in fields:
             raw = node.get(name)
             try:
-                out[name] = (
-                    attribute_value_parse(AttributeType.DATETIME, raw)
+                stored[name] = (
+                    attribute_value_parse(AttributeType.DATETIME, raw, zone=self.zone)
                     if isinstance(raw, str) and raw
                     else None
                 )
+                out[name] = self.moment(stored[name]) if stored[name] else None
             except ValidationError:
-                out[name] = None
+                stored[name] = out[name] = None
             if out[name] is None:
                 self.fail(f"{path}.{name}", "expected a date and time (YYYY-MM-DDTHH:MM)")
-        if shape == event_time.MOMENTS and out.get("start") and out.get("end") and out["start"] > out["end"]:
+        start, end = stored.get("start"), stored.get("end")
+        if shape == event_time.MOMENTS and start and end and start > end:  # both UTC "…Z"
             self.fail(f"{path}.end", "expected an end after the start")
         return out
 
@@ -239,8 +257,14 @@ class _Checker:
         return out
 
 
-def rule_normalize(rule: Any, catalog: Catalog) -> tuple[dict, list[str]]:
-    checker = _Checker(catalog)
+def rule_normalize(
+    rule: Any, catalog: Catalog, *, zone: dt.tzinfo | None = None, offsets_in: dt.tzinfo | None = None
+) -> tuple[dict, list[str]]:
+    """The rule in its stored form and its errors. Date-times without an offset are read in
+    `zone`, by default the account's time zone; with `offsets_in` (the editor's view of a rule)
+    date-times come out with that zone's offset instead of "Z": the same moments, shown as the
+    account's wall time."""
+    checker = _Checker(catalog, zone or catalog.account.tz, offsets_in)
     if rule is None:
         rule = {}
     if not isinstance(rule, dict):

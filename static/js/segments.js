@@ -198,7 +198,9 @@
     } else {
       const type = { date: "date", datetime: "datetime-local", integer: "number", decimal: "number" }[kind] || "text";
       control = el("input", { class: "form-control form-control-sm", type: type, step: kind === "decimal" ? "any" : null });
-      if (kind === "datetime" && value) value = String(value).replace("Z", "").slice(0, 16);
+      // A date-time comes with the account's offset (the server's rule_for_editor): its first 16
+      // characters are the wall time in the account's time zone.
+      if (kind === "datetime" && value) value = String(value).slice(0, 16);
       control.value = value === undefined || value === null ? "" : value;
       const list = attribute.key === "tags" ? "tags" : attribute.key === "country" ? "countries" : null;
       if (list) { control.setAttribute("list", this.datalist(list)); control.placeholder = list === "tags" ? "Tag name" : "Country"; }
@@ -206,7 +208,8 @@
     control.addEventListener("input", () => {
       let v = control.value;
       if ((kind === "integer" || kind === "decimal") && v !== "" && !isNaN(Number(v))) v = Number(v);
-      if (kind === "datetime" && v) v = v + ":00Z";
+      // Typed without an offset: the server reads it in the account's time zone.
+      if (kind === "datetime" && v) v = v + ":00";
       onValue(v);
     });
     control.addEventListener("change", () => control.dispatchEvent(new Event("input")));
@@ -342,9 +345,9 @@
     };
     const moment = (key, label) => {
       const input = el("input", { class: "form-control form-control-sm", type: "datetime-local" });
-      input.value = t[key] ? String(t[key]).replace("Z", "").slice(0, 16) : "";
-      input.addEventListener("input", () => { t[key] = input.value ? input.value + ":00Z" : ""; });
-      return labelled(label + " (UTC)", input);
+      input.value = t[key] ? String(t[key]).slice(0, 16) : "";
+      input.addEventListener("input", () => { t[key] = input.value ? input.value + ":00" : ""; });
+      return labelled(label + " (" + (this.schema.time_zone || "UTC") + ")", input);
     };
     const unit = () => { const s = select(units, t.unit); s.addEventListener("change", () => { t.unit = s.value; }); return labelled("Unit", s); };
     if (t.operator === "within_last" || t.operator === "before_last") return [number("amount", "Amount"), unit()];

@@ -15,7 +15,6 @@ from django.utils import timezone
 from audience.selection import Selection
 from communications import webhooks
 from communications.models import Broadcast, InboundMessage, MessageStatus
-from dnc.models import DncEntryAccount
 from tests.communications.conftest import assert_adds_up, make_profile, sender_for
 from tests.communications.servers import HttpRecorder
 from tests.communications.webhook_helpers import post_json
@@ -147,7 +146,7 @@ def test_without_a_template_people_outside_the_window_are_skipped_and_listed(
     owner_client, account, people, infobip
 ):
     token = webhooks.webhook_token_rotate(account=account, user=None)
-    wrote(token, "+385912345678", hours_ago=23, text="STOP")
+    wrote(token, "+385912345678", hours_ago=23)
     broadcast = create_and_send(owner_client, people)
     assert (broadcast.sent, broadcast.outside_window) == (1, 2)
     assert_adds_up(broadcast)
@@ -155,8 +154,6 @@ def test_without_a_template_people_outside_the_window_are_skipped_and_listed(
     assert infobip.message_ids() == [f"{broadcast.pk}:{people['ana'].pk}"]
     statuses = dict(broadcast.messages.values_list("profile_id", "status"))
     assert statuses[people["ben"].pk] == statuses[people["cy"].pk] == MessageStatus.OUTSIDE_WINDOW
-    # A WhatsApp STOP is kept as a message (it opened the window); it does not change Do Not Contact.
-    assert not DncEntryAccount.objects.exists()
     page = owner_client.get(broadcast.get_absolute_url())
     assert "Outside WhatsApp&#x27;s 24-hour window, no template: 2 people" in page.text
     assert 'data-testid="count-outside-window">2<' in page.text

@@ -17,6 +17,10 @@ def inbound_url(token: str) -> str:
     return reverse("webhooks:inbound_sms", args=[token])
 
 
+def inbound_whatsapp_url(token: str) -> str:
+    return reverse("webhooks:inbound_whatsapp", args=[token])
+
+
 def post_json(url: str, payload, *, run: bool = True):
     """POST like the provider (no session, no CSRF token). With `run`, the jobs the request
     queued run when it commits."""
@@ -65,6 +69,26 @@ def inbound(
         "keyword": text.split()[0].upper() if text.split() else "",
         "receivedAt": at,
         "smsCount": 1,
+    }
+
+
+def inbound_whatsapp(
+    message_id: str,
+    sender: str,
+    text: str,
+    *,
+    to: str = "441134960000",
+    at: str = "2026-12-01T10:00:00.000+0000",
+):
+    """One of Infobip's inbound WhatsApp messages (a text)."""
+    return {
+        "from": sender,
+        "to": to,
+        "integrationType": "WHATSAPP",
+        "receivedAt": at,
+        "messageId": message_id,
+        "message": {"type": "TEXT", "text": text},
+        "contact": {"name": "Someone"},
     }
 
 

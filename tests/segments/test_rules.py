@@ -98,7 +98,9 @@ ATTRIBUTE_CASES = [
     ("custom.seen", "was", {"amount": 1, "unit": "days"}, {"bob"}),
     ("custom.seen", "was_within", {"amount": 1, "unit": "days"}, {"ann", "bob"}),
     ("custom.seen", "after", "2024-03-30T23:00:00Z", {"ann"}),
-    ("custom.seen", "before", "2024-03-30T23:00", {"bob"}),
+    # without an offset, a wall time in the account's zone: 00:05 on 31 March in Zagreb is 23:05 UTC
+    ("custom.seen", "before", "2024-03-31T00:05", {"bob"}),
+    ("custom.seen", "before", "2024-03-30T23:00", set()),  # 22:00 UTC: bob is not before it
     ("custom.seen", "is_not_empty", None, {"ann", "bob"}),
     # standard date-time
     ("created_at", "was", {"amount": 0, "unit": "days"}, {"ann"}),

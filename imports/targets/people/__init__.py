@@ -39,6 +39,10 @@ class PeopleTarget(Parsing, Classifying, Writing, PostgresPaths):
 
     def __init__(self, *, account: Account, mapping: list[str], options: dict | None = None):
         self.account = account
+        # A date-time without an offset in the file is a wall time in the account's time zone, as
+        # a date-time typed on a screen; the exports write an offset, so a file imports back as
+        # the same moments.
+        self.zone = account.tz
         self.options = options or {}
         self.type = self.options.get("type", ProfileType.LEAD)
         self.rewrite = self.options.get("existing", "keep") == "rewrite"

@@ -64,6 +64,7 @@ class Parsing:
     """`PeopleTarget`'s parsing: reads `self.columns`."""
 
     columns: list[tuple[int, str, str]]
+    zone: dt.tzinfo  # where a date-time without an offset is read
 
     def parse(self, row_no: int, cells: list[str]) -> Record:
         record = Record(row_no=row_no, cells=cells)
@@ -98,7 +99,7 @@ class Parsing:
                 record.company = raw
             elif key.startswith("custom."):
                 try:
-                    record.attributes[key[7:]] = attribute_value_parse(type_, raw)
+                    record.attributes[key[7:]] = attribute_value_parse(type_, raw, zone=self.zone)
                 except ValidationError as error:
                     raise RowRejected("value", f"{key[7:]}: {error.messages[0]}") from None
             else:
