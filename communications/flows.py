@@ -25,9 +25,10 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, router, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audience import replicas
@@ -1105,19 +1106,12 @@ def flow_reply_received(*, account: Account, phone: str, text: str, now: dt.date
 
 
 def flow_step_counts(*, flow: Flow, step: FlowStep | None = None) -> dict[int, int]:
-    """Per step id (or for `step` alone), how many people wait there: a count of each step's
-    range of `flowrun_due` (an index-only scan), where one GROUP BY over the flow's waiting runs
-    was planned as a scan of the whole run table once most of it waits."""
-    waiting = (
-        FlowRun.objects.filter(flow=flow, step=OuterRef("pk"), state=RunState.WAITING)
-        .order_by()
-        .values("step")
-        .annotate(n=Count("*"))  # not count(id): the index holds no id
-        .values("n")
-    )
+    """Per step id (or for `step` alone), how many people wait there: the steps' `waiting`
+    counts, which triggers on the run table keep in the transaction of every statement that
+    inserts, moves, ends or deletes runs (migration 0016), so reading them is one row a step
+    however many wait, where a count(*) of the waiting runs took 0.5–0.8 s at 700,000."""
     steps = FlowStep.objects.filter(flow=flow, **({"pk": step.pk} if step else {}))
-    rows = steps.annotate(n=Subquery(waiting)).values_list("pk", "n")
-    return {pk: n for pk, n in rows if n}
+    return {pk: n for pk, n in steps.values_list("pk", "waiting") if n}
 
 
 @dataclass
