@@ -796,18 +796,228 @@ def _flow_drop(flow) -> None:
     flow.delete()
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds so far of process `pid` and its children (a Celery worker and its pool), read
+    from /proc."""
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            total += sum(_process_cpu(int(child)) for child in children.read().split())
+    except OSError:
+        pass
+    return total
+
+
+def _flow_send_flow(account, channel: str):
+    """An active flow of everyone in `account` whose one step sends on `channel`: its runs due now."""
+    from django.utils import timezone
+
+    from communications import services as sending
+    from communications.models import FlowStatus, StepKind
+
+    config = {"channel": channel, "text": "Hi {{ first_name }}, 20% off."}
+    if channel == "EMAIL":
+        config["subject"] = "Hello {{ first_name }}"
+    flow = _flow_of_everyone(account, f"bench flow send {channel}", [(StepKind.SEND, config)])
+    now = timezone.now()
+    sending.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=now)
+    return flow, now
+
+
+def _flow_send_in_process(flow, now) -> tuple[float, float]:
+    """The scheduler's pass in this process (`flows.flow_runs_due`): seconds and CPU seconds."""
+    from communications import flows
+
+    started, cpu = time.perf_counter(), time.process_time()
+    flows.flow_runs_due(now=now)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def _flow_send_in_workers(flow, processes: int, env: dict) -> tuple[float, float]:
+    """The beat task (`flow_runs_task`) queued as beat queues it and run by a Celery worker of
+    `processes` processes (SEND_PROCESSES the same, so it fans out to them): seconds from the
+    task's queueing to the step's last waiting run leaving it (its `waiting` count, polled), and
+    the worker's CPU seconds meanwhile (its processes', from /proc)."""
+    from audience.celery import app
+    from communications import tasks
+    from communications.models import FlowStep
+
+    app.control.purge()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
+        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
+    )
+    try:
+        for _ in range(120):  # until the worker answers (its start is not part of the send)
+            if app.control.ping(timeout=0.5):
+                break
+        time.sleep(1)  # the pool's processes up
+        step = FlowStep.objects.get(flow=flow)
+        cpu = _process_cpu(worker.pid)
+        started = time.perf_counter()
+        tasks.flow_runs_task.delay()
+        while FlowStep.objects.filter(pk=step.pk, waiting__gt=0).exists():
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        cpu = _process_cpu(worker.pid) - cpu
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    return seconds, cpu
+
+
+def _flow_send_row(name: str, flow, seconds: float, cpu: float | None, received: str) -> dict:
+    from communications.models import FlowMessage, FlowStep, MessageStatus
+
+    messages = FlowMessage.objects.filter(flow=flow)
+    sent = messages.filter(status=MessageStatus.SENT).count()
+    failed = messages.filter(status=MessageStatus.FAILED).count()
+    step = FlowStep.objects.get(flow=flow)
+    rate = sent / seconds if seconds else 0
+    return {
+        "name": name,
+        "median": f"{seconds:.1f} s ({rate:,.0f}/s, {sent:,} sent, {failed:,} failed)",
+        "p95": "1 run",
+        "reference": f"{received}; step counts {step.passed:,} passed, {step.failed:,} failed, "
+        f"{step.waiting:,} waiting"
+        + (f"; client CPU {cpu * 1000 / max(1, sent):.2f} ms a message" if cpu is not None else ""),
+        "ratio": f"1M in {1_000_000 / max(rate, 0.001) / 60:.1f} min",
+    }
+
+
+def _flow_sends(size: int) -> list[dict]:
+    """A send step over `size` due runs, per channel (BENCH_FLOW_SENDS_CHANNELS, EMAIL,SMS): run
+    in this process, then by Celery workers of 1 and BENCH_FLOW_SENDS_PROCESSES (2) processes."""
+    from django.conf import settings
+
+    from tests.communications.servers import HttpRecorder
+
+    target = _sends_account(f"Bench flow sends {size} (email, phone)", size)
+    processes = int(os.environ.get("BENCH_FLOW_SENDS_PROCESSES", "2"))
+    rows = []
+    settings.COMMUNICATIONS_BACKEND = ""
+    # Infobip's client takes seconds to import: once a process, not part of this process's send
+    # (a worker process pays it on its first SMS, in the figures below).
+    import communications.channels.infobip  # noqa: F401
+
+    for channel in os.environ.get("BENCH_FLOW_SENDS_CHANNELS", "EMAIL,SMS").split(","):
+        for count in (0, *sorted({1, processes})):  # 0: in this process
+            flow, now = _flow_send_flow(target, channel)
+            where = (
+                "this process"
+                if not count
+                else f"Celery worker of {count} process(es), SEND_PROCESSES={count}"
+            )
+            try:
+                if channel == "EMAIL":
+                    server, port = _smtp_counter()
+                    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+                    env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port)}
+                    try:
+                        if count:
+                            seconds, cpu = _flow_send_in_workers(flow, count, env)
+                        else:
+                            seconds, cpu = _flow_send_in_process(flow, now)
+                    finally:
+                        settings.EMAIL_HOST = ""
+                        counted = _smtp_counted(server)
+                    received = f"SMTP server received {counted['received']:,} ({counted['distinct']:,} distinct Message-IDs)"
+                    name = f"flow send step over {size:,} due runs, email over SMTP, {where}"
+                else:
+                    server = HttpRecorder()
+                    settings.INFOBIP_BASE_URL, settings.INFOBIP_API_KEY = server.url, "bench"
+                    env = {"INFOBIP_BASE_URL": server.url, "INFOBIP_API_KEY": "bench"}
+                    try:
+                        if count:
+                            seconds, cpu = _flow_send_in_workers(flow, count, env)
+                        else:
+                            seconds, cpu = _flow_send_in_process(flow, now)
+                    finally:
+                        server.stop()
+                        settings.INFOBIP_BASE_URL = ""
+                    ids = server.message_ids()
+                    received = f"HTTP server received {len(ids):,} ({len(set(ids)):,} distinct message ids)"
+                    name = f"flow send step over {size:,} due runs, SMS through Infobip's client, {where}"
+                rows.append(_flow_send_row(name, flow, seconds, cpu, received))
+                print("   ", rows[-1])
+            finally:
+                _flow_drop(flow)
+    return rows
+
+
+def _flow_counts_at(account, runs: int, repeat: int) -> list[dict]:
+    """The flow page's per-step waiting counts (`flows.flow_step_counts`) at `runs` waiting runs
+    at one step, next to the count(*) it replaced; and what the counting triggers add to an
+    insert of that many runs (the same INSERT with the session's triggers off). The runs are
+    inserted directly (one statement, profile ids made up: the run table has no foreign keys),
+    as activation inserts them."""
+    from django.db import connection
+
+    from communications import flows
+    from communications.models import FlowRun, StepKind
+
+    flow = _flow_of_everyone(account, "bench waiting counts", [(StepKind.EXIT, {})])
+    step = flow.steps.get()
+    insert = (
+        f"INSERT INTO {FlowRun._meta.db_table} (account_id, flow_id, profile_id, step_id, state, due_at, "
+        "reply, error, claim, entered_at, entries) SELECT %s, %s, g, %s, 'waiting', now() + interval '1 day', "
+        "'', '', '', now(), 1 FROM generate_series(1, %s) AS g"
+    )
+    params = [account.pk, flow.pk, step.pk, runs]
+    inserts = {}
+    try:
+        with connection.cursor() as cursor:
+            for triggers in (False, True):
+                if not triggers:
+                    cursor.execute("SET session_replication_role = replica")  # triggers off
+                started = time.perf_counter()
+                cursor.execute(insert, params)
+                inserts[triggers] = time.perf_counter() - started
+                cursor.execute(f"DELETE FROM {FlowRun._meta.db_table} WHERE flow_id = %s", [flow.pk])
+                cursor.execute("SET session_replication_role = DEFAULT")
+            cursor.execute(insert, params)
+            cursor.execute("VACUUM ANALYZE " + FlowRun._meta.db_table)
+        exact = FlowRun.objects.filter(flow=flow, step=step, state="waiting").count()
+        counts = flows.flow_step_counts(flow=flow)
+        figure = timed(lambda: flows.flow_step_counts(flow=flow), repeat)
+        reference = timed(
+            lambda: FlowRun.objects.filter(flow=flow, step=step, state="waiting").count(), max(3, repeat // 3)
+        )
+    finally:
+        _flow_drop(flow)
+    row = _row(f"flow page's waiting counts at {runs:,} waiting runs (flow_step_counts)", figure, reference)
+    row["reference"] = (
+        f"count(*) of the waiting runs (the old reader) {reference['median_ms']:.1f} ms; "
+        f"counter {counts.get(step.pk, 0):,} = count(*) {exact:,}"
+    )
+    return [
+        row,
+        {
+            "name": f"insert {runs:,} waiting runs in one statement, with the waiting-count triggers",
+            "median": f"{inserts[True]:.2f} s",
+            "p95": "1 run",
+            "reference": f"without them {inserts[False]:.2f} s",
+            "ratio": f"{inserts[True] / inserts[False]:.2f}×",
+        },
+    ]
+
+
 @section("flows")
 def flow_runs(*, account, repeat: int, profiles: int) -> list[dict]:
     """Activating a flow whose entry point is the whole account (the set-based enrolment of every
-    person at step 1), next to a count(*) of the same profiles; and a send step over due runs
-    (BENCH_FLOW_SENDS; profiles / 10, 1,000 to 100,000) to a local SMTP server in its
-    own process, through the scheduler (`flows.flow_runs_due`) as the beat task runs it."""
-    from django.conf import settings
-    from django.utils import timezone
-
-    from communications import flows
+    person at step 1), next to a count(*) of the same profiles; the flow page's waiting counts at
+    BENCH_FLOW_RUNS (1,000,000) runs; and a send step over due runs (BENCH_FLOW_SENDS; profiles /
+    10, 1,000 to 100,000) by email to a local SMTP server in its own process and by SMS through
+    Infobip's client to a local HTTP server, through the scheduler: in this process
+    (`flows.flow_runs_due`), and as the beat task runs it in Celery workers of 1 and
+    BENCH_FLOW_SENDS_PROCESSES processes."""
     from communications import services as sending
-    from communications.models import FlowMessage, FlowRun, FlowStatus, MessageStatus, StepKind
+    from communications.models import FlowRun, FlowStatus, StepKind
 
     rows = []
     reference = _reference_count(account, max(3, repeat))
@@ -833,47 +1043,7 @@ def flow_runs(*, account, repeat: int, profiles: int) -> list[dict]:
     row["p95"] = f"{figure['p95_ms'] / 1000:.2f} s (max of {len(samples)})"
     rows.append(row)
 
+    rows += _flow_counts_at(account, int(os.environ.get("BENCH_FLOW_RUNS", 1_000_000)), repeat)
     size = int(os.environ.get("BENCH_FLOW_SENDS", min(100_000, max(1_000, profiles // 10))))
-    target = _sends_account(f"Bench flow sends {size}", size, kinds=("email",))
-    flow = _flow_of_everyone(
-        target,
-        "bench flow send",
-        [
-            (
-                StepKind.SEND,
-                {
-                    "channel": "EMAIL",
-                    "subject": "Hello {{ first_name }}",
-                    "text": "Hi {{ first_name }}, 20% off.",
-                },
-            )
-        ],
-    )
-    now = timezone.now()
-    sending.flow_status_set(flow=flow, status=FlowStatus.ACTIVE, now=now)
-    due = FlowRun.objects.filter(flow=flow).count()
-    settings.COMMUNICATIONS_BACKEND = ""
-    server, port = _smtp_counter()
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    try:
-        started, cpu = time.perf_counter(), time.process_time()
-        flows.flow_runs_due(now=now)
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    finally:
-        settings.EMAIL_HOST = ""
-        counted = _smtp_counted(server)
-    sent = FlowMessage.objects.filter(flow=flow, status=MessageStatus.SENT).count()
-    failed = FlowMessage.objects.filter(flow=flow, status=MessageStatus.FAILED).count()
-    rate = sent / seconds if seconds else 0
-    rows.append(
-        {
-            "name": f"send step over {due:,} due runs, email over SMTP ({settings.SMTP_CONNECTIONS} connections a chunk)",
-            "median": f"{seconds:.1f} s ({rate:,.0f}/s, {sent:,} sent, {failed:,} failed)",
-            "p95": "1 run",
-            "reference": f"server received {counted['received']:,}, {counted['distinct']:,} distinct Message-IDs; "
-            f"client CPU {cpu * 1000 / max(1, sent):.2f} ms a message",
-            "ratio": f"1M in {1_000_000 / max(rate, 0.001) / 60:.1f} min",
-        }
-    )
-    _flow_drop(flow)
+    rows += _flow_sends(size)
     return rows

@@ -486,7 +486,10 @@ class FlowStep(models.Model):
     """One step of a flow, run in `position` order. `config` holds what the kind needs, checked
     by `communications.flows.step_config_clean` (a branch names its targets by step id, so moving
     steps keeps them). `passed` and `failed` count the people who left the step each way: the
-    rows of `FlowPassage` for the step, kept equal to them in the same transaction."""
+    rows of `FlowPassage` for the step, kept equal to them in the same transaction. `waiting`
+    counts the step's runs in state `waiting`: kept by database triggers on the run table
+    (migration 0016), in the transaction of every statement that inserts, moves, ends or deletes
+    runs, so it is exact whichever code (or cascade) wrote them; never saved from Python."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()
@@ -494,6 +497,7 @@ class FlowStep(models.Model):
     config = models.JSONField(default=dict, blank=True)
     passed = models.PositiveBigIntegerField(default=0)
     failed = models.PositiveBigIntegerField(default=0)
+    waiting = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["position", "id"]

@@ -37,7 +37,18 @@ def webhook_batch_process_task(self, batch_id: int) -> None:
 
 @shared_task(name="communications.flow_runs_task")
 def flow_runs_task() -> int:
-    """Every minute (beat): execute the due runs of active flows (communications.flows)."""
+    """Every minute (beat): execute the due runs of active flows (communications.flows), with
+    SEND_PROCESSES - 1 helper tasks queued first, so that as many worker processes share them."""
+    from communications import flows
+
+    flows.flow_runs_fan_out()
+    return flows.flow_runs_due()
+
+
+@shared_task(name="communications.flow_runs_share_task")
+def flow_runs_share_task() -> int:
+    """A helper's share of a pass of the scheduler (SEND_PROCESSES > 1): it claims due runs
+    alongside the beat task's process until none is left."""
     from communications import flows
 
     return flows.flow_runs_due()

@@ -1,7 +1,8 @@
 """A channel backend for the fault tests: each hand-off is one line appended to a file, so the
 test process can see what a worker (in another process, maybe killed) handed over.
 
-It honours the idempotency key as a provider must: a message whose key it delivered before is
+Each line ends with the process id of the worker process that handed the message over. It
+honours the idempotency key as a provider must: a message whose key it delivered before is
 written as a `dedup` line, not delivered again. FAULTS_SEND_DELAY sleeps after the hand-off, before
 Audience can commit its outcome, so a test can kill the worker in that window.
 """
@@ -22,7 +23,7 @@ class FileBackend(BaseBackend):
             for m in messages:
                 kind = "dedup" if m.key in delivered else "delivered"
                 delivered.add(m.key)
-                handle.write(f"{kind} {m.key} {m.profile_id} {m.destination}\n")
+                handle.write(f"{kind} {m.key} {m.profile_id} {m.destination} {os.getpid()}\n")
             handle.flush()
             os.fsync(handle.fileno())
         time.sleep(float(os.environ.get("FAULTS_SEND_DELAY", "0")))

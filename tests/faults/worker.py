@@ -19,6 +19,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from communications import flows  # noqa: E402
 from communications import services as sending  # noqa: E402
 from imports import exports, runs  # noqa: E402
 from tags import bulk  # noqa: E402
@@ -53,7 +54,7 @@ def _slow_between_items(module, name: str) -> None:
 
 
 if CHUNK:
-    runs.CHUNK = exports.BATCH = bulk.CHUNK = sending.SEND_CHUNK = CHUNK
+    runs.CHUNK = exports.BATCH = bulk.CHUNK = sending.SEND_CHUNK = flows.CHUNK = CHUNK
 if DELAY:
     _slow_between_items(runs, "_import_chunks")
     _slow_between_items(exports, "_keyset")
