@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("communications", "0015_whatsapp_templates"),
+        ("communications", "0016_flowstep_waiting"),
     ]
 
     operations = [
