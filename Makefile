@@ -42,8 +42,8 @@ bench-small: migrate
 # The 10M tier of the counts (docs/performance.md): 10,000,000 profiles and ~100,000,000 events in
 # a database of its own (BENCH_10M_DATABASE_URL, created beforehand: `createdb audience_10m`),
 # generated inside PostgreSQL once (seed_demo --in-database: the rows took 34 min on two busy
-# cores, the indexes take as long again; ~50 GB, plus ~4 GB for the DuckDB file and ~11 GB of
-# temporary CSV while it builds) and reused; then 200 generated rules counted by the DuckDB engine
+# cores; its index phase was not timed at 10M; 34 GB with 3 of the secondary indexes, more with
+# all, plus ~4 GB for the DuckDB file and ~11 GB of temporary CSV while it builds) and reused; then 200 generated rules counted by the DuckDB engine
 # (its file built first: 19 min), a sample of them by PostgreSQL too. Not in `make test` or CI.
 BENCH_10M_DATABASE_URL ?= $(DATABASE_URL)_10m
 BENCH_10M_ARGS ?= --rules 200 --check 10
