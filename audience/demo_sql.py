@@ -27,6 +27,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -63,7 +64,8 @@ def _quantiles(weights: list[float], size: int) -> list[int]:
     """Indices 0..n-1 laid out in `size` slots in proportion to `weights` (a table to pick by a
     uniform number, as random.choices does with weights)."""
     total = sum(weights)
-    table, cumulative = [], 0.0
+    table: list[int] = []
+    cumulative = 0.0
     for index, weight in enumerate(weights):
         cumulative += weight
         while len(table) < round(size * cumulative / total):
@@ -249,7 +251,7 @@ def seed(
     first_id = (Profile.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     if connection.in_atomic_block:
         workers = 1  # other connections would not see this transaction's account
-    params = {
+    params: dict[str, Any] = {
         "seed": seed,
         "event_seed": seed ^ 0x5EED,
         "account": account.pk,
@@ -321,8 +323,8 @@ def seed(
         progress("analysing")
         mark = time.monotonic()
         analyze = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
-        for model in TABLES:
-            cursor.execute(f"{analyze} {model._meta.db_table}")
+        for table in (model._meta.db_table for model in TABLES):
+            cursor.execute(f"{analyze} {table}")
         report.seconds["analyze"] = time.monotonic() - mark
         cursor.execute("RESET work_mem")
         cursor.execute("RESET maintenance_work_mem")
