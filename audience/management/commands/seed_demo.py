@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
-from audience import demo
+from audience import demo, demo_sql
 from audience.models import Profile
 
 
@@ -17,6 +18,20 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--account", default=demo.DEMO_ACCOUNT, help="account name (created if missing)")
         parser.add_argument(
+            "--in-database",
+            action="store_true",
+            help="generate the rows inside PostgreSQL (audience/demo_sql.py): the 10M tier in well under "
+            "an hour; same shape and value domains, other values",
+        )
+        parser.add_argument(
+            "--workers", type=int, default=2, help="with --in-database: connections writing at once"
+        )
+        parser.add_argument(
+            "--no-property-indexes",
+            action="store_true",
+            help="with --in-database: leave the event property indexes to `manage.py segments_indexes`",
+        )
+        parser.add_argument(
             "--if-empty", action="store_true", help="do nothing when the database already has profiles"
         )
 
@@ -28,6 +43,9 @@ class Command(BaseCommand):
         seed: int,
         account: str,
         if_empty: bool,
+        in_database: bool,
+        workers: int,
+        no_property_indexes: bool,
         **options,
     ) -> None:
         if if_empty and Profile.objects.exists():
@@ -35,13 +53,27 @@ class Command(BaseCommand):
             demo.demo_account_get_or_create()
             return
         started = time.monotonic()
-        report = demo.seed_demo(
-            profiles=profiles,
-            events_per_profile=events_per_profile,
-            seed=seed,
-            account_name=account,
-            progress=lambda text: self.stdout.write(f"  {text}"),
-        )
+        progress = lambda text: self.stdout.write(f"  {text}", ending="\n")  # noqa: E731
+        if in_database:
+            if connection.vendor != "postgresql":
+                raise CommandError("--in-database needs PostgreSQL (DATABASE_URL).")
+            report = demo_sql.seed(
+                profiles=profiles,
+                events_per_profile=events_per_profile,
+                seed=seed,
+                account_name=account,
+                workers=workers,
+                property_indexes=not no_property_indexes,
+                progress=progress,
+            )
+        else:
+            report = demo.seed_demo(
+                profiles=profiles,
+                events_per_profile=events_per_profile,
+                seed=seed,
+                account_name=account,
+                progress=progress,
+            )
         self.stdout.write(
             f"Loaded {report.profiles:,} profiles, {report.contacts:,} contacts, {report.events:,} events "
             f"and {report.companies:,} companies into {report.account.name!r} "
