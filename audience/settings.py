@@ -342,7 +342,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # SMTP connections a chunk of emails is spread over, each in its own thread (the round trips overlap).
-SMTP_CONNECTIONS = env_int("SMTP_CONNECTIONS", 4)
+SMTP_CONNECTIONS = env_int("SMTP_CONNECTIONS", 8)
 # Worker processes one broadcast's chunks are handed over from at once: the process running the send
 # queues every other chunk's hand-over as a task for the others (1: it hands over every chunk itself).
 SEND_PROCESSES = env_int("SEND_PROCESSES", 1)

@@ -360,9 +360,10 @@ def _hand_over_rest(broadcast: Broadcast, backend: backends.BaseBackend) -> None
 @transaction.atomic
 def _handed_over_commit(broadcast: Broadcast, profile_ids: list[int], failures: dict[int, str]) -> None:
     """Record the backend's answer for messages it was handed. Only rows still `queued` change
-    and only they are counted (the broadcast row is locked), so a hand-off two workers both made
-    is counted once."""
-    Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list("pk").get()
+    and only they are counted, so a hand-off two workers both made is counted once: the second
+    UPDATE waits for the first's row locks and then finds those rows `sent`. The broadcast row is
+    locked only by the counters' UPDATE at the end, not while the messages are written: a worker
+    process writing one chunk's outcome does not hold up another writing the next chunk."""
     # Lost in a crash of the database server, these rows stay `queued` and are handed over again
     # with the same keys (SMTP's hand-off keys are committed durably, before the hand-off).
     chunk_commit_unflushed()
