@@ -515,12 +515,36 @@ def _database_cpu() -> float | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
+    return _process_cpu(pid) if os.path.exists(f"/proc/{pid}/stat") else None
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds so far of process `pid` and its children (a Celery worker and its pool), read
+    from /proc."""
+    total = 0.0
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            total += sum(_process_cpu(int(child)) for child in children.read().split())
     except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pass
+    return total
+
+
+def _celery_worker(processes: int, env: dict) -> subprocess.Popen:
+    """A Celery worker of `processes` processes (SEND_PROCESSES the same) with `env`, the queue
+    emptied of what earlier runs left first (before it starts, not after)."""
+    from audience.celery import app
+
+    app.control.purge()
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
+        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
+    )
 
 
 def _send_row(name: str, seconds: float, broadcast, received: int) -> dict:
@@ -637,12 +661,6 @@ def _smtp_counter() -> tuple[SmtpServer, int]:
     return SmtpServer(process, port, "Postfix smtp-sink", dump), port
 
 
-def _process_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _smtp_counted(server: SmtpServer) -> dict:
     """Stop the server: {"received": messages, "distinct": distinct Message-IDs, "cpu": its CPU
     seconds, "server": its name}."""
@@ -668,18 +686,11 @@ def _send_in_workers(account, channel: str, processes: int, env: dict) -> tuple[
     processes (SEND_PROCESSES the same): seconds from the job's claim to its end, from its row."""
     from django.test import TestCase
 
-    from audience.celery import app
     from audience.selection import Selection
     from communications import services as sending
     from communications.models import Broadcast
 
-    app.control.purge()  # what earlier runs left in the queue (before the worker starts, not after)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
-        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
-    )
+    worker = _celery_worker(processes, env)
     try:
         broadcast = sending.broadcast_create(
             account=account,
@@ -818,21 +829,6 @@ def _flow_drop(flow) -> None:
     flow.delete()
 
 
-def _process_cpu(pid: int) -> float:
-    """CPU seconds so far of process `pid` and its children (a Celery worker and its pool), read
-    from /proc."""
-    total = 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            total += sum(_process_cpu(int(child)) for child in children.read().split())
-    except OSError:
-        pass
-    return total
-
-
 def _flow_send_flow(account, channel: str):
     """An active flow of everyone in `account` whose one step sends on `channel`: its runs due now."""
     from django.utils import timezone
@@ -867,13 +863,7 @@ def _flow_send_in_workers(flow, processes: int, env: dict) -> tuple[float, float
     from communications import tasks
     from communications.models import FlowStep
 
-    app.control.purge()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "audience", "worker", "--concurrency", str(processes)]
-        + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        env={**os.environ, **env, "SEND_PROCESSES": str(processes), "COMMUNICATIONS_BACKEND": ""},
-    )
+    worker = _celery_worker(processes, env)
     try:
         for _ in range(120):  # until the worker answers (its start is not part of the send)
             if app.control.ping(timeout=0.5):
